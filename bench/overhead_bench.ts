@@ -1,0 +1,222 @@
+/**
+ * What a node pays for podperf at 1 ms, next to the tools a user would run instead
+ * (`perf stat -a -I 1000`, `perf record -a -F 1000 -g`), each measured the same way: user+sys
+ * CPU of the tool's own process from /proc over a steady window, plus, for podperf, the
+ * kernel-side cost of its BPF programs from bpf_stats (run_time_ns / run_cnt).
+ */
+import { busy, forks, idle, type Load, pingPong } from "./loads.ts";
+
+const CLK_TCK = 100;
+const root = new URL("..", import.meta.url).pathname;
+const deno = Deno.execPath();
+
+/** user+sys seconds of a process (all its threads, dead ones included). */
+function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+interface ProgStat {
+  runTimeNs: number;
+  runCnt: number;
+}
+
+async function bpfProgStats(pid: number): Promise<ProgStat> {
+  const out = await new Deno.Command("bpftool", { args: ["-j", "prog", "show"], stderr: "null" })
+    .output();
+  if (!out.success) return { runTimeNs: 0, runCnt: 0 };
+  const progs = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    run_time_ns?: number;
+    run_cnt?: number;
+    pids?: { pid: number }[];
+  }[];
+  let runTimeNs = 0, runCnt = 0;
+  for (const p of progs) {
+    if (!p.pids?.some((x) => x.pid === pid)) continue;
+    runTimeNs += p.run_time_ns ?? 0;
+    runCnt += p.run_cnt ?? 0;
+  }
+  return { runTimeNs, runCnt };
+}
+
+/** One measured run of a tool under a load. */
+export interface OverheadSample {
+  tool: string;
+  load: string;
+  toolCpuPct: number;
+  bpfCpuPct: number | null;
+  bpfNsPerRun: number | null;
+  lost: number | null;
+  records: number | null;
+}
+
+async function measureTool(
+  tool: string,
+  argv: string[],
+  load: Load,
+  windowS: number,
+  warmupS: number,
+): Promise<OverheadSample> {
+  const out = await Deno.makeTempDir({ prefix: "podperf-bench-" });
+  const args = argv.map((a) => a.replaceAll("{out}", out));
+  const child = new Deno.Command(args[0], {
+    args: args.slice(1),
+    cwd: root,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  try {
+    await sleep(warmupS * 1000);
+    const c0 = cpuSeconds(child.pid);
+    const b0 = tool === "podperf" ? await bpfProgStats(child.pid) : null;
+    const t0 = performance.now();
+    await sleep(windowS * 1000);
+    const c1 = cpuSeconds(child.pid);
+    const b1 = tool === "podperf" ? await bpfProgStats(child.pid) : null;
+    const wall = (performance.now() - t0) / 1000;
+    child.kill("SIGINT");
+    await child.status;
+    const log = await stderr;
+    const finished = log.split("\n").filter((l) => l.includes('"collection finished"')).pop();
+    const fin = finished ? JSON.parse(finished) : null;
+    const bpfNs = b0 && b1 ? b1.runTimeNs - b0.runTimeNs : null;
+    const bpfRuns = b0 && b1 ? b1.runCnt - b0.runCnt : null;
+    return {
+      tool,
+      load: load.name,
+      toolCpuPct: round(100 * (c1 - c0) / wall),
+      bpfCpuPct: bpfNs === null ? null : round(100 * bpfNs / 1e9 / wall),
+      bpfNsPerRun: bpfNs !== null && bpfRuns ? Math.round(bpfNs / bpfRuns) : null,
+      lost: fin ? Number(fin.lost ?? 0) : null,
+      records: fin ? Number(fin.records ?? 0) : null,
+    };
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** The tools compared, as argv templates ({out} = a fresh temp dir). */
+export function tools(intervalMs = 1): Record<string, string[]> {
+  return {
+    podperf: [deno, "run", "-A", "main.ts", "collect", "--output", "{out}", "--interval",
+      `${intervalMs}ms`, "--log-level", "info", "--no-summary"],
+    "perf stat": ["perf", "stat", "-a", "-e", "task-clock,context-switches", "-I", "1000",
+      "-o", "{out}/stat.txt"],
+    "perf record": ["perf", "record", "-a", "-F", "1000", "-g", "-o", "{out}/perf.data"],
+  };
+}
+
+async function enableBpfStats(): Promise<() => Promise<void>> {
+  const path = "/proc/sys/kernel/bpf_stats_enabled";
+  const before = (await Deno.readTextFile(path).catch(() => "0")).trim();
+  await Deno.writeTextFile(path, "1").catch(() => {});
+  return async () => {
+    await Deno.writeTextFile(path, before).catch(() => {});
+  };
+}
+
+/** Median of `reps` runs per (tool, load), with the spread (min–max) of the tool CPU %. */
+export async function benchOverhead(
+  opts: { windowS?: number; reps?: number; warmupS?: number } = {},
+): Promise<Record<string, unknown>[]> {
+  const windowS = opts.windowS ?? 8, reps = opts.reps ?? 3, warmupS = opts.warmupS ?? 3;
+  const restore = await enableBpfStats();
+  const rows: Record<string, unknown>[] = [];
+  try {
+    for (const makeLoad of [idle, () => busy(2), pingPong]) {
+      for (const [tool, argv] of Object.entries(tools())) {
+        const samples: OverheadSample[] = [];
+        for (let r = 0; r < reps; r++) {
+          const load = makeLoad();
+          try {
+            samples.push(await measureTool(tool, argv, load, windowS, warmupS));
+          } finally {
+            await load.stop();
+          }
+        }
+        rows.push(summarize(samples));
+      }
+    }
+  } finally {
+    await restore();
+  }
+  return rows;
+}
+
+/** podperf's cost vs number of busy/short-lived processes and vs sampling interval. */
+export async function benchGrowth(
+  opts: { windowS?: number; reps?: number; warmupS?: number } = {},
+): Promise<Record<string, unknown>[]> {
+  const windowS = opts.windowS ?? 6, reps = opts.reps ?? 3, warmupS = opts.warmupS ?? 3;
+  const restore = await enableBpfStats();
+  const rows: Record<string, unknown>[] = [];
+  const cases: [string, () => Load, number][] = [
+    ["1 busy", () => busy(1), 1],
+    ["10 busy", () => busy(10), 1],
+    ["100 busy", () => busy(100), 1],
+    ["1000 short-lived/s", () => forks(1000), 1],
+    ["2 busy @ 10 ms", () => busy(2), 10],
+    ["2 busy @ 100 ms", () => busy(2), 100],
+  ];
+  try {
+    for (const [name, makeLoad, intervalMs] of cases) {
+      const samples: OverheadSample[] = [];
+      for (let r = 0; r < reps; r++) {
+        const load = makeLoad();
+        try {
+          samples.push(
+            await measureTool("podperf", tools(intervalMs).podperf, load, windowS, warmupS),
+          );
+        } finally {
+          await load.stop();
+        }
+      }
+      rows.push({ case: name, interval_ms: intervalMs, ...summarize(samples) });
+    }
+  } finally {
+    await restore();
+  }
+  return rows;
+}
+
+function summarize(samples: OverheadSample[]): Record<string, unknown> {
+  const cpu = samples.map((s) => s.toolCpuPct);
+  const med = (k: keyof OverheadSample) => {
+    const xs = samples.map((s) => s[k]).filter((x): x is number => typeof x === "number");
+    return xs.length ? median(xs) : null;
+  };
+  return {
+    tool: samples[0].tool,
+    load: samples[0].load,
+    "cpu % (median)": median(cpu),
+    "cpu % spread": `${Math.min(...cpu)}–${Math.max(...cpu)}`,
+    "bpf cpu %": med("bpfCpuPct"),
+    "bpf ns/run": med("bpfNsPerRun"),
+    "records/s": samples[0].records === null ? null : Math.round((med("records") ?? 0) / 1),
+    lost: med("lost"),
+  };
+}
+
+if (import.meta.main) {
+  console.table(await benchOverhead({ reps: 1, windowS: 5 }));
+}
