@@ -1,0 +1,168 @@
+/**
+ * The Parquet contract of podperf (docs/DESIGN.md "Rows"): the row the writer takes, the
+ * column schema it writes and the file key/value metadata.
+ */
+import type { SchemaElement } from "hyparquet";
+
+/** Where a row's pod columns came from; null in a row means unknown. */
+export type MetaSource = "nri" | "oci" | "cgroup-path";
+
+/**
+ * One output row: the aggregator's SlotRow fields plus the pod columns from the metadata join.
+ * A SlotRow spread together with the pod fields is an OutputRow.
+ */
+export interface OutputRow {
+  /** slot start, CLOCK_MONOTONIC ns; the writer derives `ts` from it */
+  monoNs: bigint;
+  tgid: number;
+  comm: string;
+  /** cgroup2 inode; any u64, including values ≥ 2^63 */
+  cgroupId: bigint;
+  cpuNs: number;
+  cycles: number | null;
+  instructions: number | null;
+  llcMisses: number | null;
+  pageFaults: number | null;
+  contextSwitches: number | null;
+  scaled: boolean;
+  records: number;
+  podName: string | null;
+  podNamespace: string | null;
+  podUid: string | null;
+  containerName: string | null;
+  containerId: string | null;
+  metaSource: MetaSource | null;
+}
+
+/** The pod fields an OutputRow takes from lib/metadata's PodMeta (`image` is not a column). */
+export interface PodColumns {
+  podName: string | null;
+  podNamespace: string | null;
+  podUid: string | null;
+  containerName: string | null;
+  containerId: string | null;
+  source: MetaSource;
+}
+
+/** The aggregator's part of a row (SlotRow in docs/DESIGN.md). */
+export type SlotColumns = Omit<
+  OutputRow,
+  "podName" | "podNamespace" | "podUid" | "containerName" | "containerId" | "metaSource"
+>;
+
+/** Joins a slot row with its pod metadata (null = unknown cgroup) into an OutputRow. */
+export function outputRow(slot: SlotColumns, meta: PodColumns | null): OutputRow {
+  return {
+    ...slot,
+    podName: meta?.podName ?? null,
+    podNamespace: meta?.podNamespace ?? null,
+    podUid: meta?.podUid ?? null,
+    containerName: meta?.containerName ?? null,
+    containerId: meta?.containerId ?? null,
+    metaSource: meta?.source ?? null,
+  };
+}
+
+/** How one counter is measured on this node (the sampler's report), stored as JSON. */
+export interface CounterInfo {
+  name: string;
+  source: "hardware" | "software" | "unavailable";
+  detail?: string;
+}
+
+/** What is constant for every file a collector writes. */
+export interface FileConfig {
+  /** podperf version, stored as `podperf.version` and in created_by */
+  version: string;
+  /** node name: the `node` column and `podperf.node` */
+  node: string;
+  /** slot length in ns: the `interval_ns` column and `podperf.interval_ns` */
+  intervalNs: bigint;
+  /** CLOCK_REALTIME − CLOCK_MONOTONIC measured at start-up; `ts = mono_ns + offset` */
+  monoToWallOffsetNs: bigint;
+  /** the sampler's counter sources, stored as `podperf.counters` */
+  counters: readonly CounterInfo[];
+}
+
+/** CPU time in one file split by whether the row's cgroup had pod metadata. */
+export interface Coverage {
+  rows: number;
+  knownCpuNs: number;
+  unknownCpuNs: number;
+}
+
+const REQUIRED = "REQUIRED" as const;
+const OPTIONAL = "OPTIONAL" as const;
+const STRING = { type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" } };
+const INT64 = { type: "INT64" } as const;
+
+// Parquet columns in file order; names and types are the contract of docs/DESIGN.md.
+const COLUMNS: SchemaElement[] = [
+  {
+    name: "ts",
+    type: "INT64",
+    // not UTC-adjusted: DuckDB reads an adjusted ns timestamp as TIMESTAMPTZ with µs precision
+    logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "NANOS" },
+    repetition_type: REQUIRED,
+  },
+  { name: "mono_ns", ...INT64, repetition_type: REQUIRED },
+  { name: "interval_ns", ...INT64, repetition_type: REQUIRED },
+  { name: "node", ...STRING, repetition_type: REQUIRED },
+  { name: "pid", type: "INT32", repetition_type: REQUIRED },
+  { name: "comm", ...STRING, repetition_type: REQUIRED },
+  {
+    name: "cgroup_id",
+    type: "INT64",
+    // converted type only: hyparquet-writer encodes the INTEGER logical type's i8 bitWidth as
+    // an i32, which DuckDB rejects ("TProtocolException: Invalid data")
+    converted_type: "UINT_64",
+    repetition_type: REQUIRED,
+  },
+  { name: "cpu_ns", ...INT64, repetition_type: REQUIRED },
+  { name: "cycles", ...INT64, repetition_type: OPTIONAL },
+  { name: "instructions", ...INT64, repetition_type: OPTIONAL },
+  { name: "llc_misses", ...INT64, repetition_type: OPTIONAL },
+  { name: "page_faults", ...INT64, repetition_type: OPTIONAL },
+  { name: "context_switches", ...INT64, repetition_type: OPTIONAL },
+  { name: "scaled", type: "BOOLEAN", repetition_type: REQUIRED },
+  { name: "records", type: "INT32", repetition_type: REQUIRED },
+  { name: "pod_name", ...STRING, repetition_type: OPTIONAL },
+  { name: "pod_namespace", ...STRING, repetition_type: OPTIONAL },
+  { name: "pod_uid", ...STRING, repetition_type: OPTIONAL },
+  { name: "container_name", ...STRING, repetition_type: OPTIONAL },
+  { name: "container_id", ...STRING, repetition_type: OPTIONAL },
+  { name: "meta_source", ...STRING, repetition_type: OPTIONAL },
+] as SchemaElement[];
+
+/** The Parquet schema: the root element followed by COLUMNS in file order. */
+export const PARQUET_SCHEMA: readonly SchemaElement[] = [
+  { name: "root", num_children: COLUMNS.length },
+  ...COLUMNS,
+];
+
+/** Names of the string columns, which are always dictionary-encoded. */
+export const STRING_COLUMNS: ReadonlySet<string> = new Set(
+  PARQUET_SCHEMA.filter((e) => e.converted_type === "UTF8").map((e) => e.name),
+);
+
+/** Builds the file key/value metadata; coverage is known only once the file is complete. */
+export function fileMetadata(
+  config: FileConfig,
+  coverage: Coverage,
+): { key: string; value: string }[] {
+  return [
+    { key: "podperf.version", value: config.version },
+    { key: "podperf.node", value: config.node },
+    { key: "podperf.interval_ns", value: config.intervalNs.toString() },
+    { key: "podperf.counters", value: JSON.stringify(config.counters) },
+    { key: "podperf.mono_to_wall_offset_ns", value: config.monoToWallOffsetNs.toString() },
+    {
+      key: "podperf.coverage",
+      value: JSON.stringify({
+        rows: coverage.rows,
+        known_cpu_ns: coverage.knownCpuNs,
+        unknown_cpu_ns: coverage.unknownCpuNs,
+      }),
+    },
+  ];
+}
