@@ -1,0 +1,40 @@
+/** The one table of libc symbols podperf calls through Deno FFI. */
+
+const SYMBOLS = {
+  // syscall(2) with fixed i64 arguments: enough for perf_event_open, which libc does not wrap.
+  syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  sysconf: { parameters: ["i32"], result: "i64" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The opened libc symbols. */
+export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/** Opens libc once per process and returns its symbols. */
+export function libc(): Libc {
+  lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
+  return lib.symbols;
+}
+
+/** The calling thread's errno, read right after a failed call. */
+export function errno(): number {
+  const p = libc().__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** Linux x86_64 numbers podperf needs from libc headers. */
+export const LIBC = {
+  SYS_perf_event_open: 298,
+  PROT_READ: 1,
+  PROT_WRITE: 2,
+  MAP_SHARED: 1,
+  CLOCK_REALTIME: 0,
+  CLOCK_MONOTONIC: 1,
+  _SC_PAGESIZE: 30,
+} as const;
