@@ -1,0 +1,103 @@
+/**
+ * The five counter slots: per online CPU, one perf event per slot, detected at start-up as
+ * hardware, software or unavailable. Hardware and software events go through the same slot
+ * mechanism; the BPF side reads whatever event a slot holds.
+ */
+
+import { COUNTER_NAMES, type CounterName } from "./record.ts";
+import {
+  closeFd,
+  errnoName,
+  PERF,
+  perfEventOpen,
+  PerfEventOpenError,
+  type PerfEventSpec,
+} from "./perf_event.ts";
+
+/** Where a counter's values come from, as reported to the user and stored in file metadata. */
+export interface CounterSource {
+  name: CounterName;
+  source: "hardware" | "software" | "unavailable";
+  detail: string;
+}
+
+/** The event each slot opens by default (indexed like COUNTER_NAMES). */
+export const DEFAULT_EVENTS: Record<CounterName, PerfEventSpec> = {
+  cycles: { type: PERF.TYPE_HARDWARE, config: PERF.COUNT_HW_CPU_CYCLES },
+  instructions: { type: PERF.TYPE_HARDWARE, config: PERF.COUNT_HW_INSTRUCTIONS },
+  llc_misses: { type: PERF.TYPE_HARDWARE, config: PERF.COUNT_HW_CACHE_MISSES },
+  page_faults: { type: PERF.TYPE_SOFTWARE, config: PERF.COUNT_SW_PAGE_FAULTS },
+  context_switches: { type: PERF.TYPE_SOFTWARE, config: PERF.COUNT_SW_CONTEXT_SWITCHES },
+};
+
+/** Options of openCounters. */
+export interface CounterOptions {
+  /** Counters to open (default: all five); the others are reported unavailable. */
+  enabled?: readonly string[];
+  /** Replaces a slot's event, e.g. a software event in a hardware slot for tests. */
+  events?: Partial<Record<CounterName, PerfEventSpec>>;
+}
+
+/** The opened counter events; `fds[slot]` holds one fd per CPU of `cpus`, or null. */
+export interface OpenedCounters {
+  sources: CounterSource[];
+  fds: (number[] | null)[];
+  /** Bit i set when slot i has events installed. */
+  mask: number;
+}
+
+function describeFailure(spec: PerfEventSpec, e: PerfEventOpenError): string {
+  const name = errnoName(e.errno);
+  if (spec.type === PERF.TYPE_HARDWARE && (e.errno === 2 || e.errno === 95)) {
+    return `${name}: no hardware PMU`;
+  }
+  if (e.errno === 1 || e.errno === 13) return `${name}: not permitted`;
+  return `${name}: perf_event_open failed on cpu ${e.cpu}`;
+}
+
+/** Opens every enabled slot on every CPU of `cpus`; a slot that fails on any CPU is dropped. */
+export function openCounters(cpus: readonly number[], opts: CounterOptions = {}): OpenedCounters {
+  for (const name of opts.enabled ?? []) {
+    if (!(COUNTER_NAMES as readonly string[]).includes(name)) {
+      throw new RangeError(`unknown counter "${name}" (known: ${COUNTER_NAMES.join(", ")})`);
+    }
+  }
+  const sources: CounterSource[] = [];
+  const fds: (number[] | null)[] = [];
+  let mask = 0;
+  COUNTER_NAMES.forEach((name, slot) => {
+    const spec = opts.events?.[name] ?? DEFAULT_EVENTS[name];
+    if (opts.enabled && !opts.enabled.includes(name)) {
+      sources.push({ name, source: "unavailable", detail: "disabled by option" });
+      fds.push(null);
+      return;
+    }
+    const opened: number[] = [];
+    try {
+      for (const cpu of cpus) opened.push(perfEventOpen(spec, cpu));
+    } catch (e) {
+      if (!(e instanceof PerfEventOpenError)) throw e;
+      opened.forEach(closeFd);
+      sources.push({ name, source: "unavailable", detail: describeFailure(spec, e) });
+      fds.push(null);
+      return;
+    }
+    const hw = spec.type === PERF.TYPE_HARDWARE;
+    const overridden = opts.events?.[name] !== undefined;
+    sources.push({
+      name,
+      source: hw ? "hardware" : "software",
+      detail: `${hw ? "PERF_TYPE_HARDWARE" : "PERF_TYPE_SOFTWARE"} config ${spec.config}` +
+        (overridden ? " (override)" : ""),
+    });
+    fds.push(opened);
+    mask |= 1 << slot;
+  });
+  return { sources, fds, mask };
+}
+
+/** Closes every fd of `counters`. */
+export function closeCounters(counters: OpenedCounters): void {
+  for (const slot of counters.fds) slot?.forEach(closeFd);
+  counters.fds.fill(null);
+}

@@ -1,0 +1,351 @@
+/**
+ * The sampler: loads the embedded BPF object, installs the counter events, attaches the
+ * 1 ms tick and the sched_switch hook, and exposes a bounded, non-blocking drain of records.
+ */
+
+import podperfObject from "../../bpf/podperf.bpf.o" with { type: "bytes" };
+import { BPF, type Libbpf, libbpf } from "../../ffi/libbpf.ts";
+import { errno } from "../../ffi/libc.ts";
+import {
+  closeCounters,
+  type CounterSource,
+  openCounters,
+  type OpenedCounters,
+} from "./counters.ts";
+import { onlineCpus } from "./cpus.ts";
+import { BpfLoadError, BtfMissingError, NotRootError, SamplerOptionError } from "./errors.ts";
+import { closeFd, PERF, perfEventOpen, type PerfEventSpec } from "./perf_event.ts";
+import { type CounterName, NR_COUNTERS } from "./record.ts";
+import { type RecordCallback, RingReader } from "./ring_reader.ts";
+
+/** Options of Sampler.open. */
+export interface SamplerOptions {
+  /** Tick period in ns (default 1 ms). */
+  intervalNs?: bigint | number;
+  /** Ring buffer bytes: a power of two, at least one page (default 16 MiB). */
+  ringBytes?: number;
+  /** Process whose time is not recorded (default: this process, so draining does not feed itself). */
+  excludeTgid?: number;
+  /** Counters to open (default all five; see COUNTER_NAMES). */
+  counters?: string[];
+  /**
+   * Skip the tick while a CPU is idle (default true): idle stretches end at sched_switch
+   * anyway, so nothing is lost, and an idle CPU costs ~25 instead of ~1,000 runs/s.
+   */
+  excludeIdle?: boolean;
+  /** Enable kernel run-time stats for bpfStats() while the sampler lives (small cost per run). */
+  runStats?: boolean;
+  /** Replaces a slot's perf event (tests: a software event in a hardware slot). */
+  counterEvents?: Partial<Record<CounterName, PerfEventSpec>>;
+}
+
+/** Error counters summed over CPUs. */
+export interface SamplerStats {
+  /** Ring buffer reserve failures: the stretch carried into the task's next record. */
+  lost: bigint;
+  /** Counter reads that failed on a slot with events installed. */
+  readErrors: bigint;
+  /** CPU ns of the excluded process (the collector), not recorded. */
+  selfNs: bigint;
+}
+
+/** Kernel run-time stats of one BPF program (needs `runStats`). */
+export interface BpfProgramStats {
+  program: string;
+  runTimeNs: bigint;
+  runCnt: bigint;
+  recursionMisses: bigint;
+}
+
+const DEFAULT_INTERVAL_NS = 1_000_000n;
+const DEFAULT_RING_BYTES = 16 << 20;
+const COUNTER_MAPS = [
+  "counter_cycles",
+  "counter_instructions",
+  "counter_llc_misses",
+  "counter_page_faults",
+  "counter_context_switches",
+] as const;
+const CFG_SIZE = 8; // struct podperf_config
+const STAT_LOST = 0;
+const STAT_READ_ERRORS = 1;
+const STAT_SELF_NS = 2;
+
+const enc = new TextEncoder();
+function cstr(s: string): Uint8Array {
+  return enc.encode(s + "\0");
+}
+
+function check(step: string, rc: number): void {
+  if (rc < 0) throw new BpfLoadError(step, -rc);
+}
+
+function checkPtr<T extends Deno.PointerValue>(step: string, p: T): NonNullable<T> {
+  if (p === null) throw new BpfLoadError(step, errno());
+  return p as NonNullable<T>;
+}
+
+function validate(opts: SamplerOptions): { intervalNs: bigint; ringBytes: number } {
+  const intervalNs = BigInt(opts.intervalNs ?? DEFAULT_INTERVAL_NS);
+  if (intervalNs < 10_000n || intervalNs > 10_000_000_000n) {
+    throw new SamplerOptionError("intervalNs", intervalNs, "must be between 10 µs and 10 s");
+  }
+  const ringBytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
+  if (
+    !Number.isInteger(ringBytes) || ringBytes < 4096 || ringBytes > 1 << 30 ||
+    (ringBytes & (ringBytes - 1)) !== 0
+  ) {
+    throw new SamplerOptionError("ringBytes", ringBytes, "must be a power of two, 4 KiB to 1 GiB");
+  }
+  return { intervalNs, ringBytes };
+}
+
+/** The running eBPF sampler; create with Sampler.open, release with close(). */
+export class Sampler {
+  /** Where each counter's values come from. */
+  readonly counterSources: CounterSource[];
+  /** The tick period in ns. */
+  readonly intervalNs: bigint;
+  /** The CPUs sampled. */
+  readonly cpus: number[];
+
+  readonly #bpf: Libbpf;
+  #obj: Deno.PointerObject | null = null;
+  #links: Deno.PointerObject[] = [];
+  #tickFds: number[] = [];
+  #counters: OpenedCounters | null = null;
+  #ring: RingReader | null = null;
+  #statsFd = -1;
+  #statsMapFd = -1;
+  #progs: { name: string; fd: number }[] = [];
+  readonly #possibleCpus: number;
+  readonly #statBuf: BigUint64Array;
+  readonly #key = new Uint32Array(1);
+
+  private constructor(bpf: Libbpf, intervalNs: bigint, cpus: number[]) {
+    this.#bpf = bpf;
+    this.intervalNs = intervalNs;
+    this.cpus = cpus;
+    this.counterSources = [];
+    this.#possibleCpus = bpf.libbpf_num_possible_cpus();
+    this.#statBuf = new BigUint64Array(Math.max(this.#possibleCpus, 1));
+  }
+
+  /**
+   * Loads and attaches the sampler. Throws NotRootError, BtfMissingError, LibbpfMissingError,
+   * SamplerOptionError or BpfLoadError, each with a one-line message.
+   * `PODPERF_BTF` names another kernel BTF file (used for CO-RE relocation).
+   *
+   * @example
+   * const s = Sampler.open({ intervalNs: 1_000_000n });
+   * const id = setInterval(() => s.drain((v, off) => use(v, off)), 50);
+   * // … later: clearInterval(id); s.close();
+   */
+  static open(opts: SamplerOptions = {}): Sampler {
+    const { intervalNs, ringBytes } = validate(opts);
+    const uid = Deno.uid();
+    if (uid !== 0) throw new NotRootError(uid ?? -1);
+    const btfOverride = Deno.env.get("PODPERF_BTF");
+    const btfPath = btfOverride ?? "/sys/kernel/btf/vmlinux";
+    try {
+      Deno.statSync(btfPath);
+    } catch {
+      throw new BtfMissingError(btfPath);
+    }
+    const s = new Sampler(libbpf(), intervalNs, onlineCpus());
+    try {
+      s.#load(opts, ringBytes, btfOverride);
+    } catch (e) {
+      s.close();
+      throw e;
+    }
+    return s;
+  }
+
+  #load(opts: SamplerOptions, ringBytes: number, btfPath: string | undefined): void {
+    const b = this.#bpf;
+    this.#counters = openCounters(this.cpus, {
+      enabled: opts.counters,
+      events: opts.counterEvents,
+    });
+    this.counterSources.push(...this.#counters.sources);
+
+    // struct bpf_object_open_opts: name the object, and point CO-RE at an overridden BTF.
+    const openOpts = new Uint8Array(BPF.OPEN_OPTS_SIZE);
+    const ov = new DataView(openOpts.buffer);
+    const name = cstr("podperf");
+    const btf = btfPath ? cstr(btfPath) : null;
+    ov.setBigUint64(0, BigInt(BPF.OPEN_OPTS_SIZE), true);
+    ov.setBigUint64(BPF.OPEN_OPTS_OBJECT_NAME, ptrOf(name), true);
+    if (btf) ov.setBigUint64(BPF.OPEN_OPTS_BTF_CUSTOM_PATH, ptrOf(btf), true);
+    this.#obj = checkPtr(
+      "bpf_object__open_mem",
+      b.bpf_object__open_mem(podperfObject, BigInt(podperfObject.byteLength), openOpts),
+    );
+
+    const ringMap = this.#map("records");
+    check("bpf_map__set_max_entries(records)", b.bpf_map__set_max_entries(ringMap, ringBytes));
+    this.#writeConfig(opts.excludeTgid ?? Deno.pid, this.#counters.mask);
+    check("bpf_object__load", b.bpf_object__load(this.#obj));
+
+    this.#installCounters(this.#counters);
+    this.#statsMapFd = b.bpf_map__fd(this.#map("stats"));
+    this.#ring = new RingReader(b.bpf_map__fd(ringMap), ringBytes);
+    if (opts.runStats) {
+      this.#statsFd = b.bpf_enable_stats(BPF.BPF_STATS_RUN_TIME);
+      if (this.#statsFd < 0) throw new BpfLoadError("bpf_enable_stats", -this.#statsFd);
+    }
+
+    const onSwitch = this.#program("on_switch");
+    this.#links.push(checkPtr("attach raw_tp/sched_switch", b.bpf_program__attach(onSwitch)));
+    const onTick = this.#program("on_tick");
+    const tick: PerfEventSpec = {
+      type: PERF.TYPE_SOFTWARE,
+      config: PERF.COUNT_SW_CPU_CLOCK,
+      samplePeriod: this.intervalNs,
+      excludeIdle: opts.excludeIdle ?? true,
+    };
+    for (const cpu of this.cpus) {
+      const fd = perfEventOpen(tick, cpu);
+      this.#tickFds.push(fd);
+      this.#links.push(
+        checkPtr(`attach perf_event on cpu ${cpu}`, b.bpf_program__attach_perf_event(onTick, fd)),
+      );
+    }
+  }
+
+  #map(name: string): Deno.PointerObject {
+    return checkPtr(
+      `find map ${name}`,
+      this.#bpf.bpf_object__find_map_by_name(this.#obj, cstr(name)),
+    );
+  }
+
+  #program(name: string): Deno.PointerObject {
+    const p = checkPtr(
+      `find program ${name}`,
+      this.#bpf.bpf_object__find_program_by_name(this.#obj, cstr(name)),
+    );
+    this.#progs.push({ name, fd: this.#bpf.bpf_program__fd(p) });
+    return p;
+  }
+
+  #writeConfig(excludeTgid: number, counterMask: number): void {
+    const size = new BigUint64Array(1);
+    const p = checkPtr(
+      "bpf_map__initial_value(.rodata.cfg)",
+      this.#bpf.bpf_map__initial_value(this.#map(".rodata.cfg"), new Uint8Array(size.buffer)),
+    );
+    if (size[0] !== BigInt(CFG_SIZE)) {
+      throw new BpfLoadError(".rodata.cfg size", 0, `${size[0]} bytes, expected ${CFG_SIZE}`);
+    }
+    const cfg = new DataView(Deno.UnsafePointerView.getArrayBuffer(p, CFG_SIZE));
+    cfg.setUint32(0, excludeTgid, true);
+    cfg.setUint32(4, counterMask, true);
+  }
+
+  #installCounters(counters: OpenedCounters): void {
+    const key = new Uint32Array(1);
+    const val = new Uint32Array(1);
+    for (let slot = 0; slot < NR_COUNTERS; slot++) {
+      const fds = counters.fds[slot];
+      if (!fds) continue;
+      const mapFd = this.#bpf.bpf_map__fd(this.#map(COUNTER_MAPS[slot]));
+      this.cpus.forEach((cpu, i) => {
+        key[0] = cpu;
+        val[0] = fds[i];
+        check(
+          `install ${COUNTER_MAPS[slot]}[${cpu}]`,
+          this.#bpf.bpf_map_update_elem(
+            mapFd,
+            new Uint8Array(key.buffer),
+            new Uint8Array(val.buffer),
+            BPF.BPF_ANY,
+          ),
+        );
+      });
+    }
+  }
+
+  /**
+   * Hands each record committed so far (at most `maxRecords`) to `onRecord` and frees its
+   * space. Non-blocking and bounded; returns the number of records handed over. The view is
+   * only valid during the call.
+   */
+  drain(onRecord: RecordCallback, maxRecords?: number): number {
+    return this.#ring ? this.#ring.drain(onRecord, maxRecords) : 0;
+  }
+
+  /** Bytes waiting in the ring buffer. */
+  pendingBytes(): number {
+    return this.#ring ? this.#ring.pendingBytes() : 0;
+  }
+
+  /** Error counters summed over CPUs, read from the per-CPU stats map. */
+  stats(): SamplerStats {
+    return {
+      lost: this.#stat(STAT_LOST),
+      readErrors: this.#stat(STAT_READ_ERRORS),
+      selfNs: this.#stat(STAT_SELF_NS),
+    };
+  }
+
+  #stat(key: number): bigint {
+    if (this.#statsMapFd < 0) return 0n;
+    this.#key[0] = key;
+    check(
+      "read stats",
+      this.#bpf.bpf_map_lookup_elem(
+        this.#statsMapFd,
+        new Uint8Array(this.#key.buffer),
+        new Uint8Array(this.#statBuf.buffer),
+      ),
+    );
+    let sum = 0n;
+    for (const v of this.#statBuf) sum += v;
+    return sum;
+  }
+
+  /** Kernel run-time stats per program; run time accrues only with `runStats` (or the sysctl). */
+  bpfStats(): BpfProgramStats[] {
+    const info = new Uint8Array(BPF.PROG_INFO_SIZE);
+    const len = new Uint32Array([BPF.PROG_INFO_SIZE]);
+    const v = new DataView(info.buffer);
+    return this.#progs.map(({ name, fd }) => {
+      info.fill(0);
+      len[0] = BPF.PROG_INFO_SIZE;
+      check(
+        "bpf_obj_get_info_by_fd",
+        this.#bpf.bpf_obj_get_info_by_fd(fd, info, new Uint8Array(len.buffer)),
+      );
+      return {
+        program: name,
+        runTimeNs: v.getBigUint64(BPF.PROG_INFO_RUN_TIME_NS, true),
+        runCnt: v.getBigUint64(BPF.PROG_INFO_RUN_CNT, true),
+        recursionMisses: v.getBigUint64(BPF.PROG_INFO_RECURSION_MISSES, true),
+      };
+    });
+  }
+
+  /** Detaches everything and frees the kernel objects; idempotent. */
+  close(): void {
+    for (const link of this.#links) this.#bpf.bpf_link__destroy(link);
+    this.#links = [];
+    this.#tickFds.forEach(closeFd);
+    this.#tickFds = [];
+    if (this.#counters) closeCounters(this.#counters);
+    this.#counters = null;
+    this.#ring?.close();
+    this.#ring = null;
+    if (this.#statsFd >= 0) closeFd(this.#statsFd);
+    this.#statsFd = -1;
+    this.#statsMapFd = -1;
+    this.#progs = [];
+    if (this.#obj) this.#bpf.bpf_object__close(this.#obj);
+    this.#obj = null;
+  }
+}
+
+function ptrOf(buf: Uint8Array): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+}

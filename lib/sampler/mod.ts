@@ -1,0 +1,26 @@
+/** The eBPF sampler: 1 ms tick + sched_switch records drained from a ring buffer. */
+
+export { Sampler } from "./loader.ts";
+export type { BpfProgramStats, SamplerOptions, SamplerStats } from "./loader.ts";
+export type { CounterSource } from "./counters.ts";
+export {
+  BpfLoadError,
+  BtfMissingError,
+  LibbpfMissingError,
+  NotRootError,
+  SamplerOptionError,
+} from "./errors.ts";
+export {
+  COMM_LEN,
+  COUNTER_NAMES,
+  decodeRecord,
+  FLAG_SWITCH,
+  flagScaled,
+  flagValid,
+  NR_COUNTERS,
+  OFF,
+  RECORD_SIZE,
+} from "./record.ts";
+export type { CounterName, DecodedRecord } from "./record.ts";
+export type { RecordCallback } from "./ring_reader.ts";
+export { measureMonoToWallOffsetNs, monoNowNs, wallNowNs } from "./clock.ts";
