@@ -1,0 +1,302 @@
+/**
+ * Pod and container ids read from a cgroup path alone: the last-resort metadata source when
+ * neither NRI nor the runtime's OCI bundle knows a cgroup. Covers the paths kubelet and the CRI
+ * runtimes (containerd, CRI-O, Docker, k3s) produce with the cgroupfs and systemd drivers.
+ */
+
+import { log } from "../log.ts";
+
+/** Kubernetes QoS class, as encoded in the pod's parent cgroup. */
+export type QosClass = "guaranteed" | "burstable" | "besteffort";
+/** The runtime a cgroup name gives away; null when the name is a bare id. */
+export type CgroupRuntime = "containerd" | "cri-o" | "docker";
+/** How the cgroup tree was laid out: plain directories or systemd slices and scopes. */
+export type CgroupDriver = "cgroupfs" | "systemd";
+
+/** What a cgroup path says about its pod and container. */
+export interface ParsedCgroupPath {
+  /** Pod uid with dashes restored (systemd slice names carry `_` for `-`); null outside a pod. */
+  podUid: string | null;
+  /** QoS class from the pod's parent; null outside a pod. */
+  qosClass: QosClass | null;
+  /** 64-hex container (or sandbox: the path cannot tell) id; null for the pod cgroup itself. */
+  containerId: string | null;
+  /** Runtime named by the container's cgroup, null for a bare id under kubepods. */
+  runtime: CgroupRuntime | null;
+  /** Layout of the path. */
+  driver: CgroupDriver;
+  /** The cgroup is CRI-O's conmon monitor of the container, not the container. */
+  conmon: boolean;
+}
+
+const ID = "[0-9a-f]{64}";
+const BARE_ID = new RegExp(`^${ID}$`);
+// Scope names of container cgroups under systemd; CRI-O's cgroupfs manager uses the same names
+// without `.scope`.
+const SCOPE = new RegExp(`^(cri-containerd|crio-conmon|crio|docker)-(${ID})(\\.scope)?$`);
+// containerd's systemd-form cgroupsPath taken literally as one directory by a cgroupfs runc
+// (a driver mismatch seen on real hosts): `<pod slice>:<prefix>:<id>`.
+const COLON_FORM = new RegExp(`^([^:/]+\\.slice):(cri-containerd|crio|docker):(${ID})$`);
+const POD_CGROUPFS = /^pod([A-Za-z0-9][A-Za-z0-9_-]*)$/;
+// `kubepods-burstable-pod<uid>.slice`, possibly under a custom root (`kubelet-kubepods-…`).
+const POD_SLICE =
+  /^((?:[A-Za-z0-9_]+-)*kubepods)(?:-(burstable|besteffort))?-pod([A-Za-z0-9_]+)\.slice$/;
+
+const RUNTIME_OF_PREFIX: Record<string, CgroupRuntime> = {
+  "cri-containerd": "containerd",
+  "crio": "cri-o",
+  "crio-conmon": "cri-o",
+  "docker": "docker",
+};
+
+interface Pod {
+  uid: string;
+  qos: QosClass;
+  driver: CgroupDriver;
+}
+
+/**
+ * Parses a cgroup path (relative to the cgroup mount, leading `/`) into pod and container ids;
+ * null when the path is not a container's or a pod's cgroup.
+ *
+ * @example
+ * parseCgroupPath("/kubepods/burstable/pod1d2c-77/4f…e1")
+ * // → { podUid: "1d2c-77", qosClass: "burstable", containerId: "4f…e1", runtime: null, … }
+ */
+export function parseCgroupPath(path: string): ParsedCgroupPath | null {
+  const segs = path.split("/").filter((s) => s !== "");
+  if (segs.length === 0) return null;
+
+  // Find the innermost pod cgroup; what follows it is the container (deeper levels are
+  // sub-cgroups a container made for itself and still belong to it).
+  for (let i = segs.length - 1; i >= 0; i--) {
+    const pod = podOf(segs, i);
+    if (pod === undefined) continue;
+    if (pod === null) return null;
+    if (i === segs.length - 1) {
+      return {
+        podUid: pod.uid,
+        qosClass: pod.qos,
+        containerId: null,
+        runtime: null,
+        driver: pod.driver,
+        conmon: false,
+      };
+    }
+    const c = containerOf(segs[i + 1]);
+    if (!c) return null;
+    return {
+      podUid: pod.uid,
+      qosClass: pod.qos,
+      containerId: c.id,
+      runtime: c.runtime,
+      driver: pod.driver,
+      conmon: c.conmon,
+    };
+  }
+
+  // No pod: a container that the runtime placed without a parent.
+  const leaf = segs[segs.length - 1];
+  const colon = COLON_FORM.exec(leaf);
+  if (colon) return fromColonForm(colon);
+  const parent = segs.length >= 2 ? segs[segs.length - 2] : "";
+  if (BARE_ID.test(leaf)) {
+    // containerd's default `/<namespace>/<id>` (CRI namespace k8s.io) and Docker's `/docker/<id>`.
+    if (parent === "k8s.io") return bare(leaf, "containerd", "cgroupfs");
+    if (parent === "docker") return bare(leaf, "docker", "cgroupfs");
+    return null;
+  }
+  const c = containerOf(leaf);
+  if (!c || !c.scope) return null;
+  return { ...bare(c.id, c.runtime, "systemd"), conmon: c.conmon };
+}
+
+function bare(id: string, runtime: CgroupRuntime | null, driver: CgroupDriver): ParsedCgroupPath {
+  return { podUid: null, qosClass: null, containerId: id, runtime, driver, conmon: false };
+}
+
+/** The pod at segs[i]: Pod, undefined when segs[i] is no pod cgroup, null when it is malformed. */
+function podOf(segs: string[], i: number): Pod | null | undefined {
+  const s = segs[i];
+  const slice = POD_SLICE.exec(s);
+  if (slice) {
+    const [, root, qos, uid] = slice;
+    // Slice nesting is by name: the parent slice must be the pod slice's prefix.
+    const parent = segs[i - 1];
+    const want = qos ? `${root}-${qos}.slice` : `${root}.slice`;
+    if (parent !== want) return null;
+    return {
+      uid: uid.replaceAll("_", "-"),
+      qos: (qos as QosClass) ?? "guaranteed",
+      driver: "systemd",
+    };
+  }
+  const dir = POD_CGROUPFS.exec(s);
+  if (!dir) return undefined;
+  const parent = segs[i - 1];
+  if (parent === "kubepods") return { uid: dir[1], qos: "guaranteed", driver: "cgroupfs" };
+  if ((parent === "burstable" || parent === "besteffort") && segs[i - 2] === "kubepods") {
+    return { uid: dir[1], qos: parent, driver: "cgroupfs" };
+  }
+  return undefined; // a directory that merely starts with "pod"
+}
+
+interface Container {
+  id: string;
+  runtime: CgroupRuntime | null;
+  /** Named `<prefix>-<id>.scope` (systemd) rather than a bare directory. */
+  scope: boolean;
+  conmon: boolean;
+}
+
+function containerOf(s: string): Container | null {
+  if (BARE_ID.test(s)) return { id: s, runtime: null, scope: false, conmon: false };
+  const m = SCOPE.exec(s);
+  if (!m) return null;
+  const [, prefix, id, scope] = m;
+  // Only CRI-O's cgroupfs manager names directories `crio-<id>` without `.scope`.
+  if (!scope && prefix !== "crio" && prefix !== "crio-conmon") return null;
+  return {
+    id,
+    runtime: RUNTIME_OF_PREFIX[prefix],
+    scope: scope !== undefined,
+    conmon: prefix === "crio-conmon",
+  };
+}
+
+function fromColonForm(m: RegExpExecArray): ParsedCgroupPath | null {
+  const [, slice, prefix, id] = m;
+  const pod = POD_SLICE.exec(slice);
+  if (!pod) return bare(id, RUNTIME_OF_PREFIX[prefix], "cgroupfs");
+  const [, , qos, uid] = pod;
+  return {
+    podUid: uid.replaceAll("_", "-"),
+    qosClass: (qos as QosClass) ?? "guaranteed",
+    containerId: id,
+    runtime: RUNTIME_OF_PREFIX[prefix],
+    driver: "cgroupfs",
+    conmon: false,
+  };
+}
+
+/** No cgroup2 hierarchy is mounted, so cgroup ids cannot be mapped to paths. */
+export class NoCgroup2Error extends Error {
+  override name = "NoCgroup2Error";
+  /** The mount table searched. */
+  constructor(readonly mountinfoPath: string) {
+    super(`no cgroup2 mount in ${mountinfoPath}; mount cgroup2 or pass the root explicitly`);
+  }
+}
+
+/**
+ * The cgroup2 mount point: `/sys/fs/cgroup` on a pure v2 host, `/sys/fs/cgroup/unified` on a
+ * hybrid one, else the first cgroup2 mount listed.
+ */
+export function findCgroup2Root(mountinfoPath = "/proc/self/mountinfo"): string {
+  const mounts: string[] = [];
+  for (const line of Deno.readTextFileSync(mountinfoPath).split("\n")) {
+    // "<id> <parent> <maj:min> <root> <mount point> <opts> [optional…] - <fstype> <src> <opts>"
+    const dash = line.indexOf(" - ");
+    if (dash < 0) continue;
+    if (line.slice(dash + 3).split(" ")[0] !== "cgroup2") continue;
+    mounts.push(line.slice(0, dash).split(" ")[4].replaceAll("\\040", " "));
+  }
+  for (const want of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]) {
+    if (mounts.includes(want)) return want;
+  }
+  if (mounts.length > 0) return mounts[0];
+  throw new NoCgroup2Error(mountinfoPath);
+}
+
+/** Options of a CgroupPathIndex. */
+export interface CgroupPathIndexOptions {
+  /** cgroup2 mount to walk (default: findCgroup2Root()). */
+  root?: string;
+  /** Least time between two walks of the tree, ms (default 2000). */
+  minRewalkMs?: number;
+  /** Most directories one walk visits (default 100 000). */
+  maxEntries?: number;
+  /** Clock in ms; inject one in tests. */
+  now?: () => number;
+}
+
+/** Default least time between two walks. */
+export const DEFAULT_REWALK_MS = 2000;
+/** Default bound on the directories one walk visits. */
+export const DEFAULT_MAX_CGROUPS = 100_000;
+
+/**
+ * cgroup id (the cgroup2 directory's inode, as BPF reports it) → path relative to the cgroup2
+ * mount. Built lazily: an unknown id re-walks the tree, at most once per `minRewalkMs`, so a
+ * stream of ids that never resolve costs one walk per interval rather than one per lookup.
+ */
+export class CgroupPathIndex {
+  readonly root: string;
+  readonly minRewalkMs: number;
+  readonly maxEntries: number;
+  #now: () => number;
+  #paths = new Map<bigint, string>();
+  #lastWalk = -Infinity;
+  #walks = 0;
+  #warnedFull = false;
+
+  constructor(opts: CgroupPathIndexOptions = {}) {
+    this.root = (opts.root ?? findCgroup2Root()).replace(/\/+$/, "") || "/";
+    this.minRewalkMs = opts.minRewalkMs ?? DEFAULT_REWALK_MS;
+    this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_CGROUPS;
+    this.#now = opts.now ?? (() => performance.now());
+  }
+
+  /** Walks done so far. */
+  get walks(): number {
+    return this.#walks;
+  }
+
+  /** Path of cgroup `id` relative to the mount (`/` for the root), or undefined if not found. */
+  pathOf(id: bigint): string | undefined {
+    const p = this.#paths.get(id);
+    if (p !== undefined) return p;
+    if (this.#now() - this.#lastWalk < this.minRewalkMs) return undefined;
+    this.refresh();
+    return this.#paths.get(id);
+  }
+
+  /** Walks the tree now, replacing what is known (gone cgroups drop out); returns dirs seen. */
+  refresh(): number {
+    this.#lastWalk = this.#now();
+    this.#walks++;
+    const paths = new Map<bigint, string>();
+    const stack: string[] = ["/"];
+    while (stack.length > 0) {
+      if (paths.size >= this.maxEntries) {
+        if (!this.#warnedFull) {
+          this.#warnedFull = true;
+          log.warn("cgroup tree larger than the index bound; some cgroups stay unresolved", {
+            root: this.root,
+            maxEntries: this.maxEntries,
+          });
+        }
+        break;
+      }
+      const rel = stack.pop()!;
+      const abs = rel === "/" ? this.root : this.root + rel;
+      let entries: Iterable<Deno.DirEntry>;
+      try {
+        const ino = Deno.statSync(abs).ino;
+        if (ino === null) continue;
+        paths.set(BigInt(ino), rel);
+        entries = Deno.readDirSync(abs);
+        for (const e of entries) {
+          if (e.isDirectory) stack.push(rel === "/" ? `/${e.name}` : `${rel}/${e.name}`);
+        }
+      } catch (err) {
+        // A cgroup removed while we walk is normal; anything else would repeat on every walk.
+        if (!(err instanceof Deno.errors.NotFound)) {
+          log.debug("cgroup walk skipped a directory", { path: abs, error: String(err) });
+        }
+      }
+    }
+    this.#paths = paths;
+    return paths.size;
+  }
+}
