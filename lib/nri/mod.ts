@@ -1,0 +1,9 @@
+/** NRI: the plugin that learns pod and container metadata from the container runtime. */
+export {
+  DEFAULT_NRI_SOCKET,
+  type NriPluginHandle,
+  type NriPluginStartOptions,
+  startNriPlugin,
+} from "./client.ts";
+export { EVENT_MASK, PLUGIN_SERVICE, RUNTIME_SERVICE, SANDBOX_CONTAINER_NAME } from "./plugin.ts";
+export { NriClosedError, NriProtocolError, type NriProtocolFault, NriRpcError } from "./errors.ts";
