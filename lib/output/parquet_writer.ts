@@ -148,9 +148,9 @@ export class ParquetFileWriter {
   /**
    * Flushes the last row group, writes the footer with the coverage metadata, fsyncs the file,
    * renames it to its final name and fsyncs the directory. Returns what the file holds.
+   * Synchronous, so a writer can rotate from inside append().
    */
-  // deno-lint-ignore require-await -- async so every failure is a rejection, not a throw
-  async close(): Promise<ClosedFileInfo> {
+  finishSync(): ClosedFileInfo {
     if (this.#state !== "open") throw new OutputClosedError(this.path);
     this.flushRowGroup();
     this.#guard("finish", () => {
@@ -178,6 +178,12 @@ export class ParquetFileWriter {
       bytes: this.#out.offset,
       coverage: { ...this.coverage },
     };
+  }
+
+  /** finishSync() as a promise: every failure is a rejection. */
+  // deno-lint-ignore require-await -- async so a throw becomes a rejection
+  async close(): Promise<ClosedFileInfo> {
+    return this.finishSync();
   }
 
   /** Drops the file: closes it and removes the temporary name. For shutdown after a failure. */

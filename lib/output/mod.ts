@@ -1,0 +1,23 @@
+/** Parquet output: the row contract, a crash-safe file writer and size/age rotation. */
+export {
+  type CounterInfo,
+  type Coverage,
+  type FileConfig,
+  fileMetadata,
+  type MetaSource,
+  type OutputRow,
+  outputRow,
+  PARQUET_SCHEMA,
+  type PodColumns,
+  type SlotColumns,
+} from "./schema.ts";
+export {
+  type ClosedFileInfo,
+  DEFAULT_ROW_GROUP_BYTES,
+  DEFAULT_ROW_GROUP_ROWS,
+  type ParquetFileOptions,
+  ParquetFileWriter,
+  tmpPathFor,
+} from "./parquet_writer.ts";
+export { fileName, type RotatingOptions, RotatingParquetWriter } from "./rotation.ts";
+export { OutputClosedError, OutputConfigError, OutputWriteError } from "./errors.ts";
