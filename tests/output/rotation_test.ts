@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { OutputWriteError } from "../../lib/output/errors.ts";
+import type { ClosedFileInfo } from "../../lib/output/parquet_writer.ts";
+import { fileName, RotatingParquetWriter } from "../../lib/output/rotation.ts";
+import { queryParquet } from "../helpers/duckdb.ts";
+import { CONFIG, row } from "./fixtures.ts";
+
+const DENO = Deno.execPath();
+
+function listDir(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
+async function rowsIn(path: string): Promise<number> {
+  const [{ n }] = await queryParquet(`SELECT count(*) AS n FROM read_parquet('${path}')`);
+  return Number(n);
+}
+
+Deno.test("file names are <prefix>-<UTC time>-<seq>.parquet and sort by time", () => {
+  const t = Date.UTC(2024, 4, 1, 12, 0, 0, 123);
+  assert.equal(fileName("podperf-n1", t, 7), "podperf-n1-20240501T120000.123Z-0007.parquet");
+  assert.ok(fileName("p", t, 1) < fileName("p", t + 1, 0));
+});
+
+Deno.test("rotates by size: several readable files holding every row, no tmp left", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const closed: ClosedFileInfo[] = [];
+    const out = new RotatingParquetWriter({
+      dir,
+      prefix: "podperf-node-a",
+      maxBytes: 20_000,
+      maxAgeMs: 3_600_000,
+      rowGroupRows: 200,
+      metadata: CONFIG,
+      onFileClosed: (f) => closed.push(f),
+    });
+    out.appendMany(Array.from({ length: 3000 }, (_, i) => row(i)));
+    // before close, rowsWritten counts completed files only
+    const before = closed.reduce((a, f) => a + f.rows, 0);
+    assert.equal(out.rowsWritten, before);
+    assert.equal(out.rowsWritten + out.rowsPending, 3000);
+    await out.close();
+    assert.equal(out.rowsWritten, 3000);
+    assert.equal(out.rowsLost, 0);
+
+    const names = listDir(dir);
+    assert.ok(names.length >= 3, `expected ≥ 3 files, got ${names}`);
+    assert.equal(out.filesWritten, names.length);
+    assert.ok(names.every((n) => /^podperf-node-a-\d{8}T\d{6}\.\d{3}Z-\d{4}\.parquet$/.test(n)));
+    assert.deepEqual(closed.map((f) => f.path).sort(), names.map((n) => join(dir, n)));
+    let total = 0;
+    for (const f of closed) {
+      const n = await rowsIn(f.path);
+      assert.equal(n, f.rows);
+      assert.equal(f.bytes, (await Deno.stat(f.path)).size);
+      total += n;
+    }
+    assert.equal(total, 3000);
+    // every row appears once, in order across files
+    const [{ d, lo, hi }] = await queryParquet(
+      `SELECT count(DISTINCT mono_ns) AS d, min(mono_ns) AS lo, max(mono_ns) AS hi
+         FROM read_parquet('${dir}/*.parquet')`,
+    );
+    assert.deepEqual([d, lo, hi], [3000n, row(0).monoNs, row(2999).monoNs]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rotates by age on append and on rotateIfDue", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = new RotatingParquetWriter({
+      dir,
+      prefix: "p",
+      maxBytes: 1 << 30,
+      maxAgeMs: 100,
+      metadata: CONFIG,
+    });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    out.appendMany([row(0), row(1)]);
+    out.rotateIfDue();
+    assert.equal(out.filesWritten, 0, "a young file must not rotate");
+    await sleep(150);
+    out.append(row(2)); // completes the first file, starts the second
+    assert.equal(out.filesWritten, 1);
+    assert.equal(out.rowsWritten, 2);
+    await sleep(150);
+    out.rotateIfDue();
+    assert.equal(out.filesWritten, 2);
+    assert.equal(out.rowsWritten, 3);
+    await out.close(); // nothing open: no empty file
+    const names = listDir(dir);
+    assert.equal(names.length, 2);
+    assert.deepEqual(await Promise.all(names.map((n) => rowsIn(join(dir, n)))), [2, 1]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stale tmp file from a killed run is removed; other files are kept", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, ".p-20240101T000000.000Z-0000.parquet.tmp"), "PAR1");
+    await Deno.writeTextFile(join(dir, "other.txt"), "x");
+    new RotatingParquetWriter({ dir, prefix: "p", maxBytes: 1, maxAgeMs: 1, metadata: CONFIG });
+    assert.deepEqual(listDir(dir), ["other.txt"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGTERM mid-stream: close() leaves complete files with exactly the rows reported", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const child = new Deno.Command(DENO, {
+      args: ["run", "-A", new URL("./stream_fixture.ts", import.meta.url).pathname, dir],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("streaming\n")) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+    }
+    child.kill("SIGTERM");
+    for (let r = await lines.read(); !r.done; r = await lines.read()) text += r.value;
+    const status = await child.status;
+    assert.equal(status.code, 0);
+    const report = JSON.parse(text.trim().split("\n").at(-1)!);
+    // one file completed before SIGTERM, the one being written was completed by close()
+    assert.ok(report.files >= 2, `files: ${report.files}`);
+    assert.equal(report.written, report.appended, "close() must complete every appended row");
+
+    const names = listDir(dir);
+    assert.ok(names.every((n) => n.endsWith(".parquet") && !n.startsWith(".")), `${names}`);
+    assert.equal(names.length, report.files);
+    let total = 0;
+    for (const n of names) total += await rowsIn(join(dir, n));
+    assert.equal(total, report.written);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("disk full: typed ENOSPC error, lost rows counted, no corrupt file under a final name", async () => {
+  const dir = await Deno.makeTempDir();
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=256k", "tmpfs", dir],
+  }).output();
+  assert.equal(mount.code, 0, new TextDecoder().decode(mount.stderr));
+  try {
+    const out = new RotatingParquetWriter({
+      dir,
+      prefix: "podperf-node-a",
+      maxBytes: 60_000,
+      maxAgeMs: 3_600_000,
+      rowGroupRows: 1000,
+      metadata: CONFIG,
+    });
+    // rows with little redundancy so the 256 KiB fill quickly
+    const noisy = (i: number) =>
+      row(i, {
+        cgroupId: BigInt(i) * 2654435761n,
+        comm: `c${(i * 7919) % 100_003}`,
+        cpuNs: i * 31,
+      });
+    let appended = 0;
+    let error: unknown;
+    try {
+      while (appended < 5_000_000) out.append(noisy(appended++));
+    } catch (err) {
+      error = err;
+    }
+    assert.ok(error instanceof OutputWriteError, `expected OutputWriteError, got ${error}`);
+    assert.equal(error.code, "ENOSPC");
+    assert.ok(error.path.startsWith(dir), error.path);
+    assert.match(error.message, /no space left on device/);
+    assert.ok(!error.message.includes("\n"), "one-line message");
+    assert.ok(error.rowsLost > 0);
+    assert.equal(out.rowsLost, error.rowsLost);
+    assert.equal(out.rowsWritten + out.rowsLost, appended);
+    await out.close();
+
+    const names = listDir(dir);
+    assert.ok(names.every((n) => !n.endsWith(".tmp")), `tmp file left: ${names}`);
+    assert.ok(names.length >= 1, "files completed before the disk filled stay");
+    let total = 0;
+    for (const n of names) total += await rowsIn(join(dir, n));
+    assert.equal(total, out.rowsWritten);
+  } finally {
+    await new Deno.Command("umount", { args: [dir] }).output();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
