@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import {
+  COMM_LEN,
+  COUNTER_NAMES,
+  decodeRecord,
+  FLAG_SWITCH,
+  flagScaled,
+  flagValid,
+  NR_COUNTERS,
+  OFF,
+  RECORD_SIZE,
+} from "../../lib/sampler/record.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+interface BtfMember {
+  name: string;
+  typeId: number;
+  bitsOffset: number;
+}
+
+/** struct podperf_record as the compiler laid it out, from the object's BTF. */
+async function recordFromBtf(): Promise<
+  { size: number; members: BtfMember[]; arrays: Map<number, number> }
+> {
+  const out = await new Deno.Command("bpftool", {
+    args: ["btf", "dump", "file", `${root}bpf/podperf.bpf.o`, "format", "raw"],
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const lines = new TextDecoder().decode(out.stdout).split("\n");
+  const arrays = new Map<number, number>();
+  for (const l of lines) {
+    const m = l.match(/^\[(\d+)\] ARRAY .* nr_elems=(\d+)/);
+    if (m) arrays.set(Number(m[1]), Number(m[2]));
+  }
+  const start = lines.findIndex((l) => l.includes("STRUCT 'podperf_record'"));
+  assert.ok(start >= 0, "struct podperf_record is missing from the object's BTF");
+  const size = Number(lines[start].match(/size=(\d+)/)![1]);
+  const members: BtfMember[] = [];
+  for (const l of lines.slice(start + 1)) {
+    const m = l.match(/^\s+'(\w+)' type_id=(\d+) bits_offset=(\d+)/);
+    if (!m) break;
+    members.push({ name: m[1], typeId: Number(m[2]), bitsOffset: Number(m[3]) });
+  }
+  return { size, members, arrays };
+}
+
+Deno.test("record layout in TypeScript equals the compiled struct's BTF", async () => {
+  const { size, members, arrays } = await recordFromBtf();
+  assert.equal(size, RECORD_SIZE);
+  const want: Record<string, number> = {
+    ts_ns: OFF.tsNs,
+    cgroup_id: OFF.cgroupId,
+    cpu_ns: OFF.cpuNs,
+    counters: OFF.counters,
+    pid: OFF.pid,
+    tgid: OFF.tgid,
+    cpu: OFF.cpu,
+    flags: OFF.flags,
+    comm: OFF.comm,
+  };
+  assert.deepEqual(
+    Object.fromEntries(members.map((m) => [m.name, m.bitsOffset / 8])),
+    want,
+  );
+  const byName = new Map(members.map((m) => [m.name, m]));
+  assert.equal(arrays.get(byName.get("counters")!.typeId), NR_COUNTERS);
+  assert.equal(arrays.get(byName.get("comm")!.typeId), COMM_LEN);
+});
+
+Deno.test("flag bits and counter count in TypeScript equal bpf/podperf.h", async () => {
+  // The macros are not in BTF: compile the header into a host program that prints them.
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/flags.c`,
+      `#include <stdio.h>
+#include <linux/types.h>
+#include "podperf.h"
+int main(void) {
+  printf("%d %d %u %u %u %u %u %d %d\\n", PODPERF_NR_COUNTERS, PODPERF_COMM_LEN,
+    PODPERF_FLAG_VALID(0), PODPERF_FLAG_VALID(4), PODPERF_FLAG_SCALED(0), PODPERF_FLAG_SCALED(4),
+    PODPERF_FLAG_SWITCH, PODPERF_PAGE_FAULTS, PODPERF_CONTEXT_SWITCHES);
+  return 0;
+}
+`,
+    );
+    const cc = await new Deno.Command("clang", {
+      args: [`-I${root}bpf`, "-o", `${dir}/flags`, `${dir}/flags.c`],
+    }).output();
+    assert.equal(cc.code, 0, new TextDecoder().decode(cc.stderr));
+    const out = await new Deno.Command(`${dir}/flags`).output();
+    assert.deepEqual(
+      new TextDecoder().decode(out.stdout).trim().split(" ").map(Number),
+      [
+        NR_COUNTERS,
+        COMM_LEN,
+        flagValid(0),
+        flagValid(4),
+        flagScaled(0),
+        flagScaled(4),
+        FLAG_SWITCH,
+        COUNTER_NAMES.indexOf("page_faults"),
+        COUNTER_NAMES.indexOf("context_switches"),
+      ],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("decodeRecord maps clear valid bits to null and reads the NUL-padded comm", () => {
+  const buf = new ArrayBuffer(8 + RECORD_SIZE);
+  const v = new DataView(buf);
+  const o = 8;
+  v.setBigUint64(o + OFF.tsNs, 123n, true);
+  v.setBigUint64(o + OFF.cgroupId, 4026531835n, true);
+  v.setBigUint64(o + OFF.cpuNs, 1_000_000n, true);
+  v.setBigUint64(o + OFF.counters + 8 * 3, 7n, true);
+  v.setBigUint64(o + OFF.counters + 8 * 4, 2n, true);
+  v.setBigUint64(o + OFF.counters, 99n, true); // valid bit clear: must decode as null
+  v.setUint32(o + OFF.pid, 11, true);
+  v.setUint32(o + OFF.tgid, 10, true);
+  v.setUint32(o + OFF.cpu, 1, true);
+  v.setUint32(o + OFF.flags, flagValid(3) | flagValid(4) | flagScaled(4) | FLAG_SWITCH, true);
+  new Uint8Array(buf, o + OFF.comm, COMM_LEN).set(new TextEncoder().encode("busy"));
+  const r = decodeRecord(v, o);
+  assert.deepEqual(r.counters, [null, null, null, 7n, 2n]);
+  assert.deepEqual(r.scaled, [false, false, false, false, true]);
+  assert.equal(r.atSwitch, true);
+  assert.equal(r.comm, "busy");
+  assert.equal(r.cgroupId, 4026531835n);
+  assert.deepEqual([r.tsNs, r.cpuNs, r.pid, r.tgid, r.cpu], [123n, 1_000_000n, 11, 10, 1]);
+});
