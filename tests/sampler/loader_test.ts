@@ -182,7 +182,7 @@ Deno.test("drain is bounded by maxRecords and close is idempotent", async () => 
   assert.equal(s.drain(() => assert.fail("drained after close")), 0);
 });
 
-Deno.test("the collector's own process is not recorded", async () => {
+Deno.test("the collector's own process is not recorded", () => {
   const s = Sampler.open();
   try {
     // Burn CPU in this process: it must show up only in stats().selfNs.
