@@ -203,7 +203,7 @@ export class NriSession {
     if (!p) return; // a late reply to a call we gave up on
     this.#pending.delete(m.streamId);
     const r = decodeResponseBody(m.body, RUNTIME_SERVICE_CONN);
-    if (r.code === Code.OK) p.resolve(r.payload.slice());
+    if (r.code === Code.OK) p.resolve(new Uint8Array(r.payload)); // copy: the view is reused
     else p.reject(new NriRpcError(p.service, p.method, r.code, r.message));
   }
 }

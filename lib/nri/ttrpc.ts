@@ -95,7 +95,7 @@ export function decodeRequestBody(body: Uint8Array, connId: number): TtrpcReques
     return {
       service: m.service ?? "",
       method: m.method ?? "",
-      payload: m.payload ?? new Uint8Array(0),
+      payload: bytesOf(m.payload),
       timeoutNano: typeof t === "number" ? t : t ? t.toNumber() : 0,
     };
   } catch (e) {
@@ -113,11 +113,16 @@ export function decodeResponseBody(body: Uint8Array, connId: number): TtrpcRespo
     return {
       code: m.status?.code ?? 0,
       message: m.status?.message ?? "",
-      payload: m.payload ?? new Uint8Array(0),
+      payload: bytesOf(m.payload),
     };
   } catch (e) {
     throw new NriProtocolError("undecodable", connId, `ttrpc Response: ${(e as Error).message}`);
   }
+}
+
+// protobufjs gives a plain [] as the default of an absent bytes field.
+function bytesOf(b: unknown): Uint8Array {
+  return b instanceof Uint8Array ? b : new Uint8Array(0);
 }
 
 /** Reassembles ttrpc messages from one mux connection's byte stream. */

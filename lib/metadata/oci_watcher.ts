@@ -1,0 +1,299 @@
+/**
+ * Finds CRI containers' OCI bundles in the runtimes' state directories and watches those
+ * directories (inotify via Deno.watchFs) so a new container's metadata is known as soon as its
+ * bundle is written, without polling.
+ */
+import { log as defaultLog } from "../log.ts";
+import { OciConfigError, readOciConfig } from "./oci_annotations.ts";
+import type { OciPodMeta } from "./oci_annotations.ts";
+
+/** containerd's v2 task directory under its state dir (bundles are `<this>/<ns>/<id>`). */
+export function containerdTaskDir(stateDir: string): string {
+  return `${stateDir.replace(/\/+$/, "")}/io.containerd.runtime.v2.task`;
+}
+
+/** Default containerd task directories (state dir `/run/containerd`). */
+export const DEFAULT_CONTAINERD_TASK_DIRS: readonly string[] = [
+  containerdTaskDir("/run/containerd"),
+];
+/** Default containerd namespaces searched (the CRI plugin's). */
+export const DEFAULT_CONTAINERD_NAMESPACES: readonly string[] = ["k8s.io"];
+/** Default CRI-O container directories (bundles are `<this>/<id>/userdata`). */
+export const DEFAULT_CRIO_CONTAINER_DIRS: readonly string[] = [
+  "/run/containers/storage/overlay-containers",
+];
+/** Default delays (ms) between re-reads of a new bundle whose config.json is not written yet. */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [10, 50, 200, 1000, 4000];
+
+/** Options of an OciBundleWatcher. */
+export interface OciBundleWatcherOptions {
+  /** containerd task directories (see containerdTaskDir); default under /run/containerd. */
+  containerdTaskDirs?: readonly string[];
+  /** containerd namespaces searched under each task directory; default ["k8s.io"]. */
+  containerdNamespaces?: readonly string[];
+  /** CRI-O container directories; default /run/containers/storage/overlay-containers. */
+  crioContainerDirs?: readonly string[];
+  /** Watch for new bundles (default true); without it, lookups still read bundles on demand. */
+  watch?: boolean;
+  /** Delays between re-reads of a new bundle that is still being written. */
+  retryDelaysMs?: readonly number[];
+  /** Most bundles kept (default 65 536). */
+  maxEntries?: number;
+  /** Logger (default lib/log). */
+  log?: Pick<typeof defaultLog, "warn" | "debug">;
+}
+
+/** One directory whose subdirectories are bundles, named by container id. */
+interface Target {
+  dir: string;
+  /** config.json of container `id`, relative to `<dir>/<id>`. */
+  config: string;
+  watcher: Deno.FsWatcher | null;
+  /** The directory actually watched: `dir`, or its nearest existing ancestor until it exists. */
+  watched: string;
+}
+
+/**
+ * Container id → pod metadata from the containers' OCI bundles (containerd and CRI-O layouts).
+ *
+ * @example
+ * const oci = new OciBundleWatcher({ containerdTaskDirs: [containerdTaskDir(state)] });
+ * oci.lookup(containerId)?.podName;
+ * await oci.close();
+ */
+export class OciBundleWatcher {
+  readonly retryDelaysMs: readonly number[];
+  readonly maxEntries: number;
+  #log: Pick<typeof defaultLog, "warn" | "debug">;
+  #targets: Target[] = [];
+  #byId = new Map<string, OciPodMeta>();
+  #warned = new Set<string>();
+  #timers = new Map<string, number>();
+  #loops = new Set<Promise<void>>();
+  #listeners = new Set<(meta: OciPodMeta) => void>();
+  #closed = false;
+  #reads = 0;
+
+  constructor(opts: OciBundleWatcherOptions = {}) {
+    this.retryDelaysMs = opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    this.maxEntries = opts.maxEntries ?? 65_536;
+    this.#log = opts.log ?? defaultLog;
+    for (const task of opts.containerdTaskDirs ?? DEFAULT_CONTAINERD_TASK_DIRS) {
+      for (const ns of opts.containerdNamespaces ?? DEFAULT_CONTAINERD_NAMESPACES) {
+        this.#targets.push({
+          dir: `${trim(task)}/${ns}`,
+          config: "config.json",
+          watcher: null,
+          watched: "",
+        });
+      }
+    }
+    for (const dir of opts.crioContainerDirs ?? DEFAULT_CRIO_CONTAINER_DIRS) {
+      this.#targets.push({
+        dir: trim(dir),
+        config: "userdata/config.json",
+        watcher: null,
+        watched: "",
+      });
+    }
+    const watch = opts.watch ?? true;
+    for (const t of this.#targets) {
+      // Arm before scanning so a bundle written in between is seen by one or the other.
+      if (watch) this.#arm(t);
+      this.#scan(t);
+    }
+  }
+
+  /** Bundles known. */
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** config.json files read so far (scans, watch events and on-demand lookups). */
+  get reads(): number {
+    return this.#reads;
+  }
+
+  /** Metadata of container (or sandbox) `containerId`, read from its bundle if not yet known. */
+  lookup(containerId: string): OciPodMeta | undefined {
+    const known = this.#byId.get(containerId);
+    if (known) return known;
+    // An id that is not a plain name must not walk out of the state directories.
+    if (containerId === "" || containerId.includes("/") || containerId.startsWith(".")) {
+      return undefined;
+    }
+    for (const t of this.#targets) {
+      const meta = this.#read(t, containerId, true);
+      if (meta) return meta;
+    }
+    return undefined;
+  }
+
+  /** Calls `fn` with each bundle that becomes known; returns the function that stops it. */
+  subscribe(fn: (meta: OciPodMeta) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /** Stops watching and pending re-reads; resolves once the watch loops have ended. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#targets) this.#unarm(t);
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    await Promise.all(this.#loops);
+  }
+
+  #scan(t: Target): void {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(t.dir)];
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        this.#warnOnce(t.dir, "cannot list OCI bundle directory", { error: String(err) });
+      }
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory && !this.#byId.has(e.name)) this.#read(t, e.name, true);
+    }
+  }
+
+  /** Reads one bundle; with `final` false a missing or half-written file stays quiet. */
+  #read(t: Target, id: string, final: boolean): OciPodMeta | undefined {
+    const path = `${t.dir}/${id}/${t.config}`;
+    this.#reads++;
+    try {
+      const meta = readOciConfig(path, id);
+      this.#add(meta);
+      return meta;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      if (!final) return undefined;
+      if (err instanceof OciConfigError) {
+        this.#warnOnce(path, "OCI config.json gives no pod metadata", {
+          problem: err.problem,
+          detail: err.detail,
+          containerId: id,
+        });
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  #add(meta: OciPodMeta): void {
+    const id = meta.containerId!;
+    if (!this.#byId.has(id) && this.#byId.size >= this.maxEntries) {
+      this.#byId.delete(this.#byId.keys().next().value!);
+    }
+    this.#byId.set(id, meta);
+    for (const fn of this.#listeners) fn(meta);
+  }
+
+  #warnOnce(path: string, msg: string, fields: Record<string, unknown>): void {
+    if (this.#warned.has(path)) return;
+    this.#warned.add(path);
+    this.#log.warn(msg, { path, ...fields });
+  }
+
+  #arm(t: Target): void {
+    let dir = t.dir;
+    while (!isDir(dir)) {
+      const up = dir.slice(0, dir.lastIndexOf("/")) || "/";
+      if (up === dir) return;
+      dir = up;
+    }
+    let watcher: Deno.FsWatcher;
+    try {
+      watcher = Deno.watchFs(dir, { recursive: false });
+    } catch (err) {
+      this.#warnOnce(dir, "cannot watch OCI bundle directory; new bundles resolve on lookup", {
+        error: String(err),
+      });
+      return;
+    }
+    t.watcher = watcher;
+    t.watched = dir;
+    const loop = this.#pump(t, watcher);
+    this.#loops.add(loop);
+    loop.finally(() => this.#loops.delete(loop));
+  }
+
+  #unarm(t: Target): void {
+    if (t.watcher === null) return;
+    try {
+      t.watcher.close();
+    } catch { /* already closed */ }
+    t.watcher = null;
+  }
+
+  async #pump(t: Target, watcher: Deno.FsWatcher): Promise<void> {
+    try {
+      for await (const ev of watcher) {
+        if (this.#closed || t.watcher !== watcher) break;
+        if (t.watched !== t.dir) {
+          // Waiting for the bundle directory itself to appear: move the watch closer.
+          if (isDir(t.dir) || ev.paths.some((p) => t.dir.startsWith(p + "/") && isDir(p))) {
+            this.#unarm(t);
+            this.#arm(t);
+            this.#scan(t);
+            return;
+          }
+          continue;
+        }
+        for (const p of ev.paths) {
+          const slash = p.lastIndexOf("/");
+          if (p.slice(0, slash) !== t.dir) continue;
+          const id = p.slice(slash + 1);
+          if (ev.kind === "remove") this.#forget(id);
+          else if (ev.kind === "create" || ev.kind === "rename" || ev.kind === "any") {
+            if (isDir(p)) this.#load(t, id, 0);
+          }
+        }
+      }
+    } catch (err) {
+      if (!this.#closed) {
+        this.#log.warn("OCI bundle watch ended; new bundles resolve on lookup", {
+          dir: t.watched,
+          error: String(err),
+        });
+      }
+    }
+  }
+
+  /** Reads a new bundle, re-reading while its config.json is missing or half written. */
+  #load(t: Target, id: string, attempt: number): void {
+    const key = `${t.dir}/${id}`;
+    this.#timers.delete(key);
+    if (this.#closed) return;
+    const last = attempt >= this.retryDelaysMs.length;
+    if (this.#read(t, id, last) || last) return;
+    this.#timers.set(
+      key,
+      setTimeout(() => this.#load(t, id, attempt + 1), this.retryDelaysMs[attempt]),
+    );
+  }
+
+  #forget(id: string): void {
+    this.#byId.delete(id);
+    for (const [key, timer] of this.#timers) {
+      if (key.endsWith(`/${id}`)) {
+        clearTimeout(timer);
+        this.#timers.delete(key);
+      }
+    }
+  }
+}
+
+function trim(dir: string): string {
+  return dir.replace(/\/+$/, "") || "/";
+}
+
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
