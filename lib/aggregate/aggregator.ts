@@ -71,7 +71,8 @@ export interface AggregatorStats {
 }
 
 /**
- * Aggregates 96-byte sampler records into 1-slot rows per (tgid, cgroup id).
+ * Aggregates 96-byte sampler records into one row per (slot, tgid, cgroup id). Rows come out
+ * in slot order; within a slot, in the order their first record arrived.
  *
  * A record's stretch [ts − cpu_ns, ts] is split pro rata over the slots it covers: cpu ns
  * exactly, counters by cumulative rounding so the pieces sum to the record's value.
@@ -274,14 +275,22 @@ export class SlotAggregator {
     if (idx.length === 0) return;
     const rows: SlotRow[] = new Array(idx.length);
     const interval = BigInt(this.intervalNs);
+    let slot = NaN;
+    let monoNs = 0n;
     for (let k = 0; k < idx.length; k++) {
       const e = idx[k];
+      if (t.slot[e] !== slot) {
+        slot = t.slot[e];
+        monoNs = this.#base + BigInt(slot) * interval;
+      }
       const c = e * 4;
       const n = e * NR_COUNTERS;
       const valid = t.valid[e];
-      const cgroupId = (BigInt(t.cgHi[e]) << 32n) | BigInt(t.cgLo[e]);
+      const cgroupId = t.cgHi[e] === 0
+        ? BigInt(t.cgLo[e])
+        : (BigInt(t.cgHi[e]) << 32n) | BigInt(t.cgLo[e]);
       const row: SlotRow = {
-        monoNs: this.#base + BigInt(t.slot[e]) * interval,
+        monoNs,
         tgid: t.tgid[e],
         comm: this.#comms.get(t.comm[c], t.comm[c + 1], t.comm[c + 2], t.comm[c + 3]),
         cgroupId,

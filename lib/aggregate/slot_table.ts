@@ -110,14 +110,29 @@ export class SlotTable {
     return e;
   }
 
-  /** Indices of the entries with slot < `before`, ordered by slot, tgid, cgroup id. */
-  indicesBefore(before: number): number[] {
-    const out: number[] = [];
-    for (let e = 0; e < this.size; e++) if (this.slot[e] < before) out.push(e);
-    const { slot, tgid, cgHi, cgLo } = this;
-    out.sort((a, b) =>
-      slot[a] - slot[b] || tgid[a] - tgid[b] || cgHi[a] - cgHi[b] || cgLo[a] - cgLo[b]
-    );
+  /**
+   * Indices of the entries with slot < `before`, ordered by slot, then by creation (the
+   * order their first record arrived: compaction keeps survivors in order).
+   */
+  indicesBefore(before: number): Uint32Array {
+    let n = 0, min = Infinity;
+    for (let e = 0; e < this.size; e++) {
+      const s = this.slot[e];
+      if (s < before) {
+        n++;
+        if (s < min) min = s;
+      }
+    }
+    // one numeric key per entry, (slot − min) · capacity + index, so the native typed-array
+    // sort orders them with no comparator calls
+    const cap = this.capacity;
+    const keys = new Float64Array(n);
+    for (let e = 0, k = 0; e < this.size; e++) {
+      if (this.slot[e] < before) keys[k++] = (this.slot[e] - min) * cap + e;
+    }
+    keys.sort();
+    const out = new Uint32Array(n);
+    for (let k = 0; k < n; k++) out[k] = keys[k] % cap;
     return out;
   }
 

@@ -232,20 +232,32 @@ Deno.test("comm is decoded from the first record of the row, NUL-trimmed and UTF
   ]);
 });
 
-Deno.test("rows come out in slot order across advances, tgid and cgroup within a slot", () => {
-  const { agg, rows, add } = setup({ lagNs: 0 });
-  for (let t = 10; t >= 1; t--) {
-    add({ ts: at(t * MS - 10), cpuNs: 5, tgid: t % 3, cgroupId: BigInt(t % 2), cpu: t % 2 });
+Deno.test("rows come out in slot order across advances, arrival order within a slot", () => {
+  // CPU 2 stays idle, so the clock decides what closes
+  const { agg, rows, batches, add } = setup({ lagNs: 0, cpus: 3 });
+  // slots arrive out of order (CPU 1 runs backwards); within a slot tgids arrive 5, 3, 9
+  for (let t = 1; t <= 6; t++) {
+    for (const tgid of [5, 3, 9]) {
+      add({ ts: at(t * MS - 100 + tgid), cpuNs: 1, tgid, cpu: 0 });
+      add({ ts: at((7 - t) * MS - 100 + tgid), cpuNs: 1, tgid: tgid + 100, cpu: 1 });
+    }
   }
-  agg.advance(at(4 * MS));
-  agg.advance(at(7 * MS));
+  add({ ts: at(6 * MS - 50), cpuNs: 1, tgid: 1, cpu: 1 });
+  agg.advance(at(3 * MS));
+  agg.advance(at(5 * MS));
   agg.flush();
-  const keys = rows.map((r) => [r.monoNs, r.tgid, r.cgroupId] as const);
-  const sorted = [...keys].sort((a, b) =>
-    a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1] || Number(a[2] - b[2])
+  assert.equal(batches.length, 3);
+  const slots = rows.map((r) => Number((r.monoNs - BASE) / BigInt(MS)));
+  assert.deepEqual(slots, [...slots].sort((a, b) => a - b));
+  assert.deepEqual(
+    rows.filter((r) => r.monoNs === at(2 * MS)).map((r) => r.tgid),
+    [5, 3, 9, 105, 103, 109],
   );
-  assert.deepEqual(keys, sorted);
-  assert.equal(rows.length, 10);
+  assert.deepEqual(
+    rows.filter((r) => r.monoNs === at(5 * MS)).map((r) => r.tgid),
+    [105, 103, 109, 5, 3, 9, 1],
+  );
+  assert.equal(rows.length, 6 * 6 + 1);
 });
 
 Deno.test("timestamps beyond 2^53 ns and cgroup ids beyond 2^63 stay exact", () => {
