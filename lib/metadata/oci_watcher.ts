@@ -68,7 +68,7 @@ export class OciBundleWatcher {
   #targets: Target[] = [];
   #byId = new Map<string, OciPodMeta>();
   #warned = new Set<string>();
-  #timers = new Map<string, number>();
+  #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #loops = new Set<Promise<void>>();
   #listeners = new Set<(meta: OciPodMeta) => void>();
   #closed = false;

@@ -1,0 +1,244 @@
+import assert from "node:assert/strict";
+import { containerdTaskDir, OciBundleWatcher } from "../../lib/metadata/oci_watcher.ts";
+import type { OciPodMeta } from "../../lib/metadata/oci_annotations.ts";
+import { IDS, makeFixtureLayout } from "./fixtures/layout.ts";
+
+const NEW_ID = "feed".repeat(16);
+
+/** A logger that keeps what it is given. */
+function spyLog() {
+  const warns: { msg: string; fields?: Record<string, unknown> }[] = [];
+  return {
+    warns,
+    warn: (msg: string, fields?: Record<string, unknown>) => warns.push({ msg, fields }),
+    debug: () => {},
+  };
+}
+
+function ctrdSpec(pod: string, container: string): string {
+  return JSON.stringify({
+    ociVersion: "1.1.0",
+    annotations: {
+      "io.kubernetes.cri.container-type": "container",
+      "io.kubernetes.cri.container-name": container,
+      "io.kubernetes.cri.sandbox-name": pod,
+      "io.kubernetes.cri.sandbox-namespace": "ns1",
+      "io.kubernetes.cri.sandbox-uid": "uid-1",
+      "io.kubernetes.cri.sandbox-id": IDS.ctrdSandbox,
+    },
+  });
+}
+
+/** Resolves with the first bundle `w` reports for `id`; rejects after a generous bound. */
+function nextBundle(w: OciBundleWatcher, id: string, ms = 10_000): Promise<OciPodMeta> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`no bundle event for ${id} within ${ms} ms`));
+    }, ms);
+    const stop = w.subscribe((m) => {
+      if (m.containerId !== id) return;
+      clearTimeout(timer);
+      stop();
+      resolve(m);
+    });
+  });
+}
+
+Deno.test("OciBundleWatcher finds pre-existing containerd and CRI-O bundles", async () => {
+  const fx = makeFixtureLayout();
+  const log = spyLog();
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: [fx.crioContainers],
+    log,
+  });
+  try {
+    assert.equal(w.size, 4);
+    assert.equal(w.lookup(IDS.ctrdContainer)?.containerName, "server");
+    assert.equal(w.lookup(IDS.ctrdSandbox)?.sandbox, true);
+    assert.equal(w.lookup(IDS.crioContainer)?.podName, "web-0");
+    assert.equal(w.lookup(IDS.crioSandbox)?.runtime, "cri-o");
+    // One warning per bad file, not one per look.
+    assert.equal(w.lookup(IDS.crioNoAnnotations), undefined);
+    assert.equal(w.lookup(IDS.crioMalformed), undefined);
+    assert.equal(w.lookup(IDS.crioMalformed), undefined);
+    const problems = log.warns.map((x) => [x.fields?.containerId, x.fields?.problem]).sort();
+    assert.deepEqual(
+      problems,
+      [
+        [IDS.crioNoAnnotations, "no-annotations"],
+        [IDS.crioMalformed, "malformed"],
+      ].sort(),
+    );
+  } finally {
+    await w.close();
+    fx.remove();
+  }
+});
+
+Deno.test("OciBundleWatcher picks up a new bundle from the watch, before any lookup", async () => {
+  const fx = makeFixtureLayout();
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: [fx.crioContainers],
+    log: spyLog(),
+  });
+  try {
+    const got = nextBundle(w, NEW_ID);
+    const dir = `${containerdTaskDir(fx.containerdState)}/k8s.io/${NEW_ID}`;
+    Deno.mkdirSync(dir);
+    // Written after the directory appears, as containerd's shim does.
+    await new Promise((r) => setTimeout(r, 30));
+    Deno.writeTextFileSync(`${dir}/config.json`, ctrdSpec("late-pod", "app"));
+    const meta = await got;
+    assert.equal(meta.podName, "late-pod");
+    assert.equal(meta.containerName, "app");
+    assert.equal(w.size, 5);
+  } finally {
+    await w.close();
+    fx.remove();
+  }
+});
+
+Deno.test("OciBundleWatcher sees a CRI-O bundle whose config.json comes late", async () => {
+  const fx = makeFixtureLayout();
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [],
+    crioContainerDirs: [fx.crioContainers],
+    log: spyLog(),
+  });
+  try {
+    const got = nextBundle(w, NEW_ID);
+    Deno.mkdirSync(`${fx.crioContainers}/${NEW_ID}/userdata`, { recursive: true });
+    await new Promise((r) => setTimeout(r, 100));
+    Deno.writeTextFileSync(
+      `${fx.crioContainers}/${NEW_ID}/userdata/config.json`,
+      JSON.stringify({
+        annotations: {
+          "io.kubernetes.pod.name": "crio-late",
+          "io.kubernetes.pod.namespace": "x",
+          "io.kubernetes.container.name": "c",
+          "io.kubernetes.cri-o.ContainerType": "container",
+        },
+      }),
+    );
+    assert.equal((await got).podName, "crio-late");
+  } finally {
+    await w.close();
+    fx.remove();
+  }
+});
+
+Deno.test("OciBundleWatcher waits for a state directory that does not exist yet", async () => {
+  const root = Deno.makeTempDirSync({ prefix: "podperf-oci-" });
+  const state = `${root}/state`;
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(state)],
+    crioContainerDirs: [],
+    log: spyLog(),
+  });
+  try {
+    assert.equal(w.size, 0);
+    const got = nextBundle(w, NEW_ID);
+    // containerd creates its state tree level by level when the first pod starts.
+    const bundle = `${containerdTaskDir(state)}/k8s.io/${NEW_ID}`;
+    // Pauses let the watch move down one level at a time, as it would on a real host.
+    for (
+      const d of [state, containerdTaskDir(state), `${containerdTaskDir(state)}/k8s.io`, bundle]
+    ) {
+      Deno.mkdirSync(d);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    Deno.writeTextFileSync(`${bundle}/config.json`, ctrdSpec("first-pod", "app"));
+    assert.equal((await got).podName, "first-pod");
+  } finally {
+    await w.close();
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("OciBundleWatcher forgets a bundle once its directory is removed", async () => {
+  const fx = makeFixtureLayout();
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: [],
+    log: spyLog(),
+  });
+  try {
+    assert.equal(w.size, 2);
+    Deno.removeSync(`${containerdTaskDir(fx.containerdState)}/k8s.io/${IDS.ctrdContainer}`, {
+      recursive: true,
+    });
+    const deadline = Date.now() + 10_000;
+    const size = () => w.size;
+    while (size() !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(w.size, 1);
+    assert.equal(w.lookup(IDS.ctrdContainer), undefined);
+  } finally {
+    await w.close();
+    fx.remove();
+  }
+});
+
+Deno.test("OciBundleWatcher without a watch reads a new bundle on lookup", async () => {
+  const fx = makeFixtureLayout();
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: [fx.crioContainers],
+    watch: false,
+    log: spyLog(),
+  });
+  try {
+    assert.equal(w.lookup(NEW_ID), undefined);
+    const dir = `${containerdTaskDir(fx.containerdState)}/k8s.io/${NEW_ID}`;
+    Deno.mkdirSync(dir);
+    Deno.writeTextFileSync(`${dir}/config.json`, ctrdSpec("on-demand", "app"));
+    assert.equal(w.lookup(NEW_ID)?.podName, "on-demand");
+    const reads = w.reads;
+    assert.equal(w.lookup(NEW_ID)?.podName, "on-demand");
+    assert.equal(w.reads, reads, "a known bundle is not read again");
+  } finally {
+    await w.close();
+    fx.remove();
+  }
+});
+
+Deno.test("OciBundleWatcher.lookup does not leave the state directories", async () => {
+  const fx = makeFixtureLayout();
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: [fx.crioContainers],
+    watch: false,
+    log: spyLog(),
+  });
+  try {
+    const reads = w.reads;
+    assert.equal(w.lookup(`../k8s.io/${IDS.ctrdContainer}`), undefined);
+    assert.equal(w.lookup(".."), undefined);
+    assert.equal(w.lookup(""), undefined);
+    assert.equal(w.reads, reads);
+  } finally {
+    await w.close();
+    fx.remove();
+  }
+});
+
+Deno.test("OciBundleWatcher.close stops the watch", async () => {
+  const fx = makeFixtureLayout();
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: [fx.crioContainers],
+    log: spyLog(),
+  });
+  await w.close();
+  try {
+    const dir = `${containerdTaskDir(fx.containerdState)}/k8s.io/${NEW_ID}`;
+    Deno.mkdirSync(dir);
+    Deno.writeTextFileSync(`${dir}/config.json`, ctrdSpec("after-close", "app"));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(w.size, 4);
+  } finally {
+    fx.remove();
+  }
+});
