@@ -4,8 +4,8 @@
  * Run: node_modules/deno/deno run -A bench/aggregate_bench.ts
  */
 import { SlotAggregator } from "../lib/aggregate/mod.ts";
+import { RECORD_SIZE as RECORD } from "../lib/sampler/record.ts";
 
-const RECORD = 96;
 const MS = 1_000_000;
 const CHUNK_MS = 100; // one drain
 

@@ -2,21 +2,22 @@
  * SlotAggregator: sampler records → one SlotRow per (slot, tgid, cgroup id), closing a slot
  * once every CPU has passed it.
  */
+import { NR_COUNTERS, OFF } from "../sampler/record.ts";
 import { CommCache } from "./comm_cache.ts";
-import { NR_COUNTERS, SlotTable } from "./slot_table.ts";
+import { SlotTable } from "./slot_table.ts";
 import type { SlotRow } from "./slot_row.ts";
 
-// Record layout (docs/DESIGN.md, bpf/podperf.h). Kept here in one place until
-// lib/sampler/record.ts publishes the constants.
-const OFF_TS = 0;
-const OFF_CGROUP = 8;
-const OFF_CPU_NS = 16;
-const OFF_COUNTERS = 24;
-const OFF_TGID = 68;
-const OFF_CPU = 72;
-const OFF_FLAGS = 76;
-const OFF_COMM = 80;
-
+// module constants rather than property loads on the hot path
+const {
+  tsNs: OFF_TS,
+  cgroupId: OFF_CGROUP,
+  cpuNs: OFF_CPU_NS,
+  counters: OFF_COUNTERS,
+  tgid: OFF_TGID,
+  cpu: OFF_CPU,
+  flags: OFF_FLAGS,
+  comm: OFF_COMM,
+} = OFF;
 const TWO_32 = 4294967296;
 const VALID_MASK = 0x1f;
 /**

@@ -3,8 +3,7 @@
  * open-addressing index, so adding a record touches typed arrays only.
  */
 
-/** Counters per record and per entry, in record order. */
-export const NR_COUNTERS = 5;
+import { NR_COUNTERS } from "../sampler/record.ts";
 
 const INITIAL_CAPACITY = 1024;
 

@@ -1,7 +1,5 @@
-/** Builds sampler records (docs/DESIGN.md layout) in an ArrayBuffer for tests and benches. */
-
-/** Size of one record in bytes. */
-export const RECORD_SIZE = 96;
+/** Builds sampler records (lib/sampler/record.ts layout) in an ArrayBuffer for tests. */
+import { NR_COUNTERS, OFF, RECORD_SIZE } from "../../lib/sampler/record.ts";
 
 /** Fields of one record; omitted counters are 0 with their valid bit clear. */
 export interface RecordFields {
@@ -33,17 +31,19 @@ export class RecordBuilder {
     }
     const off = this.count++ * RECORD_SIZE;
     const v = this.view;
-    v.setBigUint64(off, r.ts, true);
-    v.setBigUint64(off + 8, r.cgroupId ?? 1n, true);
-    v.setBigUint64(off + 16, BigInt(r.cpuNs), true);
+    v.setBigUint64(off + OFF.tsNs, r.ts, true);
+    v.setBigUint64(off + OFF.cgroupId, r.cgroupId ?? 1n, true);
+    v.setBigUint64(off + OFF.cpuNs, BigInt(r.cpuNs), true);
     const counters = r.counters ?? [];
-    for (let i = 0; i < 5; i++) v.setBigUint64(off + 24 + 8 * i, BigInt(counters[i] ?? 0), true);
-    v.setUint32(off + 64, r.pid ?? r.tgid, true);
-    v.setUint32(off + 68, r.tgid, true);
-    v.setUint32(off + 72, r.cpu ?? 0, true);
-    v.setUint32(off + 76, r.flags ?? 0, true);
+    for (let i = 0; i < NR_COUNTERS; i++) {
+      v.setBigUint64(off + OFF.counters + 8 * i, BigInt(counters[i] ?? 0), true);
+    }
+    v.setUint32(off + OFF.pid, r.pid ?? r.tgid, true);
+    v.setUint32(off + OFF.tgid, r.tgid, true);
+    v.setUint32(off + OFF.cpu, r.cpu ?? 0, true);
+    v.setUint32(off + OFF.flags, r.flags ?? 0, true);
     const comm = typeof r.comm === "string" ? new TextEncoder().encode(r.comm) : r.comm;
-    new Uint8Array(this.#buf, off + 80, 16).set((comm ?? new Uint8Array()).subarray(0, 16));
+    new Uint8Array(this.#buf, off + OFF.comm, 16).set((comm ?? new Uint8Array()).subarray(0, 16));
     return off;
   }
 
