@@ -5,6 +5,7 @@
  */
 
 import { log } from "../log.ts";
+import { detectCgroup2Mount } from "./cgroup_dir.ts";
 
 /** Kubernetes QoS class, as encoded in the pod's parent cgroup. */
 export type QosClass = "guaranteed" | "burstable" | "besteffort";
@@ -182,35 +183,14 @@ function fromColonForm(m: RegExpExecArray): ParsedCgroupPath | null {
 /** No cgroup2 hierarchy is mounted, so cgroup ids cannot be mapped to paths. */
 export class NoCgroup2Error extends Error {
   override name = "NoCgroup2Error";
-  /** The mount table searched. */
-  constructor(readonly mountinfoPath: string) {
-    super(`no cgroup2 mount in ${mountinfoPath}; mount cgroup2 or pass the root explicitly`);
+  constructor() {
+    super("no cgroup2 hierarchy is mounted; mount cgroup2 or pass the root explicitly");
   }
-}
-
-/**
- * The cgroup2 mount point: `/sys/fs/cgroup` on a pure v2 host, `/sys/fs/cgroup/unified` on a
- * hybrid one, else the first cgroup2 mount listed.
- */
-export function findCgroup2Root(mountinfoPath = "/proc/self/mountinfo"): string {
-  const mounts: string[] = [];
-  for (const line of Deno.readTextFileSync(mountinfoPath).split("\n")) {
-    // "<id> <parent> <maj:min> <root> <mount point> <opts> [optional…] - <fstype> <src> <opts>"
-    const dash = line.indexOf(" - ");
-    if (dash < 0) continue;
-    if (line.slice(dash + 3).split(" ")[0] !== "cgroup2") continue;
-    mounts.push(line.slice(0, dash).split(" ")[4].replaceAll("\\040", " "));
-  }
-  for (const want of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]) {
-    if (mounts.includes(want)) return want;
-  }
-  if (mounts.length > 0) return mounts[0];
-  throw new NoCgroup2Error(mountinfoPath);
 }
 
 /** Options of a CgroupPathIndex. */
 export interface CgroupPathIndexOptions {
-  /** cgroup2 mount to walk (default: findCgroup2Root()). */
+  /** cgroup2 mount to walk (default: detectCgroup2Mount()). */
   root?: string;
   /** Least time between two walks of the tree, ms (default 2000). */
   minRewalkMs?: number;
@@ -241,7 +221,9 @@ export class CgroupPathIndex {
   #warnedFull = false;
 
   constructor(opts: CgroupPathIndexOptions = {}) {
-    this.root = (opts.root ?? findCgroup2Root()).replace(/\/+$/, "") || "/";
+    const root = opts.root ?? detectCgroup2Mount();
+    if (root === null) throw new NoCgroup2Error();
+    this.root = root.replace(/\/+$/, "") || "/";
     this.minRewalkMs = opts.minRewalkMs ?? DEFAULT_REWALK_MS;
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_CGROUPS;
     this.#now = opts.now ?? (() => performance.now());

@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  CgroupPathIndex,
-  findCgroup2Root,
-  parseCgroupPath,
-} from "../../lib/metadata/cgroup_path.ts";
+import { CgroupPathIndex, parseCgroupPath } from "../../lib/metadata/cgroup_path.ts";
+import { detectCgroup2Mount } from "../../lib/metadata/cgroup_dir.ts";
 import type { ParsedCgroupPath } from "../../lib/metadata/cgroup_path.ts";
 
 const ID = "4f1e0a9b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccdde";
@@ -161,31 +158,10 @@ for (const [name, path, want] of CASES) {
   });
 }
 
-Deno.test("findCgroup2Root picks the cgroup2 mount of a hybrid host", () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const f = `${dir}/mountinfo`;
-    Deno.writeTextFileSync(
-      f,
-      [
-        "30 23 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755",
-        "31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw",
-        "32 30 0:28 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu",
-      ].join("\n"),
-    );
-    assert.equal(findCgroup2Root(f), "/sys/fs/cgroup/unified");
-    Deno.writeTextFileSync(f, "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
-    assert.equal(findCgroup2Root(f), "/sys/fs/cgroup");
-    Deno.writeTextFileSync(f, "30 23 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n");
-    assert.throws(() => findCgroup2Root(f), { name: "NoCgroup2Error" });
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
-
-Deno.test("findCgroup2Root finds this host's cgroup2 mount", () => {
-  const root = findCgroup2Root();
-  assert.ok(Deno.statSync(`${root}/cgroup.procs`).isFile);
+Deno.test("CgroupPathIndex walks this host's cgroup2 mount by default", () => {
+  const idx = new CgroupPathIndex();
+  assert.equal(idx.root, detectCgroup2Mount());
+  assert.equal(idx.pathOf(BigInt(Deno.statSync(idx.root).ino!)), "/");
 });
 
 /** A real cgroup under this host's cgroup2 mount, removed by the returned function. */
@@ -206,7 +182,7 @@ function makeCgroup(root: string, rel: string): { ino: bigint; remove: () => voi
 }
 
 Deno.test("CgroupPathIndex maps a real cgroup inode to its path and the root to /", () => {
-  const root = findCgroup2Root();
+  const root = detectCgroup2Mount()!;
   const rel = `/podperf-test-${Deno.pid}/kubepods/burstable/pod${UID}/${ID}`;
   const cg = makeCgroup(root, rel);
   try {
@@ -220,7 +196,7 @@ Deno.test("CgroupPathIndex maps a real cgroup inode to its path and the root to 
 });
 
 Deno.test("CgroupPathIndex re-walks for an unknown id at most once per interval", () => {
-  const root = findCgroup2Root();
+  const root = detectCgroup2Mount()!;
   let t = 0;
   const idx = new CgroupPathIndex({ root, minRewalkMs: 1000, now: () => t });
   assert.equal(idx.pathOf(1n << 60n), undefined);
