@@ -98,8 +98,11 @@ static __always_inline void read_slot(void *map, int i, struct cpu_state *st,
 	if (dr < de) {
 		if (dr == 0)
 			return;
-		/* Multiplexed: extrapolate like perf does; dc*de fits u64 for any sane stretch. */
-		dc = dc * de / dr;
+		/* Multiplexed: extrapolate like perf does, dividing first if dc*de could overflow. */
+		if (dc < (1ULL << 32) && de < (1ULL << 32))
+			dc = dc * de / dr;
+		else
+			dc = dc / dr * de;
 		r->flags |= PODPERF_FLAG_SCALED(i);
 	}
 	r->counters[i] = dc;
