@@ -1,3 +1,4 @@
+import process from "node:process";
 import assert from "node:assert/strict";
 import { monoNowNs } from "../../lib/sampler/clock.ts";
 import { PERF } from "../../lib/sampler/perf_event.ts";
@@ -52,22 +53,33 @@ Deno.test("a busy process is charged its kernel-measured CPU time, in its cgroup
     const sampledNs = Number(sum(inWindow));
     const err = Math.abs(sampledNs - kernelNs) / kernelNs;
     console.log(`kernel ${kernelNs} ns, sampled ${sampledNs} ns, error ${(err * 100).toFixed(3)}%`);
-    assert.ok(kernelNs > 4e9, `child ran only ${kernelNs} ns in 5 s`);
+    assert.ok(kernelNs > 1e9, `child ran only ${kernelNs} ns in 5 s`);
     assert.ok(err < 0.03, `sampled ${sampledNs} ns vs kernel ${kernelNs} ns`);
 
     // Every record of the child carries its cgroup's inode, and no record is from the future.
     assert.ok(inWindow.every((r) => r.cgroupId === cg.id), "a record had another cgroup id");
     assert.ok(records.every((r) => r.tsNs <= monoNowNs()));
 
-    // Resolution: the 1 ms slots of the window that hold a record of the child.
+    // Resolution: the child's time arrives in stretches of at most about one tick…
+    const shortNs = Number(sum(inWindow.filter((r) => r.cpuNs <= 1_200_000n)));
+    assert.ok(shortNs >= 0.95 * sampledNs, `only ${shortNs} of ${sampledNs} ns in ≤1.2 ms records`);
+    // …so when it had a CPU to itself, ≥95% of the window's 1 ms slots hold one of its records.
+    // (On a shared machine the v1 cpu controller can hold it well below a full CPU.)
     const slots = new Set(inWindow.map((r) => (r.tsNs - r.cpuNs / 2n) / 1_000_000n));
     const first = mono0 / 1_000_000n + 1n;
     const last = mono1 / 1_000_000n - 1n;
     let covered = 0;
     for (let slot = first; slot <= last; slot++) if (slots.has(slot)) covered++;
     const coverage = covered / Number(last - first + 1n);
-    console.log(`slots covered ${(coverage * 100).toFixed(2)}%, records ${inWindow.length}`);
-    assert.ok(coverage >= 0.95, `only ${(coverage * 100).toFixed(2)}% of 1 ms slots covered`);
+    const share = kernelNs / Number(mono1 - mono0);
+    console.log(
+      `CPU share ${(share * 100).toFixed(1)}%, slots covered ${(coverage * 100).toFixed(2)}%, ` +
+        `records ${inWindow.length}`,
+    );
+    assert.ok(coverage >= 0.9 * Math.min(share, 1), `coverage ${coverage} at CPU share ${share}`);
+    if (share >= 0.97) {
+      assert.ok(coverage >= 0.95, `only ${(coverage * 100).toFixed(2)}% of 1 ms slots covered`);
+    }
     assert.equal(s.stats().lost, 0n);
   } finally {
     await stop(child);
@@ -182,18 +194,26 @@ Deno.test("drain is bounded by maxRecords and close is idempotent", async () => 
   assert.equal(s.drain(() => assert.fail("drained after close")), 0);
 });
 
-Deno.test("the collector's own process is not recorded", () => {
+Deno.test("the collector's own process is not recorded but its CPU time is counted", () => {
   const s = Sampler.open();
   try {
-    // Burn CPU in this process: it must show up only in stats().selfNs.
-    const end = performance.now() + 200;
+    // Burn CPU in this process: it must show up only in stats().selfNs, as much as rusage says.
+    const self0 = s.stats().selfNs;
+    const cpu0 = process.cpuUsage();
+    const end = performance.now() + 300;
     while (performance.now() < end) { /* spin */ }
+    const cpu = process.cpuUsage(cpu0);
+    const selfNs = Number(s.stats().selfNs - self0);
+    const rusageNs = (cpu.user + cpu.system) * 1000;
     let own = 0;
     s.drain((v, off) => {
       if (v.getUint32(off + 68, true) === Deno.pid) own++;
     });
     assert.equal(own, 0);
-    assert.ok(s.stats().selfNs > 150_000_000n, `selfNs ${s.stats().selfNs}`);
+    assert.ok(
+      Math.abs(selfNs - rusageNs) < 0.1 * rusageNs + 5e6,
+      `selfNs ${selfNs} vs rusage ${rusageNs} ns`,
+    );
   } finally {
     s.close();
   }
