@@ -42,6 +42,15 @@ if [ -f "$STAMP" ] && [ -x "$ROOT/usr/bin/containerd" ] && [ -x "$ROOT/usr/bin/c
   exit 0
 fi
 
+# Parallel test processes may all find the cache missing: one fetches, the others wait.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/fetch_containerd.lock"
+flock 9
+if [ -f "$STAMP" ] && [ -x "$ROOT/usr/bin/containerd" ]; then
+  log "fetched meanwhile: $(cat "$STAMP")"
+  exit 0
+fi
+
 [ "$(id -u)" = 0 ] || die "must run as root (adds an apt source and pin)"
 command -v apt-get >/dev/null || die "apt-get not found: this script needs a Debian system"
 

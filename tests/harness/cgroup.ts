@@ -60,6 +60,9 @@ export function cgroupDirsOf(relPath: string): string[] {
   return cgroupMounts().map((m) => m.path + relPath).filter((d) => existsSync(d));
 }
 
+/** containerd's cgroup for pods without a parent: containers land in `/k8s.io/<id>`. */
+export const DEFAULT_CGROUP_PARENT = "/k8s.io";
+
 const parents = new Map<string, Set<string>>();
 
 /** Records that pods with this cgroup parent were run against the CRI socket `socket`. */
@@ -77,6 +80,17 @@ export function trackedCgroupParents(socket: string): string[] {
 /** Forgets the parents recorded for `socket` (after they were removed). */
 export function forgetCgroupParents(socket: string): void {
   parents.delete(socket);
+}
+
+/** Removes the shared default parent in every hierarchy if it is empty; never waits. */
+export function removeIfEmpty(relPath: string): void {
+  for (const m of cgroupMounts()) {
+    try {
+      Deno.removeSync(m.path + relPath);
+    } catch {
+      // missing, or still holding someone's containers
+    }
+  }
 }
 
 function rmdirTree(dir: string): void {

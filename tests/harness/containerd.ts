@@ -9,8 +9,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { log } from "../../lib/log.ts";
 import {
   cgroupDirsOf,
+  DEFAULT_CGROUP_PARENT,
   forgetCgroupParents,
   removeCgroupTree,
+  removeIfEmpty,
   trackCgroupParent,
   trackedCgroupParents,
 } from "./cgroup.ts";
@@ -283,6 +285,11 @@ export class Containerd {
     return new TextDecoder().decode(out.stdout);
   }
 
+  /** The containerd log so far (it is deleted with the temp dir by cleanup()). */
+  readLog(): string {
+    return tail(this.logPath, Number.MAX_SAFE_INTEGER);
+  }
+
   /** Pids of the runc shims this containerd started (they outlive a containerd crash). */
   shimPids(): number[] {
     const pids: number[] = [];
@@ -425,6 +432,12 @@ export class Containerd {
       if (!out.success) await run("umount", ["-l", mp]);
     }
     for (const parent of trackedCgroupParents(this.criSocket)) {
+      // Shared by every pod without a parent (other runs' too): the containers' own dirs
+      // went with runc delete; the parent goes only once nobody uses it.
+      if (parent === DEFAULT_CGROUP_PARENT) {
+        removeIfEmpty(parent);
+        continue;
+      }
       leftovers.push(...await removeCgroupTree(parent));
       leftovers.push(...cgroupDirsOf(parent));
     }

@@ -9,7 +9,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { trackCgroupParent } from "./cgroup.ts";
+import { DEFAULT_CGROUP_PARENT, trackCgroupParent } from "./cgroup.ts";
 import { SANDBOX_IMAGE } from "./sandbox_image.ts";
 import { ensureRuntimeFetched, RUNTIME_FILES } from "./runtime_files.ts";
 
@@ -212,7 +212,7 @@ export class CriClient {
 
   /** Creates and starts a pod sandbox; returns its id. */
   async runPodSandbox(pod: PodSpec): Promise<string> {
-    if (pod.cgroupParent) trackCgroupParent(this.socket, pod.cgroupParent);
+    trackCgroupParent(this.socket, pod.cgroupParent || DEFAULT_CGROUP_PARENT);
     const r = await this.#call<{ pod_sandbox_id: string }>(this.#runtime, "RunPodSandbox", {
       config: podSandboxConfig(pod),
     });

@@ -6,6 +6,8 @@ import {
   COMMANDS,
   createPod,
   CriClient,
+  DEFAULT_CGROUP_PARENT,
+  procCgroup2Path,
   SANDBOX_IMAGE,
   startContainerd,
 } from "./mod.ts";
@@ -209,6 +211,31 @@ Deno.test("stop() takes containerd, shims and containers down; restart() comes b
     await ctrd.cleanup();
   }
   assert.ok(!existsSync(ctrd.dir));
+});
+
+Deno.test("a pod without cgroup parent lands in /k8s.io/<id>; resource updates reach cgroupfs", async () => {
+  const ctrd = await startContainerd({ nri: false });
+  const cri = await CriClient.connect(ctrd.criSocket);
+  let id = "";
+  try {
+    const spec = { name: "plain", namespace: "harness", uid: crypto.randomUUID() };
+    const podId = await cri.runPodSandbox(spec);
+    id = await cri.createContainer(podId, spec, { name: "idle", command: [...COMMANDS.idle] });
+    assert.equal((await cri.containerStatus(id)).state, "CONTAINER_CREATED");
+    assert.equal((await cri.containerStatus(id)).pid, 0);
+    await cri.startContainer(id);
+    const { pid } = await cri.containerStatus(id);
+    assert.equal(procCgroup2Path(pid), `${DEFAULT_CGROUP_PARENT}/${id}`);
+    await cri.updateContainerResources(id, { cpuShares: 512 });
+    const shares = cgroupDirsOf(`${DEFAULT_CGROUP_PARENT}/${id}`)
+      .find((d) => d.startsWith("/sys/fs/cgroup/cpu/"));
+    assert.ok(shares, "the container has a v1 cpu cgroup");
+    assert.equal(readFileSync(`${shares}/cpu.shares`, "utf8").trim(), "512");
+  } finally {
+    cri.close();
+    await ctrd.cleanup();
+  }
+  assert.deepEqual(cgroupDirsOf(`${DEFAULT_CGROUP_PARENT}/${id}`), []);
 });
 
 Deno.test("the sandbox image tarball is deterministic and its blobs match their digests", async () => {

@@ -28,7 +28,7 @@
  * }
  *
  * Containerd: `criSocket`, `nriSocket`, `dir`, `logPath`, `pid`, `start()`, `stop()`,
- * `kill()`, `restart()`, `ctr(...args)`, `shimPids()`, `cleanup()`.
+ * `kill()`, `restart()`, `ctr(...args)`, `shimPids()`, `readLog()`, `cleanup()`.
  * CriClient: `connect(socket)`, `version()`, `runPodSandbox(spec)`,
  * `createContainer(podId, podSpec, spec)`, `startContainer`, `stopContainer(id, timeoutSec=0)`,
  * `removeContainer`, `updateContainerResources`, `stopPodSandbox`, `removePodSandbox`,
@@ -75,6 +75,7 @@ export {
   CgroupError,
   cgroupInode,
   cgroupMounts,
+  DEFAULT_CGROUP_PARENT,
   procCgroup2Path,
 } from "./cgroup.ts";
 export { SANDBOX_COMMAND, SANDBOX_IMAGE } from "./sandbox_image.ts";
