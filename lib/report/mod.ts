@@ -1,0 +1,17 @@
+/** Summary reports: group output rows, format them as tables or JSON, read Parquet back. */
+export {
+  summarize,
+  type SummaryBy,
+  type SummaryInput,
+  type SummaryOptions,
+  SummaryOptionsError,
+  type SummaryRow,
+} from "./summary.ts";
+export { type Column, formatTable, summaryColumns } from "./table.ts";
+export { bigintReplacer, formatJson, formatJsonLines } from "./json.ts";
+export {
+  ParquetReadError,
+  type PodperfFile,
+  readPodperfFile,
+  readRowsFromParquet,
+} from "./read_parquet.ts";

@@ -1,0 +1,111 @@
+/** Reads podperf Parquet files back into OutputRows (pure JS: hyparquet + node:zlib ZSTD). */
+import { parquetMetadata, parquetReadObjects } from "hyparquet";
+import { zstdDecompressSync } from "node:zlib";
+import type { MetaSource, OutputRow } from "../output/schema.ts";
+
+/** A file could not be read as podperf Parquet output. */
+export class ParquetReadError extends Error {
+  override name = "ParquetReadError";
+  constructor(readonly path: string, message: string, options?: ErrorOptions) {
+    super(`cannot read ${path}: ${message}`, options);
+  }
+}
+
+// the columns an OutputRow is made of; ts, node and interval_ns are per-file facts
+const COLUMNS = [
+  "mono_ns",
+  "pid",
+  "comm",
+  "cgroup_id",
+  "cpu_ns",
+  "cycles",
+  "instructions",
+  "llc_misses",
+  "page_faults",
+  "context_switches",
+  "scaled",
+  "records",
+  "pod_name",
+  "pod_namespace",
+  "pod_uid",
+  "container_name",
+  "container_id",
+  "meta_source",
+];
+
+const compressors = {
+  ZSTD: (input: Uint8Array) => new Uint8Array(zstdDecompressSync(input)),
+};
+
+const num = (v: unknown): number | null => v === null || v === undefined ? null : Number(v);
+const big = (v: unknown): bigint => typeof v === "bigint" ? v : BigInt(v as number);
+
+/** One podperf file: its rows and its `podperf.*` key/value metadata. */
+export interface PodperfFile {
+  path: string;
+  rows: OutputRow[];
+  /** file key/value metadata (`podperf.interval_ns`, `podperf.node`, …) */
+  metadata: Record<string, string>;
+}
+
+/** Reads one podperf Parquet file; throws ParquetReadError naming the file on any failure. */
+export async function readPodperfFile(path: string): Promise<PodperfFile> {
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    throw new ParquetReadError(path, (err as Error).message, { cause: err });
+  }
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  try {
+    const meta = parquetMetadata(file);
+    const have = new Set(meta.schema.map((e) => e.name));
+    const missing = COLUMNS.filter((c) => !have.has(c));
+    if (missing.length > 0) {
+      throw new ParquetReadError(path, `not podperf output: no column ${missing.join(", ")}`);
+    }
+    const objects = await parquetReadObjects({
+      file,
+      metadata: meta,
+      columns: COLUMNS,
+      compressors,
+    });
+    const rows = objects.map((o): OutputRow => ({
+      monoNs: big(o.mono_ns),
+      tgid: o.pid,
+      comm: o.comm,
+      cgroupId: big(o.cgroup_id),
+      cpuNs: Number(o.cpu_ns),
+      cycles: num(o.cycles),
+      instructions: num(o.instructions),
+      llcMisses: num(o.llc_misses),
+      pageFaults: num(o.page_faults),
+      contextSwitches: num(o.context_switches),
+      scaled: o.scaled,
+      records: o.records,
+      podName: o.pod_name ?? null,
+      podNamespace: o.pod_namespace ?? null,
+      podUid: o.pod_uid ?? null,
+      containerName: o.container_name ?? null,
+      containerId: o.container_id ?? null,
+      metaSource: (o.meta_source ?? null) as MetaSource | null,
+    }));
+    const metadata: Record<string, string> = {};
+    for (const kv of meta.key_value_metadata ?? []) {
+      if (kv.value !== undefined) metadata[kv.key] = kv.value;
+    }
+    return { path, rows, metadata };
+  } catch (err) {
+    if (err instanceof ParquetReadError) throw err;
+    throw new ParquetReadError(path, (err as Error).message, { cause: err });
+  }
+}
+
+/** Reads the rows of several podperf Parquet files, in file order. */
+export async function readRowsFromParquet(paths: readonly string[]): Promise<OutputRow[]> {
+  const rows: OutputRow[] = [];
+  for (const p of paths) {
+    for (const r of (await readPodperfFile(p)).rows) rows.push(r);
+  }
+  return rows;
+}
