@@ -65,6 +65,18 @@ export const DEFAULT_CGROUP_PARENT = "/k8s.io";
 
 const parents = new Map<string, Set<string>>();
 
+/** The kubelet-style ancestors that exist now (in the cgroup2 tree), to leave them alone. */
+export function existingAncestors(): Set<string> {
+  const root = cgroup2Root();
+  const out = new Set<string>();
+  for (
+    const p of ["/kubepods", "/kubepods/burstable", "/kubepods/besteffort", DEFAULT_CGROUP_PARENT]
+  ) {
+    if (existsSync(root + p)) out.add(p);
+  }
+  return out;
+}
+
 /** Records that pods with this cgroup parent were run against the CRI socket `socket`. */
 export function trackCgroupParent(socket: string, parent: string): void {
   let set = parents.get(socket);
@@ -103,11 +115,13 @@ function rmdirTree(dir: string): void {
 
 /**
  * Removes `relPath` and everything below it in every hierarchy, then its ancestors that
- * start with one of `ancestorPrefixes` (e.g. `/kubepods`) if they are empty. Retries while
+ * start with one of `ancestorPrefixes` (e.g. `/kubepods`) if they are empty and not in
+ * `keepAncestors` (those that existed before this run, so another run may be using them). Retries while
  * the kernel still reports busy (processes just killed). Returns the dirs left behind.
  */
 export async function removeCgroupTree(
   relPath: string,
+  keepAncestors: ReadonlySet<string> = new Set(),
   ancestorPrefixes: readonly string[] = ["/kubepods", "/k8s.io"],
   waitMs = 3000,
 ): Promise<string[]> {
@@ -132,7 +146,10 @@ export async function removeCgroupTree(
     }
     // Ancestors may hold other runs' pods: remove only when empty, never wait for them.
     let anc = relPath.slice(0, relPath.lastIndexOf("/"));
-    while (anc && ancestorPrefixes.some((p) => anc === p || anc.startsWith(p + "/"))) {
+    while (
+      anc && !keepAncestors.has(anc) &&
+      ancestorPrefixes.some((p) => anc === p || anc.startsWith(p + "/"))
+    ) {
       try {
         Deno.removeSync(m.path + anc);
       } catch (e) {

@@ -10,6 +10,7 @@ import { log } from "../../lib/log.ts";
 import {
   cgroupDirsOf,
   DEFAULT_CGROUP_PARENT,
+  existingAncestors,
   forgetCgroupParents,
   removeCgroupTree,
   removeIfEmpty,
@@ -164,6 +165,8 @@ export class Containerd {
   #child: Deno.ChildProcess | null = null;
   #exited: Deno.CommandStatus | null = null;
   #cleaned = false;
+  // Created before us: maybe in use by a parallel run, so cleanup never removes them.
+  readonly #keepAncestors = existingAncestors();
 
   /** Use `startContainerd`; the constructor only lays out paths. */
   constructor(readonly dir: string, readonly nri: boolean, readonly readyTimeoutMs: number) {
@@ -435,10 +438,10 @@ export class Containerd {
       // Shared by every pod without a parent (other runs' too): the containers' own dirs
       // went with runc delete; the parent goes only once nobody uses it.
       if (parent === DEFAULT_CGROUP_PARENT) {
-        removeIfEmpty(parent);
+        if (!this.#keepAncestors.has(parent)) removeIfEmpty(parent);
         continue;
       }
-      leftovers.push(...await removeCgroupTree(parent));
+      leftovers.push(...await removeCgroupTree(parent, this.#keepAncestors));
       leftovers.push(...cgroupDirsOf(parent));
     }
     forgetCgroupParents(this.criSocket);
