@@ -9,7 +9,6 @@ import {
   decodeResponseBody,
   encodeMessage,
   encodeRequestBody,
-  encodeResponseBody,
   TtrpcReassembler,
   TtrpcRequest,
   TtrpcResponse,
