@@ -139,7 +139,8 @@ function cmdline(pid: number): string[] {
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** True while `pid` exists and is not a zombie. */
+export function processAlive(pid: number): boolean {
   try {
     // A zombie has exited; only its parent's wait is missing.
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -290,7 +291,7 @@ export class Containerd {
 
   /** The containerd log so far (it is deleted with the temp dir by cleanup()). */
   readLog(): string {
-    return tail(this.logPath, Number.MAX_SAFE_INTEGER);
+    return readFileSync(this.logPath, "utf8");
   }
 
   /** Pids of the runc shims this containerd started (they outlive a containerd crash). */
@@ -302,7 +303,7 @@ export class Containerd {
       const argv = cmdline(pid);
       if (!argv[0]?.endsWith("containerd-shim-runc-v2")) continue;
       const a = argv.indexOf("-address");
-      if (a >= 0 && argv[a + 1] === this.criSocket && pidAlive(pid)) pids.push(pid);
+      if (a >= 0 && argv[a + 1] === this.criSocket && processAlive(pid)) pids.push(pid);
     }
     return pids;
   }

@@ -152,6 +152,19 @@ function containerConfig(c: ContainerSpec): Record<string, unknown> {
 
 const DEADLINE_MS = 30_000;
 
+// The verbose `info` map holds JSON documents as strings.
+function parseInfo(raw: Record<string, string> | undefined): Record<string, unknown> {
+  const info: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw ?? {})) {
+    try {
+      info[k] = JSON.parse(v);
+    } catch {
+      info[k] = v;
+    }
+  }
+  return info;
+}
+
 /** A connection to one containerd's CRI socket. */
 export class CriClient {
   #runtime: grpc.Client & Record<string, GrpcService>;
@@ -277,14 +290,7 @@ export class CriClient {
       container_id: id,
       verbose: true,
     });
-    const info: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(r.info ?? {})) {
-      try {
-        info[k] = JSON.parse(v as string);
-      } catch {
-        info[k] = v;
-      }
-    }
+    const info = parseInfo(r.info);
     const verbose = info.info as { pid?: number } | undefined;
     return {
       id: r.status.id,
@@ -307,14 +313,7 @@ export class CriClient {
       pod_sandbox_id: id,
       verbose: true,
     });
-    const info: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(r.info ?? {})) {
-      try {
-        info[k] = JSON.parse(v as string);
-      } catch {
-        info[k] = v;
-      }
-    }
+    const info = parseInfo(r.info);
     return { id: r.status.id, state: r.status.state, info };
   }
 

@@ -8,19 +8,11 @@ import {
   CriClient,
   DEFAULT_CGROUP_PARENT,
   procCgroup2Path,
+  processAlive,
   SANDBOX_IMAGE,
   startContainerd,
 } from "./mod.ts";
 import { buildSandboxImage } from "./sandbox_image.ts";
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat[stat.lastIndexOf(")") + 2] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 /** utime+stime clock ticks of a process (grows only while it runs on a CPU). */
 function cpuTicks(pid: number): number {
@@ -46,7 +38,7 @@ Deno.test("a busy pod runs in its kubepods cgroup and cleanup leaves nothing beh
   let podPid = 0;
   let cgroupPath = "";
   try {
-    assert.ok(pid0 !== null && alive(pid0), "containerd runs");
+    assert.ok(pid0 !== null && processAlive(pid0), "containerd runs");
     assert.ok(Deno.statSync(ctrd.nriSocket).isSocket, "NRI socket appears when nri is on");
     cri = await CriClient.connect(ctrd.criSocket);
     const v = await cri.version();
@@ -101,7 +93,7 @@ Deno.test("a busy pod runs in its kubepods cgroup and cleanup leaves nothing beh
 
     await cri.stopContainer(c.id);
     assert.equal((await cri.containerStatus(c.id)).state, "CONTAINER_EXITED");
-    assert.ok(!alive(c.pid), "the container's process is gone after stop");
+    assert.ok(!processAlive(c.pid), "the container's process is gone after stop");
     await cri.removeContainer(c.id);
     assert.deepEqual(await cri.listContainers(), []);
     assert.ok(!existsSync(c.cgroupDir), "runc removed the container cgroup");
@@ -112,9 +104,9 @@ Deno.test("a busy pod runs in its kubepods cgroup and cleanup leaves nothing beh
     cri?.close();
     await ctrd.cleanup();
   }
-  assert.ok(!alive(pid0!), "containerd is gone");
+  assert.ok(!processAlive(pid0!), "containerd is gone");
   assert.deepEqual(ctrd.shimPids(), []);
-  assert.ok(!alive(podPid));
+  assert.ok(!processAlive(podPid));
   assert.deepEqual(cgroupDirsOf(cgroupPath), []);
   assert.ok(!existsSync(ctrd.dir), "temp dir removed");
   await ctrd.cleanup(); // idempotent
@@ -144,8 +136,8 @@ Deno.test("cleanup removes running pods, shims and cgroups without prior CRI tea
     cri.close();
     await ctrd.cleanup();
   }
-  for (const c of pod.containers) assert.ok(!alive(c.pid), `${c.name} killed`);
-  for (const s of shims) assert.ok(!alive(s), "shim killed");
+  for (const c of pod.containers) assert.ok(!processAlive(c.pid), `${c.name} killed`);
+  for (const s of shims) assert.ok(!processAlive(s), "shim killed");
   assert.deepEqual(cgroupDirsOf(pod.cgroupParent), []);
   assert.ok(!existsSync(ctrd.dir));
 });
@@ -168,8 +160,8 @@ Deno.test("after kill() pods keep running and restart() finds them again", async
     const old = ctrd.pid!;
     await ctrd.kill();
     assert.equal(ctrd.pid, null);
-    assert.ok(!alive(old), "containerd is dead");
-    assert.ok(alive(c.pid), "the container survives a containerd crash");
+    assert.ok(!processAlive(old), "containerd is dead");
+    assert.ok(processAlive(c.pid), "the container survives a containerd crash");
     assert.deepEqual(ctrd.shimPids(), shims, "the shim survives too");
 
     await ctrd.restart();
@@ -183,7 +175,7 @@ Deno.test("after kill() pods keep running and restart() finds them again", async
     cri.close();
     await ctrd.cleanup();
   }
-  assert.ok(!alive(pod.containers[0].pid));
+  assert.ok(!processAlive(pod.containers[0].pid));
   assert.deepEqual(cgroupDirsOf(pod.cgroupParent), []);
 });
 
@@ -199,7 +191,7 @@ Deno.test("stop() takes containerd, shims and containers down; restart() comes b
     await ctrd.stop();
     assert.equal(ctrd.pid, null);
     assert.deepEqual(ctrd.shimPids(), []);
-    assert.ok(!alive(pod.containers[0].pid));
+    assert.ok(!processAlive(pod.containers[0].pid));
     assert.ok(!existsSync(pod.containers[0].cgroupDir), "runc delete removed the cgroup");
     await ctrd.restart();
     cri = await CriClient.connect(ctrd.criSocket);

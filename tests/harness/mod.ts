@@ -45,6 +45,7 @@ export {
   ContainerdStartError,
   CRI_NAMESPACE,
   CtrError,
+  processAlive,
   startContainerd,
 } from "./containerd.ts";
 export {
