@@ -92,6 +92,6 @@ Deno.test("the pod summary table is stable text", () => {
   for (const by of ["container", "process", "cgroup"] as const) {
     const lines = formatTable(summarize(rows, { by }), summaryColumns(by)).split("\n");
     assert.equal(lines.length, 4, by);
-    assert.match(lines[0], by === "process" ? /^PID  COMM/ : /CONTAINER/);
+    assert.match(lines[0], by === "process" ? /^PID {2}COMM/ : /CONTAINER/);
   }
 });
