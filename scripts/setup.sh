@@ -27,4 +27,6 @@ if [ ! -x node_modules/deno/deno ] || [ package.json -nt node_modules/.package-l
 fi
 
 bash scripts/build_bpf.sh
+# containerd + runc + busybox + CRI proto for the tests' real runtime (cached in .cache/).
+bash scripts/fetch_containerd.sh
 log "ready: node_modules/deno/deno $(node_modules/deno/deno --version | head -1 | cut -d' ' -f2)"
