@@ -207,8 +207,9 @@ export const DEFAULT_MAX_CGROUPS = 100_000;
 
 /**
  * cgroup id (the cgroup2 directory's inode, as BPF reports it) → path relative to the cgroup2
- * mount. Built lazily: an unknown id re-walks the tree, at most once per `minRewalkMs`, so a
- * stream of ids that never resolve costs one walk per interval rather than one per lookup.
+ * mount. Built lazily: an unknown id starts a walk of the tree in the background, at most once
+ * per `minRewalkMs`, so lookups never block on the walk (tens of ms for a few hundred cgroups)
+ * and a stream of ids that never resolve costs one walk per interval.
  */
 export class CgroupPathIndex {
   readonly root: string;
@@ -218,6 +219,8 @@ export class CgroupPathIndex {
   #paths = new Map<bigint, string>();
   #lastWalk = -Infinity;
   #walks = 0;
+  #walking: Promise<number> | null = null;
+  #listeners = new Set<() => void>();
   #warnedFull = false;
 
   constructor(opts: CgroupPathIndexOptions = {}) {
@@ -229,24 +232,50 @@ export class CgroupPathIndex {
     this.#now = opts.now ?? (() => performance.now());
   }
 
-  /** Walks done so far. */
+  /** Walks started so far. */
   get walks(): number {
     return this.#walks;
   }
 
-  /** Path of cgroup `id` relative to the mount (`/` for the root), or undefined if not found. */
+  /** The walk under way, if any (resolves to the directories seen). */
+  get pending(): Promise<number> | null {
+    return this.#walking;
+  }
+
+  /**
+   * Path of cgroup `id` relative to the mount (`/` for the root), or undefined if it was not
+   * there at the last walk (a new walk then starts in the background, if the interval allows).
+   */
   pathOf(id: bigint): string | undefined {
     const p = this.#paths.get(id);
     if (p !== undefined) return p;
-    if (this.#now() - this.#lastWalk < this.minRewalkMs) return undefined;
-    this.refresh();
-    return this.#paths.get(id);
+    if (this.#walking === null && this.#now() - this.#lastWalk >= this.minRewalkMs) {
+      this.refresh().catch((err) =>
+        log.warn("cgroup walk failed", { root: this.root, error: String(err) })
+      );
+    }
+    return undefined;
   }
 
-  /** Walks the tree now, replacing what is known (gone cgroups drop out); returns dirs seen. */
-  refresh(): number {
+  /**
+   * Walks the tree now (or joins the walk under way), replacing what is known so gone cgroups
+   * drop out; resolves to the directories seen. Await it once at start-up.
+   */
+  refresh(): Promise<number> {
+    if (this.#walking) return this.#walking;
     this.#lastWalk = this.#now();
     this.#walks++;
+    this.#walking = this.#walk().finally(() => (this.#walking = null));
+    return this.#walking;
+  }
+
+  /** Calls `fn` after each walk; returns the function that stops it. */
+  subscribe(fn: () => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  async #walk(): Promise<number> {
     const paths = new Map<bigint, string>();
     const stack: string[] = ["/"];
     while (stack.length > 0) {
@@ -262,13 +291,11 @@ export class CgroupPathIndex {
       }
       const rel = stack.pop()!;
       const abs = rel === "/" ? this.root : this.root + rel;
-      let entries: Iterable<Deno.DirEntry>;
       try {
-        const ino = Deno.statSync(abs).ino;
+        const ino = (await Deno.stat(abs)).ino;
         if (ino === null) continue;
         paths.set(BigInt(ino), rel);
-        entries = Deno.readDirSync(abs);
-        for (const e of entries) {
+        for await (const e of Deno.readDir(abs)) {
           if (e.isDirectory) stack.push(rel === "/" ? `/${e.name}` : `${rel}/${e.name}`);
         }
       } catch (err) {
@@ -279,6 +306,7 @@ export class CgroupPathIndex {
       }
     }
     this.#paths = paths;
+    for (const fn of this.#listeners) fn();
     return paths.size;
   }
 }

@@ -21,6 +21,8 @@ export interface ContainerMetaSource {
 /** cgroup id → path relative to the cgroup2 mount (the CgroupPathIndex). */
 export interface CgroupPathSource {
   pathOf(cgroupId: bigint): string | undefined;
+  /** Announces each finished walk so cached misses are retried at once. */
+  subscribe?(fn: () => void): () => void;
 }
 
 /** Options of a MetadataResolver. */
@@ -71,7 +73,9 @@ export const DEFAULT_NEGATIVE_TTL_MS = 1000;
  * Resolves a cgroup id to pod metadata: NRI store → OCI annotations → cgroup path.
  *
  * @example
- * const r = new MetadataResolver({ store, oci: new OciBundleWatcher(), paths: new CgroupPathIndex() });
+ * const paths = new CgroupPathIndex();
+ * await paths.refresh();
+ * const r = new MetadataResolver({ store, oci: new OciBundleWatcher(), paths });
  * r.resolve(row.cgroupId)?.podName;
  */
 export class MetadataResolver {
@@ -84,10 +88,11 @@ export class MetadataResolver {
   #paths: CgroupPathSource | null;
   #now: () => number;
   #cache = new Map<bigint, Cached>();
-  // Bumped when a bundle appears: short-lived entries of an older generation are stale, so a
-  // container whose cgroup was seen before its bundle resolves on the next call.
+  // Bumped when a bundle appears or a cgroup walk ends: short-lived entries of an older
+  // generation are stale, so a container seen before its bundle or its cgroup walk resolves on
+  // the next call instead of after the negative TTL.
   #generation = 0;
-  #unsubscribe: (() => void) | null = null;
+  #unsubscribe: (() => void)[] = [];
 
   constructor(opts: MetadataResolverOptions = {}) {
     this.#store = opts.store ?? null;
@@ -97,7 +102,10 @@ export class MetadataResolver {
     this.negativeTtlMs = opts.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS;
     this.maxEntries = opts.maxEntries ?? 65_536;
     this.#now = opts.now ?? (() => performance.now());
-    this.#unsubscribe = this.#oci?.subscribe?.(() => this.#generation++) ?? null;
+    const bump = () => void this.#generation++;
+    for (const stop of [this.#oci?.subscribe?.(bump), this.#paths?.subscribe?.(bump)]) {
+      if (stop) this.#unsubscribe.push(stop);
+    }
   }
 
   /** Metadata of cgroup `cgroupId`, or null when no source knows it. */
@@ -121,10 +129,10 @@ export class MetadataResolver {
     return meta;
   }
 
-  /** Stops listening to the OCI source (which the caller still owns and closes). */
+  /** Stops listening to the sources (which the caller still owns and closes). */
   close(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = null;
+    for (const stop of this.#unsubscribe) stop();
+    this.#unsubscribe = [];
   }
 
   /** The fallback answer, and whether it is final (cannot improve by asking again). */

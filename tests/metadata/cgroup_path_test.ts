@@ -158,9 +158,10 @@ for (const [name, path, want] of CASES) {
   });
 }
 
-Deno.test("CgroupPathIndex walks this host's cgroup2 mount by default", () => {
+Deno.test("CgroupPathIndex walks this host's cgroup2 mount by default", async () => {
   const idx = new CgroupPathIndex();
   assert.equal(idx.root, detectCgroup2Mount());
+  assert.ok(await idx.refresh() >= 1);
   assert.equal(idx.pathOf(BigInt(Deno.statSync(idx.root).ino!)), "/");
 });
 
@@ -181,12 +182,13 @@ function makeCgroup(root: string, rel: string): { ino: bigint; remove: () => voi
   };
 }
 
-Deno.test("CgroupPathIndex maps a real cgroup inode to its path and the root to /", () => {
+Deno.test("CgroupPathIndex maps a real cgroup inode to its path and the root to /", async () => {
   const root = detectCgroup2Mount()!;
   const rel = `/podperf-test-${Deno.pid}/kubepods/burstable/pod${UID}/${ID}`;
   const cg = makeCgroup(root, rel);
   try {
     const idx = new CgroupPathIndex({ root });
+    await idx.refresh();
     assert.equal(idx.pathOf(cg.ino), rel);
     assert.equal(idx.pathOf(BigInt(Deno.statSync(root).ino!)), "/");
     assert.equal(parseCgroupPath(idx.pathOf(cg.ino)!)?.containerId, ID);
@@ -195,23 +197,30 @@ Deno.test("CgroupPathIndex maps a real cgroup inode to its path and the root to 
   }
 });
 
-Deno.test("CgroupPathIndex re-walks for an unknown id at most once per interval", () => {
+Deno.test("CgroupPathIndex walks in the background for an unknown id, once per interval", async () => {
   const root = detectCgroup2Mount()!;
   let t = 0;
   const idx = new CgroupPathIndex({ root, minRewalkMs: 1000, now: () => t });
-  assert.equal(idx.pathOf(1n << 60n), undefined);
-  assert.equal(idx.walks, 1);
+  let walked = 0;
+  idx.subscribe(() => walked++);
   const cg = makeCgroup(root, `/podperf-test-${Deno.pid}-late`);
   try {
-    // Created after the walk and inside the interval: not seen, and no walk happens.
-    t = 999;
+    // The lookup does not wait for the walk it starts; asking again during it starts no other.
     assert.equal(idx.pathOf(cg.ino), undefined);
     assert.equal(idx.pathOf(1n << 60n), undefined);
     assert.equal(idx.walks, 1);
-    t = 1000;
+    await idx.pending;
+    assert.equal(walked, 1);
     assert.equal(idx.pathOf(cg.ino), `/podperf-test-${Deno.pid}-late`);
+    // Unknown ids inside the interval start no walk; known ids never do.
+    t = 999;
+    assert.equal(idx.pathOf(1n << 60n), undefined);
+    assert.equal(idx.pending, null);
+    assert.equal(idx.walks, 1);
+    t = 1000;
+    assert.equal(idx.pathOf(1n << 60n), undefined);
     assert.equal(idx.walks, 2);
-    // Known ids never walk.
+    await idx.pending;
     t = 5000;
     assert.equal(idx.pathOf(cg.ino), `/podperf-test-${Deno.pid}-late`);
     assert.equal(idx.walks, 2);
@@ -219,19 +228,19 @@ Deno.test("CgroupPathIndex re-walks for an unknown id at most once per interval"
     cg.remove();
   }
   // A removed cgroup drops out on the next walk.
-  t = 10_000;
-  idx.refresh();
+  await idx.refresh();
   assert.equal(idx.pathOf(cg.ino), undefined);
+  await idx.pending;
 });
 
-Deno.test("CgroupPathIndex stops a walk at its bound", () => {
+Deno.test("CgroupPathIndex stops a walk at its bound", async () => {
   const dir = Deno.makeTempDirSync();
   try {
     for (let i = 0; i < 10; i++) Deno.mkdirSync(`${dir}/c${i}`);
     const idx = new CgroupPathIndex({ root: dir, maxEntries: 4 });
-    assert.equal(idx.refresh(), 4);
+    assert.equal(await idx.refresh(), 4);
     const all = new CgroupPathIndex({ root: dir });
-    assert.equal(all.refresh(), 11);
+    assert.equal(await all.refresh(), 11);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
