@@ -63,7 +63,7 @@ export interface CgroupTotals {
 /** Counts for health reporting. */
 export interface AggregatorStats {
   records: number;
-  /** records (part of) whose stretch fell into an already closed slot */
+  /** records whose stretch began in an already closed slot */
   lateRecords: number;
   /** cpu ns of those parts, charged to the oldest open slot instead */
   lateNs: number;
@@ -84,8 +84,8 @@ export interface AggregatorStats {
  *
  * @example
  * const agg = new SlotAggregator({ intervalNs: 1_000_000, cpus: 2, onRows: (r) => out.push(...r) });
- * const now = clockMonotonicNs(); // read before draining
- * for (const off of recordOffsets) agg.add(view, off);
+ * const now = monoNowNs(); // lib/sampler/clock.ts, read before draining
+ * sampler.drain((view, off) => agg.add(view, off));
  * agg.advance(now);
  */
 export class SlotAggregator {
