@@ -101,7 +101,9 @@ export class MetadataResolver {
     this.ttlMs = opts.ttlMs ?? DEFAULT_TTL_MS;
     this.negativeTtlMs = opts.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS;
     this.maxEntries = opts.maxEntries ?? 65_536;
-    this.#now = opts.now ?? (() => performance.now());
+    // Date.now is half the cost of performance.now on this hot path; a wall-clock step only
+    // shortens or stretches a cache TTL once.
+    this.#now = opts.now ?? Date.now;
     const bump = () => void this.#generation++;
     for (const stop of [this.#oci?.subscribe?.(bump), this.#paths?.subscribe?.(bump)]) {
       if (stop) this.#unsubscribe.push(stop);
