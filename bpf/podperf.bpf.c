@@ -33,7 +33,8 @@ struct slot_state {
 };
 
 struct cpu_state {
-	__u64 last_ts; /* 0 until the first run on this CPU */
+	__u64 last_ts;  /* 0 until the first run on this CPU */
+	__u64 carry_ns; /* time of stretches whose record could not be reserved */
 	struct slot_state slot[PODPERF_NR_COUNTERS];
 };
 
@@ -132,13 +133,20 @@ static __always_inline void close_stretch(__u32 pid, __u32 tgid, const char *com
 		} else {
 			r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 			if (!r) {
-				/* Keep last_* so the next record carries this stretch too. */
+				/*
+				 * Ring full: the next record on this CPU carries this stretch (time
+				 * via carry_ns, counters by keeping the last_* baseline), so only
+				 * granularity is lost, even if idle or the collector runs in between.
+				 */
 				stat_add(PODPERF_STAT_LOST, 1);
+				st->carry_ns += dt;
+				st->last_ts = now;
 				return;
 			}
 			r->ts_ns = now;
 			r->cgroup_id = bpf_get_current_cgroup_id();
-			r->cpu_ns = dt;
+			r->cpu_ns = dt + st->carry_ns;
+			st->carry_ns = 0;
 			r->pid = pid;
 			r->tgid = tgid;
 			r->cpu = bpf_get_smp_processor_id();
@@ -149,6 +157,11 @@ static __always_inline void close_stretch(__u32 pid, __u32 tgid, const char *com
 		}
 	}
 
+	/* Counters keep their baseline across idle/collector stretches while a carry is pending. */
+	if (!r && st->carry_ns) {
+		st->last_ts = now;
+		return;
+	}
 	read_slot(&counter_cycles, PODPERF_CYCLES, st, &next[0], r);
 	read_slot(&counter_instructions, PODPERF_INSTRUCTIONS, st, &next[1], r);
 	read_slot(&counter_llc_misses, PODPERF_LLC_MISSES, st, &next[2], r);
