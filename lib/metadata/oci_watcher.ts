@@ -232,6 +232,13 @@ export class OciBundleWatcher {
     try {
       for await (const ev of watcher) {
         if (this.#closed || t.watcher !== watcher) break;
+        if (ev.kind === "remove" && ev.paths.includes(t.watched)) {
+          // The watched directory itself went (a runtime wiping its state): wait for it anew.
+          this.#unarm(t);
+          this.#arm(t);
+          this.#scan(t);
+          return;
+        }
         if (t.watched !== t.dir) {
           // Waiting for the bundle directory itself to appear: move the watch closer.
           if (isDir(t.dir) || ev.paths.some((p) => t.dir.startsWith(p + "/") && isDir(p))) {

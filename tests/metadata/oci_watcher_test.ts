@@ -158,6 +158,29 @@ Deno.test("OciBundleWatcher waits for a state directory that does not exist yet"
   }
 });
 
+Deno.test("OciBundleWatcher keeps watching after its directory is removed and made again", async () => {
+  const fx = makeFixtureLayout();
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: [],
+    log: spyLog(),
+  });
+  try {
+    const ns = `${containerdTaskDir(fx.containerdState)}/k8s.io`;
+    Deno.removeSync(ns, { recursive: true });
+    await new Promise((r) => setTimeout(r, 100));
+    const got = nextBundle(w, NEW_ID);
+    Deno.mkdirSync(ns);
+    await new Promise((r) => setTimeout(r, 30));
+    Deno.mkdirSync(`${ns}/${NEW_ID}`);
+    Deno.writeTextFileSync(`${ns}/${NEW_ID}/config.json`, ctrdSpec("reborn", "app"));
+    assert.equal((await got).podName, "reborn");
+  } finally {
+    await w.close();
+    fx.remove();
+  }
+});
+
 Deno.test("OciBundleWatcher forgets a bundle once its directory is removed", async () => {
   const fx = makeFixtureLayout();
   const w = new OciBundleWatcher({
