@@ -27,10 +27,14 @@ export {
 } from "./lib/sampler/mod.ts";
 export { SlotAggregator, type SlotRow } from "./lib/aggregate/mod.ts";
 export { DEFAULT_NRI_SOCKET, type NriPluginHandle, startNriPlugin } from "./lib/nri/mod.ts";
-export { MetadataStore, type PodMeta } from "./lib/metadata/mod.ts";
-export { MetadataResolver } from "./lib/metadata/resolver.ts";
-export { OciBundleWatcher } from "./lib/metadata/oci_watcher.ts";
-export { CgroupPathIndex, parseCgroupPath } from "./lib/metadata/cgroup_path.ts";
+export {
+  CgroupPathIndex,
+  MetadataResolver,
+  MetadataStore,
+  OciBundleWatcher,
+  parseCgroupPath,
+  type PodMeta,
+} from "./lib/metadata/mod.ts";
 export { type OutputRow, OutputWriteError, RotatingParquetWriter } from "./lib/output/mod.ts";
 export {
   readPodperfFile,

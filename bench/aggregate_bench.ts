@@ -9,7 +9,7 @@ import { RECORD_SIZE as RECORD } from "../lib/sampler/record.ts";
 const MS = 1_000_000;
 const CHUNK_MS = 100; // one drain
 
-interface Case {
+export interface Case {
   name: string;
   cpus: number;
   procs: number;
@@ -19,7 +19,7 @@ interface Case {
 }
 
 /** A deterministic generator of ring-buffer-ordered records, 100 ms per chunk. */
-class Stream {
+export class Stream {
   #seed = 1;
   #now: number[];
   #running: number[];

@@ -4,10 +4,13 @@
  */
 import { SlotAggregator, type SlotRow } from "../aggregate/mod.ts";
 import { log } from "../log.ts";
-import { MetadataStore } from "../metadata/mod.ts";
-import { CgroupPathIndex } from "../metadata/cgroup_path.ts";
-import { containerdTaskDir, OciBundleWatcher } from "../metadata/oci_watcher.ts";
-import { MetadataResolver } from "../metadata/resolver.ts";
+import {
+  CgroupPathIndex,
+  containerdTaskDir,
+  MetadataResolver,
+  MetadataStore,
+  OciBundleWatcher,
+} from "../metadata/mod.ts";
 import { type NriPluginHandle, startNriPlugin } from "../nri/mod.ts";
 import {
   type ClosedFileInfo,

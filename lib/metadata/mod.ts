@@ -19,3 +19,33 @@ export {
   expandSlice,
   readProcCgroup2,
 } from "./cgroup_dir.ts";
+export {
+  type CgroupDriver,
+  CgroupPathIndex,
+  type CgroupPathIndexOptions,
+  type CgroupRuntime,
+  NoCgroup2Error,
+  parseCgroupPath,
+  type ParsedCgroupPath,
+  type QosClass,
+} from "./cgroup_path.ts";
+export {
+  OciConfigError,
+  type OciPodMeta,
+  podMetaFromAnnotations,
+  readOciConfig,
+  SANDBOX_CONTAINER_NAME,
+} from "./oci_annotations.ts";
+export {
+  containerdTaskDir,
+  OciBundleWatcher,
+  type OciBundleWatcherOptions,
+} from "./oci_watcher.ts";
+export {
+  type CgroupMetaSource,
+  type CgroupPathSource,
+  type ContainerMetaSource,
+  MetadataResolver,
+  type MetadataResolverOptions,
+  type ResolverStats,
+} from "./resolver.ts";

@@ -5,6 +5,6 @@ export {
   type NriPluginStartOptions,
   startNriPlugin,
 } from "./client.ts";
-export { EVENT_MASK, PLUGIN_SERVICE, RUNTIME_SERVICE, SANDBOX_CONTAINER_NAME } from "./plugin.ts";
+export { EVENT_MASK, PLUGIN_SERVICE, RUNTIME_SERVICE } from "./plugin.ts";
 export { NriClosedError, NriProtocolError, type NriProtocolFault, NriRpcError } from "./errors.ts";
 export { formatPods, type PodsCommandOptions, runPodsCommand } from "./pods_command.ts";

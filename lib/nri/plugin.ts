@@ -11,6 +11,8 @@ import { Code, TtrpcRequest } from "./ttrpc.ts";
 import type { ServerReply } from "./session.ts";
 import type { EntryInput, MetadataStore } from "../metadata/store.ts";
 import { type CgroupResolver } from "../metadata/cgroup_dir.ts";
+// One name for sandbox entries, whichever source (NRI or OCI bundle) found them.
+import { SANDBOX_CONTAINER_NAME } from "../metadata/oci_annotations.ts";
 import type protobuf from "protobufjs";
 
 /** Full name of the service the plugin serves (conn 1). */
@@ -33,9 +35,6 @@ export const EVENT_MASK = [
   NriEvent.STOP_CONTAINER,
   NriEvent.REMOVE_CONTAINER,
 ].reduce((m, e) => m | eventBit(e), 0);
-
-/** Container name given to pod sandbox (pause container) entries. */
-export const SANDBOX_CONTAINER_NAME = "POD";
 
 const EMPTY = new Uint8Array(0);
 const IMAGE_ANNOTATION = "io.kubernetes.cri.image-name";
