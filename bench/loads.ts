@@ -59,7 +59,8 @@ export function pingPong(): Load {
 
 /** `perSecond` short-lived processes started every second (each runs `true`). */
 export function forks(perSecond: number): Load {
-  const script = `while :; do i=0; while [ $i -lt ${perSecond} ]; do /bin/true; i=$((i+1)); done; sleep 1; done`;
+  const script =
+    `while :; do i=0; while [ $i -lt ${perSecond} ]; do /bin/true; i=$((i+1)); done; sleep 1; done`;
   const child = spawn("sh", ["-c", script]);
   return {
     name: `${perSecond} short-lived/s`,

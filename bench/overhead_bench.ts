@@ -48,7 +48,7 @@ export interface OverheadSample {
   bpfCpuPct: number | null;
   bpfNsPerRun: number | null;
   lost: number | null;
-  records: number | null;
+  recordsPerS: number | null;
 }
 
 async function measureTool(
@@ -91,7 +91,7 @@ async function measureTool(
       bpfCpuPct: bpfNs === null ? null : round(100 * bpfNs / 1e9 / wall),
       bpfNsPerRun: bpfNs !== null && bpfRuns ? Math.round(bpfNs / bpfRuns) : null,
       lost: fin ? Number(fin.lost ?? 0) : null,
-      records: fin ? Number(fin.records ?? 0) : null,
+      recordsPerS: fin ? Math.round(Number(fin.records ?? 0) / (Number(fin.elapsedMs) / 1000)) : null,
     };
   } finally {
     try {
@@ -118,10 +118,31 @@ function median(xs: number[]): number {
 /** The tools compared, as argv templates ({out} = a fresh temp dir). */
 export function tools(intervalMs = 1): Record<string, string[]> {
   return {
-    podperf: [deno, "run", "-A", "main.ts", "collect", "--output", "{out}", "--interval",
-      `${intervalMs}ms`, "--log-level", "info", "--no-summary"],
-    "perf stat": ["perf", "stat", "-a", "-e", "task-clock,context-switches", "-I", "1000",
-      "-o", "{out}/stat.txt"],
+    podperf: [
+      deno,
+      "run",
+      "-A",
+      "main.ts",
+      "collect",
+      "--output",
+      "{out}",
+      "--interval",
+      `${intervalMs}ms`,
+      "--log-level",
+      "info",
+      "--no-summary",
+    ],
+    "perf stat": [
+      "perf",
+      "stat",
+      "-a",
+      "-e",
+      "task-clock,context-switches",
+      "-I",
+      "1000",
+      "-o",
+      "{out}/stat.txt",
+    ],
     "perf record": ["perf", "record", "-a", "-F", "1000", "-g", "-o", "{out}/perf.data"],
   };
 }
@@ -212,11 +233,58 @@ function summarize(samples: OverheadSample[]): Record<string, unknown> {
     "cpu % spread": `${Math.min(...cpu)}–${Math.max(...cpu)}`,
     "bpf cpu %": med("bpfCpuPct"),
     "bpf ns/run": med("bpfNsPerRun"),
-    "records/s": samples[0].records === null ? null : Math.round((med("records") ?? 0) / 1),
+    "records/s": med("recordsPerS"),
     lost: med("lost"),
   };
 }
 
 if (import.meta.main) {
   console.table(await benchOverhead({ reps: 1, windowS: 5 }));
+}
+
+/** Collector RSS (current and peak) after `seconds` of collection under two busy loops. */
+export async function benchMemory(
+  opts: { seconds?: number } = {},
+): Promise<Record<string, unknown>[]> {
+  const seconds = opts.seconds ?? 60;
+  const out = await Deno.makeTempDir({ prefix: "podperf-bench-" });
+  const load = busy(2);
+  const child = new Deno.Command(deno, {
+    args: [
+      "run",
+      "-A",
+      "main.ts",
+      "collect",
+      "--output",
+      out,
+      "--no-summary",
+      "--log-level",
+      "warn",
+    ],
+    cwd: root,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const rss: number[] = [];
+    for (let t = 0; t < seconds; t += 5) {
+      await sleep(5000);
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      rss.push(Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) / 1024);
+    }
+    const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+    const peak = Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? 0) / 1024;
+    return [{
+      "after s": seconds,
+      "RSS MiB": round(rss[rss.length - 1]),
+      "peak RSS MiB": round(peak),
+      "RSS at 5 s MiB": round(rss[0]),
+    }];
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+    await load.stop();
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+  }
 }

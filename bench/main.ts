@@ -1,0 +1,80 @@
+/**
+ * `deno task bench`: every podperf benchmark in one run, printed as tables with the machine,
+ * kernel, Deno version and date, so figures from one run can be compared side by side.
+ * `--quick` shortens the overhead runs; `--only a,b` picks sections.
+ */
+import { benchAggregate } from "./aggregate_bench.ts";
+import { benchNri } from "./nri_bench.ts";
+import { benchGrowth, benchMemory, benchOverhead } from "./overhead_bench.ts";
+import { benchParquet } from "./parquet_bench.ts";
+import { benchPipeline } from "./pipeline_bench.ts";
+import { benchSampler } from "./sampler_bench.ts";
+
+const args = new Set(Deno.args);
+const quick = args.has("--quick");
+const onlyArg = Deno.args.find((a) => a.startsWith("--only="))?.slice(7);
+const only = onlyArg ? new Set(onlyArg.split(",")) : null;
+
+function text(cmd: string, ...a: string[]): string {
+  try {
+    const out = new Deno.Command(cmd, { args: a, stderr: "null" }).outputSync();
+    return new TextDecoder().decode(out.stdout).trim();
+  } catch {
+    return "?";
+  }
+}
+
+const cpuModel = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1];
+console.log("# podperf benchmarks");
+console.log(`date: ${new Date().toISOString()}`);
+console.log(
+  `machine: ${cpuModel ?? "?"}, ${navigator.hardwareConcurrency} CPUs, ` +
+    `${Math.round(Deno.systemMemoryInfo().total / 2 ** 30)} GiB`,
+);
+console.log(
+  `kernel: ${text("uname", "-r")}; deno ${Deno.version.deno}; ` +
+    `command: deno task bench ${Deno.args.join(" ")}`.trim(),
+);
+
+const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
+  ["aggregate", "Aggregator alone, generated records (records/s on one core)", benchAggregate],
+  [
+    "pipeline",
+    "Userspace path end to end, kernel bypassed: records → slots → join → Parquet",
+    benchPipeline,
+  ],
+  ["sampler", "Real BPF sampler: drain ceiling, BPF cost per program, lost records", benchSampler],
+  ["parquet", "Parquet writers on the podperf schema (same rows, same run)", () => benchParquet()],
+  [
+    "nri",
+    "NRI: Synchronize of 500 containers, store memory, StartContainer → resolvable",
+    benchNri,
+  ],
+  [
+    "overhead",
+    "Overhead at 1 ms vs perf stat / perf record (CPU % of one CPU; median of runs, spread)",
+    () => benchOverhead(quick ? { reps: 1, windowS: 4 } : {}),
+  ],
+  [
+    "growth",
+    "podperf cost vs busy processes and sampling interval",
+    () => benchGrowth(quick ? { reps: 1, windowS: 4 } : {}),
+  ],
+  [
+    "memory",
+    "Collector RSS after a long collection",
+    () => benchMemory(quick ? { seconds: 15 } : {}),
+  ],
+];
+
+for (const [name, title, run] of sections) {
+  if (only && !only.has(name)) continue;
+  console.log(`\n## ${name}: ${title}`);
+  const t0 = performance.now();
+  try {
+    console.table(await run());
+  } catch (e) {
+    console.log(`(failed: ${(e as Error).message})`);
+  }
+  console.log(`(${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
