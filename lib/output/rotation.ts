@@ -21,7 +21,7 @@ export interface RotatingOptions {
   prefix: string;
   /** a file is completed once its encoded size reaches this; it may exceed it by a row group */
   maxBytes: number;
-  /** a file is completed at the first append or rotateIfDue() this long after it was opened */
+  /** a file is completed by the first append or rotateIfDue() this long after it was opened */
   maxAgeMs: number;
   /** rows per row group */
   rowGroupRows?: number;
@@ -100,10 +100,11 @@ export class RotatingParquetWriter {
   /** Adds one row; may complete the current file (size or age) and start another. */
   append(row: OutputRow): void {
     if (this.#closed) throw new OutputClosedError(this.#opts.dir);
-    this.rotateIfDue();
     const file = this.#current ?? this.#open();
     this.#run(() => file.append(row));
+    // checked after the row went in, so a failure here counts it among the file's lost rows
     if (file.bytes >= this.#opts.maxBytes) this.#finish(file);
+    else this.rotateIfDue();
   }
 
   /** Adds rows in order; stops at the first failure, which it throws. */
@@ -143,11 +144,10 @@ export class RotatingParquetWriter {
         zstdLevel: this.#opts.zstdLevel,
       });
     } catch (err) {
+      if (!(err instanceof OutputWriteError)) throw err;
       // the row that asked for the file is lost with it
       this.rowsLost++;
-      throw err instanceof OutputWriteError
-        ? writeErrorFrom(err.cause, err.path, "create", 1)
-        : err;
+      throw writeErrorFrom(err.cause, err.path, "create", 1);
     }
     this.#openedAt = now;
     return this.#current;

@@ -84,17 +84,18 @@ Deno.test("rotates by age on append and on rotateIfDue", async () => {
     out.rotateIfDue();
     assert.equal(out.filesWritten, 0, "a young file must not rotate");
     await sleep(150);
-    out.append(row(2)); // completes the first file, starts the second
+    out.append(row(2)); // goes into the old file, which is then completed
     assert.equal(out.filesWritten, 1);
-    assert.equal(out.rowsWritten, 2);
-    await sleep(150);
-    out.rotateIfDue();
-    assert.equal(out.filesWritten, 2);
     assert.equal(out.rowsWritten, 3);
+    out.append(row(3)); // starts the second file
+    await sleep(150);
+    out.rotateIfDue(); // an idle writer completes it without another append
+    assert.equal(out.filesWritten, 2);
+    assert.equal(out.rowsWritten, 4);
     await out.close(); // nothing open: no empty file
     const names = listDir(dir);
     assert.equal(names.length, 2);
-    assert.deepEqual(await Promise.all(names.map((n) => rowsIn(join(dir, n)))), [2, 1]);
+    assert.deepEqual(await Promise.all(names.map((n) => rowsIn(join(dir, n)))), [3, 1]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

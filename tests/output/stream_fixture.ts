@@ -21,8 +21,8 @@ Deno.addSignalListener("SIGTERM", () => stop = true);
 
 while (!stop) {
   for (let k = 0; k < 200; k++) out.append(row(appended++));
-  // tell the test once one file is complete, so SIGTERM lands between rotations
-  if (!announced && out.filesWritten > 0) {
+  // tell the test once one file is complete and the next has rows: SIGTERM lands mid-file
+  if (!announced && out.filesWritten > 0 && out.rowsPending > 0) {
     announced = true;
     console.log("streaming");
   }
