@@ -5,14 +5,8 @@
  */
 
 import { COUNTER_NAMES, type CounterName } from "./record.ts";
-import {
-  closeFd,
-  errnoName,
-  PERF,
-  perfEventOpen,
-  PerfEventOpenError,
-  type PerfEventSpec,
-} from "./perf_event.ts";
+import { errnoName, PerfEventOpenError } from "./errors.ts";
+import { closeFd, PERF, perfEventOpen, type PerfEventSpec } from "./perf_event.ts";
 
 /** Where a counter's values come from, as reported to the user and stored in file metadata. */
 export interface CounterSource {

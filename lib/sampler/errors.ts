@@ -1,6 +1,7 @@
 /** Typed errors of the sampler; each message is one line a user can act on. */
 
 export { LibbpfMissingError } from "../../ffi/libbpf.ts";
+import type { PerfEventSpec } from "./perf_event.ts";
 
 /** The kernel exposes no BTF, which CO-RE relocation needs. */
 export class BtfMissingError extends Error {
@@ -35,5 +36,40 @@ export class SamplerOptionError extends Error {
   /** `option` is the offending option name, `value` what was passed. */
   constructor(readonly option: string, readonly value: unknown, reason: string) {
     super(`invalid sampler option ${option}=${String(value)}: ${reason}`);
+  }
+}
+
+/** perf_event_open failed; `errno` says why (ENOENT for a missing hardware PMU). */
+export class PerfEventOpenError extends Error {
+  override name = "PerfEventOpenError";
+  /** `cpu` the event was opened on, `errno` the positive error number. */
+  constructor(readonly spec: PerfEventSpec, readonly cpu: number, readonly errno: number) {
+    super(
+      `perf_event_open(type ${spec.type}, config ${spec.config}, cpu ${cpu}): ${errnoName(errno)}`,
+    );
+  }
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  2: "ENOENT",
+  13: "EACCES",
+  19: "ENODEV",
+  22: "EINVAL",
+  24: "EMFILE",
+  95: "EOPNOTSUPP",
+};
+
+/** "ENOENT" for 2, and so on; the number when the name is not known. */
+export function errnoName(e: number): string {
+  return ERRNO_NAMES[e] ?? `errno ${e}`;
+}
+
+/** mmap of a ring buffer map failed. */
+export class RingMmapError extends Error {
+  override name = "RingMmapError";
+  /** `what` names the mapping, `errno` is the positive error number. */
+  constructor(readonly what: string, readonly errno: number) {
+    super(`mmap of the ring buffer ${what} failed: errno ${errno}`);
   }
 }

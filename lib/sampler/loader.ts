@@ -198,6 +198,10 @@ export class Sampler {
 
     const onSwitch = this.#program("on_switch");
     this.#links.push(checkPtr("attach raw_tp/sched_switch", b.bpf_program__attach(onSwitch)));
+    // The tick is a per-CPU cpu-clock perf event, not a bpf_timer: it runs in the interrupted
+    // task's context (current = the task to charge), attaches on any kernel with perf_event
+    // programs, and exclude_idle keeps an idle CPU quiet. A bpf_timer would need arming on each
+    // CPU from a program running there, CPU pinning (6.7+), and still interrupt idle CPUs.
     const onTick = this.#program("on_tick");
     const tick: PerfEventSpec = {
       type: PERF.TYPE_SOFTWARE,

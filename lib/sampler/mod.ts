@@ -8,6 +8,8 @@ export {
   BtfMissingError,
   LibbpfMissingError,
   NotRootError,
+  PerfEventOpenError,
+  RingMmapError,
   SamplerOptionError,
 } from "./errors.ts";
 export {

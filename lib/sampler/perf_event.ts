@@ -1,6 +1,7 @@
 /** perf_event_open(2) through libc's syscall(): per-CPU counting and sampling events. */
 
 import { errno, LIBC, libc } from "../../ffi/libc.ts";
+import { PerfEventOpenError } from "./errors.ts";
 
 /** PERF_TYPE_* and PERF_COUNT_* numbers (linux/perf_event.h) podperf uses. */
 export const PERF = {
@@ -23,32 +24,6 @@ export interface PerfEventSpec {
   samplePeriod?: bigint;
   /** Do not count (or fire) while the CPU runs its idle task. */
   excludeIdle?: boolean;
-}
-
-/** perf_event_open failed; `errno` says why (ENOENT for a missing hardware PMU). */
-export class PerfEventOpenError extends Error {
-  override name = "PerfEventOpenError";
-  /** `cpu` the event was opened on, `errno` the positive error number. */
-  constructor(readonly spec: PerfEventSpec, readonly cpu: number, readonly errno: number) {
-    super(
-      `perf_event_open(type ${spec.type}, config ${spec.config}, cpu ${cpu}): ${errnoName(errno)}`,
-    );
-  }
-}
-
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM",
-  2: "ENOENT",
-  13: "EACCES",
-  19: "ENODEV",
-  22: "EINVAL",
-  24: "EMFILE",
-  95: "EOPNOTSUPP",
-};
-
-/** "ENOENT" for 2, and so on; the number when the name is not known. */
-export function errnoName(e: number): string {
-  return ERRNO_NAMES[e] ?? `errno ${e}`;
 }
 
 // PERF_ATTR_SIZE_VER7; every kernel since 5.x accepts it.

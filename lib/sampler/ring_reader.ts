@@ -5,20 +5,12 @@
  */
 
 import { errno, LIBC, libc } from "../../ffi/libc.ts";
+import { RingMmapError } from "./errors.ts";
 
 const BUSY_BIT = 1 << 31;
 const DISCARD_BIT = 1 << 30;
 const HDR_SIZE = 8;
 const MAP_FAILED = 0xffffffffffffffffn;
-
-/** mmap of a ring buffer map failed. */
-export class RingMmapError extends Error {
-  override name = "RingMmapError";
-  /** `what` names the mapping, `errno` is the positive error number. */
-  constructor(readonly what: string, readonly errno: number) {
-    super(`mmap of the ring buffer ${what} failed: errno ${errno}`);
-  }
-}
 
 /** Called with the view over the data area and the byte offset of one record. */
 export type RecordCallback = (view: DataView, offset: number) => void;
