@@ -107,9 +107,20 @@ export class RotatingParquetWriter {
     else this.rotateIfDue();
   }
 
-  /** Adds rows in order; stops at the first failure, which it throws. */
+  /**
+   * Adds rows in order. At the first failure it stops, adds the rows it did not get to to
+   * `rowsLost` (so written + lost still equals appended) and throws that failure.
+   */
   appendMany(rows: Iterable<OutputRow>): void {
-    for (const row of rows) this.append(row);
+    const it = rows[Symbol.iterator]();
+    for (let r = it.next(); !r.done; r = it.next()) {
+      try {
+        this.append(r.value);
+      } catch (err) {
+        for (r = it.next(); !r.done; r = it.next()) this.rowsLost++;
+        throw err;
+      }
+    }
   }
 
   /** Completes the current file if it is older than maxAgeMs; for callers with idle periods. */
