@@ -91,7 +91,9 @@ async function measureTool(
       bpfCpuPct: bpfNs === null ? null : round(100 * bpfNs / 1e9 / wall),
       bpfNsPerRun: bpfNs !== null && bpfRuns ? Math.round(bpfNs / bpfRuns) : null,
       lost: fin ? Number(fin.lost ?? 0) : null,
-      recordsPerS: fin ? Math.round(Number(fin.records ?? 0) / (Number(fin.elapsedMs) / 1000)) : null,
+      recordsPerS: fin
+        ? Math.round(Number(fin.records ?? 0) / (Number(fin.elapsedMs) / 1000))
+        : null,
     };
   } finally {
     try {
