@@ -1,0 +1,109 @@
+/**
+ * The kernel's own CPU accounting of a cgroup, as the reference podperf's cpu_ns is checked
+ * against: `usage_usec` of the cgroup2 `cpu.stat` (present without the cpu controller, and it
+ * keeps the time of removed child cgroups), polled with wall-clock stamps so the usage at any
+ * instant of the poll span can be interpolated.
+ */
+import { readFileSync } from "node:fs";
+
+/** A cgroup's cpu.stat could not be read or has no usage_usec. */
+export class CgroupUsageError extends Error {
+  /** Carries the cgroup directory and what went wrong. */
+  constructor(readonly dir: string, readonly reason: string) {
+    super(`cannot read CPU usage of ${dir}: ${reason}`);
+    this.name = "CgroupUsageError";
+  }
+}
+
+/** CPU time the kernel charged to the cgroup2 directory `dir` and its descendants, in ns. */
+export function cgroupUsageNs(dir: string): number {
+  let text: string;
+  try {
+    text = readFileSync(`${dir}/cpu.stat`, "utf8");
+  } catch (e) {
+    throw new CgroupUsageError(dir, String(e));
+  }
+  const m = /^usage_usec (\d+)$/m.exec(text);
+  if (!m) throw new CgroupUsageError(dir, "no usage_usec line in cpu.stat");
+  return Number(m[1]) * 1000;
+}
+
+/** One poll of one cgroup: wall clock (ms, taken right after the read) and usage (ns). */
+interface UsageSample {
+  wallMs: number;
+  usageNs: number;
+}
+
+/** Error bound of an interpolated usage value. */
+export interface UsageAt {
+  usageNs: number;
+  /** The two polls around the instant are this far apart (ms): the value's uncertainty. */
+  gapMs: number;
+}
+
+/**
+ * Polls the usage of named cgroup dirs every `periodMs` until stopped. Dirs can be added while
+ * it runs (a pod created mid-way); a dir that disappears stops being polled.
+ */
+export class UsagePoller {
+  readonly #dirs = new Map<string, string>();
+  readonly #samples = new Map<string, UsageSample[]>();
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  /** Starts polling every `periodMs`. */
+  constructor(readonly periodMs = 10) {
+    this.#timer = setInterval(() => this.poll(), periodMs);
+  }
+
+  /** Adds the cgroup dir `dir` under `name` and polls it once now. */
+  watch(name: string, dir: string): void {
+    this.#dirs.set(name, dir);
+    this.#samples.set(name, []);
+    this.poll();
+  }
+
+  /** Reads every watched dir now. */
+  poll(): void {
+    for (const [name, dir] of this.#dirs) {
+      let usageNs: number;
+      try {
+        usageNs = cgroupUsageNs(dir);
+      } catch {
+        this.#dirs.delete(name);
+        continue;
+      }
+      this.#samples.get(name)!.push({ wallMs: Date.now(), usageNs });
+    }
+  }
+
+  /** Stops polling (after one last read). */
+  stop(): void {
+    this.poll();
+    clearInterval(this.#timer);
+  }
+
+  /** The last usage read of `name`. */
+  last(name: string): UsageSample {
+    const s = this.#samples.get(name);
+    if (!s?.length) throw new CgroupUsageError(name, "never polled");
+    return s[s.length - 1];
+  }
+
+  /**
+   * The usage of `name` at wall-clock instant `wallMs`, linearly interpolated between the two
+   * polls around it; throws when the instant is outside the polled span.
+   */
+  at(name: string, wallMs: number): UsageAt {
+    const s = this.#samples.get(name) ?? [];
+    for (let i = 1; i < s.length; i++) {
+      const a = s[i - 1], b = s[i];
+      if (a.wallMs <= wallMs && wallMs <= b.wallMs) {
+        const span = b.wallMs - a.wallMs;
+        const f = span === 0 ? 0 : (wallMs - a.wallMs) / span;
+        return { usageNs: a.usageNs + f * (b.usageNs - a.usageNs), gapMs: span };
+      }
+    }
+    const from = s[0]?.wallMs, to = s[s.length - 1]?.wallMs;
+    throw new CgroupUsageError(name, `instant ${wallMs} is outside the polled span ${from}..${to}`);
+  }
+}
