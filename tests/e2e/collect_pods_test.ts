@@ -53,12 +53,13 @@ function expectedColumns(pod: CreatedPod, c: CreatedPod["containers"][number]) {
 }
 
 Deno.test("collect: pod rows carry NRI metadata from start to removal, new pods within 100 ms, cpu_ns matches the kernel", async () => {
-  const out = await Deno.makeTempDir({ prefix: "podperf-e2e-" });
   const ctrd = await startContainerd({ nri: true });
+  let out: string | undefined;
   let cri: CriClient | undefined;
   let podperf: PodperfProcess | undefined;
   const poller = new UsagePoller(10);
   try {
+    out = await Deno.makeTempDir({ prefix: "podperf-e2e-" });
     cri = await CriClient.connect(ctrd.criSocket);
     const podA = await createPod(cri, {
       name: "pod-a",
@@ -246,7 +247,7 @@ Deno.test("collect: pod rows carry NRI metadata from start to removal, new pods 
     poller.stop();
     await podperf?.dispose();
     cri?.close();
+    if (out) await Deno.remove(out, { recursive: true }).catch(() => {});
     await ctrd.cleanup();
-    await Deno.remove(out, { recursive: true }).catch(() => {});
   }
 });
