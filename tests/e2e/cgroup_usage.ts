@@ -28,6 +28,26 @@ export function cgroupUsageNs(dir: string): number {
   return Number(m[1]) * 1000;
 }
 
+// /proc/stat counts in USER_HZ ticks, 100 per second on Linux whatever the kernel's HZ.
+const NS_PER_USER_HZ_TICK = 10_000_000;
+
+/**
+ * Node-wide CPU time from /proc/stat in ns: `stolen` (the hypervisor ran something else while
+ * a vCPU wanted to run) and `busy` (user, nice, system, irq, softirq). With paravirt steal
+ * accounting the kernel leaves stolen time out of task and cgroup usage, while podperf measures
+ * stretches with CLOCK_MONOTONIC, which keeps running while the vCPU is stolen.
+ */
+export function nodeCpuNs(): { stolen: number; busy: number } {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0];
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(
+    Number,
+  );
+  return {
+    stolen: steal * NS_PER_USER_HZ_TICK,
+    busy: (user + nice + system + irq + softirq) * NS_PER_USER_HZ_TICK,
+  };
+}
+
 /** One poll of one cgroup: wall clock (ms, taken right after the read) and usage (ns). */
 interface UsageSample {
   wallMs: number;
@@ -42,11 +62,12 @@ export interface UsageAt {
 }
 
 /**
- * Polls the usage of named cgroup dirs every `periodMs` until stopped. Dirs can be added while
- * it runs (a pod created mid-way); a dir that disappears stops being polled.
+ * Polls the usage of named cgroup dirs (or other ns counters) every `periodMs` until stopped.
+ * Dirs can be added while it runs (a pod created mid-way); a dir that disappears stops being
+ * polled.
  */
 export class UsagePoller {
-  readonly #dirs = new Map<string, string>();
+  readonly #readers = new Map<string, () => number>();
   readonly #samples = new Map<string, UsageSample[]>();
   readonly #timer: ReturnType<typeof setInterval>;
 
@@ -57,19 +78,24 @@ export class UsagePoller {
 
   /** Adds the cgroup dir `dir` under `name` and polls it once now. */
   watch(name: string, dir: string): void {
-    this.#dirs.set(name, dir);
+    this.watchValue(name, () => cgroupUsageNs(dir));
+  }
+
+  /** Adds any monotonic ns counter under `name` (e.g. node steal time) and polls it now. */
+  watchValue(name: string, read: () => number): void {
+    this.#readers.set(name, read);
     this.#samples.set(name, []);
     this.poll();
   }
 
-  /** Reads every watched dir now. */
+  /** Reads every watched counter now. */
   poll(): void {
-    for (const [name, dir] of this.#dirs) {
+    for (const [name, read] of this.#readers) {
       let usageNs: number;
       try {
-        usageNs = cgroupUsageNs(dir);
+        usageNs = read();
       } catch {
-        this.#dirs.delete(name);
+        this.#readers.delete(name);
         continue;
       }
       this.#samples.get(name)!.push({ wallMs: Date.now(), usageNs });
