@@ -201,7 +201,8 @@ Deno.test("collect: pod rows carry NRI metadata from start to removal, new pods 
     );
     assert.ok(firstNriC <= cStartedMs + NEW_POD_BOUND_MS, "pod C attributed within 100 ms");
 
-    // Processes outside any pod: the test runner and podperf itself, pod columns NULL.
+    // Processes outside any pod: the test runner, pod columns NULL. podperf leaves its own
+    // process out in the sampler (exclude_tgid); should it ever be in, it must be bare too.
     const outside = await queryParquet(`
       SELECT pid, count(*) AS n,
         count(*) FILTER (WHERE pod_name IS NULL AND pod_namespace IS NULL AND pod_uid IS NULL
