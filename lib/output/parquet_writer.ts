@@ -2,10 +2,12 @@
  * One Parquet file written crash-safely: rows stream into row groups under a temporary name;
  * close() writes the footer, fsyncs and renames the file to its final name.
  */
-import { ByteWriter, ParquetWriter } from "hyparquet-writer";
+import { ByteWriter } from "hyparquet-writer";
 import { constants as zlibConstants, zstdCompressSync } from "node:zlib";
 import { basename, dirname, join } from "node:path";
+import { ChunkEncoder } from "./column_chunk.ts";
 import { OutputClosedError, OutputConfigError, writeErrorFrom } from "./errors.ts";
+import { FooterBuilder, writeFileHeader } from "./footer.ts";
 import { RowGroupBuffer } from "./row_group_buffer.ts";
 import { log } from "../log.ts";
 import {
@@ -85,7 +87,8 @@ export class ParquetFileWriter {
   readonly #buffer: RowGroupBuffer;
   readonly #file: Deno.FsFile;
   readonly #out: FdWriter;
-  readonly #parquet: ParquetWriter;
+  readonly #encoder: ChunkEncoder;
+  readonly #footer = new FooterBuilder();
   #state: "open" | "closed" | "failed" = "open";
 
   /** Creates the temporary file; throws OutputWriteError when it cannot. */
@@ -98,7 +101,7 @@ export class ParquetFileWriter {
     this.tmpPath = tmpPathFor(opts.path);
     this.#config = opts.config;
     this.#rowGroupBytes = opts.rowGroupBytes ?? DEFAULT_ROW_GROUP_BYTES;
-    this.#buffer = new RowGroupBuffer(rowGroupRows);
+    this.#buffer = new RowGroupBuffer(rowGroupRows, opts.config);
     try {
       this.#file = Deno.openSync(this.tmpPath, { write: true, create: true, truncate: true });
     } catch (err) {
@@ -106,14 +109,10 @@ export class ParquetFileWriter {
     }
     this.#out = new FdWriter(this.#file);
     const params = { [zlibConstants.ZSTD_c_compressionLevel]: opts.zstdLevel ?? 3 };
-    this.#parquet = new ParquetWriter({
-      writer: this.#out,
-      schema: PARQUET_SCHEMA as ParquetWriter["schema"],
-      codec: "ZSTD",
-      // node:zlib has ZSTD since Node 22.15 and Deno implements it: no compressor package needed
-      compressors: { ZSTD: (input) => zstdCompressSync(input, { params }) },
-      createdBy: `podperf version ${opts.config.version}`,
-    });
+    // node:zlib has ZSTD since Node 22.15 and Deno implements it: no compressor package needed
+    const zstd = (input: Uint8Array) => zstdCompressSync(input, { params });
+    this.#encoder = new ChunkEncoder(this.#out, zstd, rowGroupRows);
+    writeFileHeader(this.#out);
   }
 
   /** Rows appended so far (buffered or in flushed row groups). */
@@ -137,11 +136,12 @@ export class ParquetFileWriter {
   flushRowGroup(): void {
     if (this.#buffer.length === 0) return;
     this.#guard("write", () => {
-      this.#parquet.write({
-        columnData: this.#buffer.columns(this.#config),
-        rowGroupSize: this.#buffer.length,
-      });
+      const start = this.#out.offset;
+      const columns = this.#buffer.encode(this.#encoder);
+      this.#footer.addRowGroup(columns, this.#buffer.length, start, this.#out.offset);
       this.#buffer.clear();
+      // hand the group to the kernel now: memory holds one row group, never the file
+      this.#out.flush();
     });
   }
 
@@ -154,8 +154,12 @@ export class ParquetFileWriter {
     if (this.#state !== "open") throw new OutputClosedError(this.path);
     this.flushRowGroup();
     this.#guard("finish", () => {
-      this.#parquet.kvMetadata = fileMetadata(this.#config, this.coverage);
-      this.#parquet.finish();
+      this.#footer.write(this.#out, {
+        schema: PARQUET_SCHEMA,
+        kvMetadata: fileMetadata(this.#config, this.coverage),
+        createdBy: `podperf version ${this.#config.version}`,
+      });
+      this.#out.finish();
       this.#file.syncSync();
       this.#file.close();
     });

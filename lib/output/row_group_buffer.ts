@@ -1,18 +1,37 @@
 /**
- * Columnar buffers for one row group: rows are copied into typed arrays as they arrive and
- * turned into hyparquet-writer column data when the group is flushed.
+ * Columnar buffers for one row group: each row is copied into typed arrays (numbers) and
+ * dictionary indexes (strings) as it arrives, and the group is encoded from those arrays
+ * without building a JS value per cell.
  */
-import type { ColumnSource } from "hyparquet-writer";
-import type { Coverage, FileConfig, OutputRow } from "./schema.ts";
+import type { SchemaElement } from "hyparquet";
+import type { ChunkEncoder, ThriftObject } from "./column_chunk.ts";
+import { StringColumn } from "./string_column.ts";
+import { type Coverage, type FileConfig, type OutputRow, PARQUET_SCHEMA } from "./schema.ts";
 
 // Per-row bytes of the fixed-width columns once encoded uncompressed, for the byte bound.
 const FIXED_ROW_BYTES = 8 * 9 + 4 * 2 + 1;
 
+const ELEMENT = new Map(PARQUET_SCHEMA.slice(1).map((e) => [e.name, e]));
+function el(name: string): SchemaElement {
+  return ELEMENT.get(name)!;
+}
+const COUNTER_COLUMNS = ["cycles", "instructions", "llc_misses", "page_faults", "context_switches"]
+  .map(el);
+const POD_COLUMNS = [
+  "pod_name",
+  "pod_namespace",
+  "pod_uid",
+  "container_name",
+  "container_id",
+  "meta_source",
+].map(el);
+
 /** Column buffers for at most `capacity` rows; reused after each flush. */
 export class RowGroupBuffer {
   #length = 0;
-  #stringBytes = 0;
   readonly #monoNs: BigInt64Array;
+  readonly #ts: BigInt64Array;
+  readonly #intervalNs: BigInt64Array;
   readonly #tgid: Int32Array;
   readonly #cgroupId: BigUint64Array;
   readonly #cpuNs: Float64Array;
@@ -20,19 +39,31 @@ export class RowGroupBuffer {
   readonly #counters: Float64Array[];
   readonly #scaled: Uint8Array;
   readonly #records: Int32Array;
-  readonly #comm: string[];
-  readonly #pod: (string | null)[][];
+  readonly #node: StringColumn;
+  readonly #comm: StringColumn;
+  readonly #pod: StringColumn[];
+  readonly #offsetLo: number;
+  readonly #offsetHi: number;
+  readonly #nodeName: string;
 
-  constructor(readonly capacity: number) {
+  constructor(readonly capacity: number, config: FileConfig) {
     this.#monoNs = new BigInt64Array(capacity);
+    this.#ts = new BigInt64Array(capacity);
+    this.#intervalNs = new BigInt64Array(capacity).fill(config.intervalNs);
     this.#tgid = new Int32Array(capacity);
     this.#cgroupId = new BigUint64Array(capacity);
     this.#cpuNs = new Float64Array(capacity);
     this.#counters = Array.from({ length: 5 }, () => new Float64Array(capacity));
     this.#scaled = new Uint8Array(capacity);
     this.#records = new Int32Array(capacity);
-    this.#comm = new Array(capacity);
-    this.#pod = Array.from({ length: 6 }, () => new Array(capacity));
+    this.#node = new StringColumn(capacity);
+    this.#comm = new StringColumn(capacity);
+    this.#pod = Array.from({ length: 6 }, () => new StringColumn(capacity));
+    // ts = mono_ns + offset is added in 32-bit halves at flush: no BigInt per row
+    const offset = BigInt.asUintN(64, config.monoToWallOffsetNs);
+    this.#offsetLo = Number(offset & 0xffffffffn);
+    this.#offsetHi = Number(offset >> 32n);
+    this.#nodeName = config.node;
   }
 
   /** Rows currently buffered. */
@@ -42,7 +73,10 @@ export class RowGroupBuffer {
 
   /** Estimated uncompressed bytes of the buffered rows (fixed columns + string payloads). */
   get bytes(): number {
-    return this.#length * FIXED_ROW_BYTES + this.#stringBytes;
+    let chars = this.#comm.chars;
+    // meta_source is not counted: it was never part of the estimate
+    for (let k = 0; k < 5; k++) chars += this.#pod[k].chars;
+    return this.#length * FIXED_ROW_BYTES + chars;
   }
 
   /** True when no further row fits. */
@@ -52,7 +86,7 @@ export class RowGroupBuffer {
 
   /** Copies one row in; the caller checks `full` first. Adds its CPU time to `coverage`. */
   push(row: OutputRow, coverage: Coverage): void {
-    const i = this.#length++;
+    const i = this.#length;
     this.#monoNs[i] = row.monoNs;
     this.#tgid[i] = row.tgid;
     this.#cgroupId[i] = row.cgroupId;
@@ -65,78 +99,69 @@ export class RowGroupBuffer {
     c[4][i] = row.contextSwitches ?? NaN;
     this.#scaled[i] = row.scaled ? 1 : 0;
     this.#records[i] = row.records;
-    this.#comm[i] = row.comm;
+    this.#node.push(i, this.#nodeName);
+    this.#comm.push(i, row.comm);
     const p = this.#pod;
-    p[0][i] = row.podName;
-    p[1][i] = row.podNamespace;
-    p[2][i] = row.podUid;
-    p[3][i] = row.containerName;
-    p[4][i] = row.containerId;
-    p[5][i] = row.metaSource;
-    // string lengths in UTF-16 units approximate UTF-8 bytes closely enough for a bound
-    this.#stringBytes += row.comm.length + (row.podName?.length ?? 0) +
-      (row.podNamespace?.length ?? 0) + (row.podUid?.length ?? 0) +
-      (row.containerName?.length ?? 0) + (row.containerId?.length ?? 0);
+    p[0].push(i, row.podName);
+    p[1].push(i, row.podNamespace);
+    p[2].push(i, row.podUid);
+    p[3].push(i, row.containerName);
+    p[4].push(i, row.containerId);
+    p[5].push(i, row.metaSource);
+    this.#length = i + 1;
     coverage.rows++;
     if (row.metaSource === null) coverage.unknownCpuNs += row.cpuNs;
     else coverage.knownCpuNs += row.cpuNs;
   }
 
-  /** Column data for hyparquet-writer in PARQUET_SCHEMA order; call clear() after writing it. */
-  columns(config: FileConfig): ColumnSource[] {
+  /** Encodes the buffered rows as column chunks in PARQUET_SCHEMA order; clear() afterwards. */
+  encode(enc: ChunkEncoder): ThriftObject[] {
     const n = this.#length;
-    const monoNs = this.#monoNs.slice(0, n);
-    const ts = new BigInt64Array(n);
-    const intervalNs = new BigInt64Array(n).fill(config.intervalNs);
-    const cpuNs = new BigInt64Array(n);
-    const scaled = new Array<boolean>(n);
-    for (let i = 0; i < n; i++) {
-      ts[i] = monoNs[i] + config.monoToWallOffsetNs;
-      cpuNs[i] = BigInt(Math.round(this.#cpuNs[i]));
-      scaled[i] = this.#scaled[i] === 1;
+    const mono = words(this.#monoNs);
+    const ts = words(this.#ts);
+    const lo = this.#offsetLo, hi = this.#offsetHi;
+    for (let i = 0; i < 2 * n; i += 2) {
+      const sum = (mono[i] >>> 0) + lo;
+      ts[i] = sum; // stored modulo 2^32
+      ts[i + 1] = mono[i + 1] + hi + (sum > 0xffffffff ? 1 : 0);
     }
-    const counter = (k: number) => {
-      const src = this.#counters[k];
-      const out = new Array<bigint | null>(n);
-      // a scaled counter may carry a fraction; the INT64 column holds the nearest integer
-      for (let i = 0; i < n; i++) out[i] = Number.isNaN(src[i]) ? null : BigInt(Math.round(src[i]));
-      return out;
-    };
-    const str = (name: string, data: (string | null)[]): ColumnSource => ({
-      name,
-      data: data.slice(0, n),
-      encoding: "RLE_DICTIONARY",
-    });
+    const [cycles, instructions, llc, faults, switches] = COUNTER_COLUMNS;
+    const [podName, podNamespace, podUid, containerName, containerId, metaSource] = POD_COLUMNS;
+    const c = this.#counters, p = this.#pod;
     return [
-      { name: "ts", data: ts },
-      { name: "mono_ns", data: monoNs },
-      { name: "interval_ns", data: intervalNs },
-      str("node", new Array<string>(n).fill(config.node)),
-      { name: "pid", data: this.#tgid.slice(0, n) },
-      str("comm", this.#comm),
-      { name: "cgroup_id", data: this.#cgroupId.slice(0, n) },
-      { name: "cpu_ns", data: cpuNs },
-      { name: "cycles", data: counter(0) },
-      { name: "instructions", data: counter(1) },
-      { name: "llc_misses", data: counter(2) },
-      { name: "page_faults", data: counter(3) },
-      { name: "context_switches", data: counter(4) },
-      { name: "scaled", data: scaled },
-      { name: "records", data: this.#records.slice(0, n) },
-      str("pod_name", this.#pod[0]),
-      str("pod_namespace", this.#pod[1]),
-      str("pod_uid", this.#pod[2]),
-      str("container_name", this.#pod[3]),
-      str("container_id", this.#pod[4]),
-      str("meta_source", this.#pod[5]),
+      enc.int64(el("ts"), ts, n, false),
+      enc.int64(el("mono_ns"), mono, n, false),
+      enc.int64(el("interval_ns"), words(this.#intervalNs), n, false),
+      enc.strings(el("node"), this.#node, n),
+      enc.int32(el("pid"), this.#tgid, n),
+      enc.strings(el("comm"), this.#comm, n),
+      enc.int64(el("cgroup_id"), words(this.#cgroupId), n, true),
+      enc.int64FromNumbers(el("cpu_ns"), this.#cpuNs, n),
+      enc.int64FromNumbers(cycles, c[0], n),
+      enc.int64FromNumbers(instructions, c[1], n),
+      enc.int64FromNumbers(llc, c[2], n),
+      enc.int64FromNumbers(faults, c[3], n),
+      enc.int64FromNumbers(switches, c[4], n),
+      enc.boolean(el("scaled"), this.#scaled, n),
+      enc.int32(el("records"), this.#records, n),
+      enc.strings(podName, p[0], n),
+      enc.strings(podNamespace, p[1], n),
+      enc.strings(podUid, p[2], n),
+      enc.strings(containerName, p[3], n),
+      enc.strings(containerId, p[4], n),
+      enc.strings(metaSource, p[5], n),
     ];
   }
 
-  /** Forgets the buffered rows and drops the string references so they can be collected. */
+  /** Forgets the buffered rows and their dictionaries. */
   clear(): void {
-    this.#comm.fill(undefined as unknown as string, 0, this.#length);
-    for (const col of this.#pod) col.fill(null, 0, this.#length);
+    this.#node.clear();
+    this.#comm.clear();
+    for (const col of this.#pod) col.clear();
     this.#length = 0;
-    this.#stringBytes = 0;
   }
+}
+
+function words(a: BigInt64Array | BigUint64Array): Int32Array {
+  return new Int32Array(a.buffer, a.byteOffset, 2 * a.length);
 }
