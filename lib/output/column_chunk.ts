@@ -11,6 +11,7 @@ import { ByteWriter } from "hyparquet-writer";
 import { writePageHeader } from "hyparquet-writer/src/datapage.js";
 import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js";
 import { unconvertStatistics } from "hyparquet-writer/src/unconvert.js";
+import { IntDictionary } from "./int_dictionary.ts";
 import type { StringColumn } from "./string_column.ts";
 
 /** Rows per data page; a column chunk of more rows is split into several pages. */
@@ -28,6 +29,8 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 }
 
 const TWO_32 = 4294967296;
+// below this many values a dictionary page costs more than it saves
+const MIN_DICTIONARY_VALUES = 64;
 const ZSTD = CompressionCodecs.indexOf("ZSTD");
 
 /**
@@ -43,6 +46,7 @@ export class ChunkEncoder {
   readonly #words: Int32Array;
   readonly #defs: Uint8Array;
   readonly #ids: Int32Array;
+  readonly #intDictionary: IntDictionary;
 
   constructor(out: ByteWriter, compress: Compressor, capacity: number) {
     this.#out = out;
@@ -50,13 +54,21 @@ export class ChunkEncoder {
     this.#words = new Int32Array(2 * capacity);
     this.#defs = new Uint8Array(capacity);
     this.#ids = new Int32Array(capacity);
+    this.#intDictionary = new IntDictionary(capacity);
   }
 
   /**
    * A required INT64 column whose first `n` values are `words` (low, high pairs: a view of a
-   * BigInt64Array or BigUint64Array); `unsigned` orders the statistics as UINT_64.
+   * BigInt64Array or BigUint64Array); `unsigned` orders the statistics as UINT_64, and
+   * `dictionary` tries a dictionary (worth it for few distinct values, not for timestamps).
    */
-  int64(el: SchemaElement, words: Int32Array, n: number, unsigned: boolean): ThriftObject {
+  int64(
+    el: SchemaElement,
+    words: Int32Array,
+    n: number,
+    opts: { unsigned: boolean; dictionary: boolean },
+  ): ThriftObject {
+    const { unsigned } = opts;
     let lo = 0, hi = 0;
     // signed order compares the high words as int32; unsigned order as uint32
     const flip = unsigned ? 0x80000000 : 0;
@@ -71,8 +83,7 @@ export class ChunkEncoder {
       max_value: wordsToBigInt(words, hi, unsigned),
       null_count: 0n,
     };
-    const bytes = new Uint8Array(words.buffer, words.byteOffset, 8 * n);
-    return this.#chunk(el, n, "PLAIN", null, (s, e) => bytes.subarray(8 * s, 8 * e), stats);
+    return this.#ints(el, words, n, n, true, opts.dictionary, stats);
   }
 
   /**
@@ -105,13 +116,7 @@ export class ChunkEncoder {
       max_value: BigInt(max),
       null_count: BigInt(nulls),
     };
-    const bytes = new Uint8Array(words.buffer, 0, 8 * k);
-    let v = 0;
-    return this.#chunk(el, n, "PLAIN", null, (s, e) => {
-      const from = v;
-      for (let i = s; i < e; i++) v += defs[i];
-      return bytes.subarray(8 * from, 8 * v);
-    }, stats);
+    return this.#ints(el, words, n, k, true, true, stats);
   }
 
   /** A required INT32 column. */
@@ -124,8 +129,7 @@ export class ChunkEncoder {
       if (x > max) max = x;
     }
     const stats = n === 0 ? { null_count: 0n } : { min_value: min, max_value: max, null_count: 0n };
-    const bytes = new Uint8Array(src.buffer, src.byteOffset, 4 * n);
-    return this.#chunk(el, n, "PLAIN", null, (s, e) => bytes.subarray(4 * s, 4 * e), stats);
+    return this.#ints(el, src, n, n, false, true, stats);
   }
 
   /** A required BOOLEAN column (0/1 per row), RLE-encoded. */
@@ -164,7 +168,7 @@ export class ChunkEncoder {
       null_count: BigInt(col.nulls),
     };
     const idx = col.indexes, defs = this.#defs, ids = this.#ids;
-    const bitWidth = col.values.length <= 1 ? 0 : 32 - Math.clz32(col.values.length - 1);
+    const bitWidth = bitWidthOf(col.values.length);
     return this.#chunk(el, n, "RLE_DICTIONARY", dictionary, (s, e) => {
       let k = 0;
       for (let i = s; i < e; i++) {
@@ -176,6 +180,48 @@ export class ChunkEncoder {
       page.appendUint8(bitWidth);
       writeRleBitPackedHybrid(page, ids.subarray(0, k), bitWidth);
       return page.getBytes();
+    }, stats);
+  }
+
+  // An integer chunk of n rows whose k non-NULL values are src's first k (word pairs when
+  // wide); for an OPTIONAL column #defs already marks them. RLE_DICTIONARY when a dictionary
+  // of at most k/8 values exists, else PLAIN.
+  #ints(
+    el: SchemaElement,
+    src: Int32Array,
+    n: number,
+    k: number,
+    wide: boolean,
+    tryDictionary: boolean,
+    stats: Record<string, unknown>,
+  ): ThriftObject {
+    const defs = this.#defs;
+    const optional = el.repetition_type === "OPTIONAL";
+    let v = 0; // values consumed by the pages so far
+    const take = (s: number, e: number) => {
+      const from = v;
+      if (!optional) v += e - s;
+      else for (let i = s; i < e; i++) v += defs[i];
+      return from;
+    };
+    const dict = this.#intDictionary;
+    if (tryDictionary && k >= MIN_DICTIONARY_VALUES && dict.build(src, k, wide, k >> 3)) {
+      const ids = dict.ids, page = this.#page;
+      const bitWidth = bitWidthOf(dict.size);
+      const dictionary = { bytes: dict.plain(wide), count: dict.size };
+      return this.#chunk(el, n, "RLE_DICTIONARY", dictionary, (s, e) => {
+        const from = take(s, e);
+        resetWriter(page);
+        page.appendUint8(bitWidth);
+        writeRleBitPackedHybrid(page, ids.subarray(from, v), bitWidth);
+        return page.getBytes();
+      }, stats);
+    }
+    const width = wide ? 8 : 4;
+    const bytes = new Uint8Array(src.buffer, src.byteOffset, width * k);
+    return this.#chunk(el, n, "PLAIN", null, (s, e) => {
+      const from = take(s, e);
+      return bytes.subarray(width * from, width * v);
     }, stats);
   }
 
@@ -288,6 +334,11 @@ export class ChunkEncoder {
     out.appendBytes(compressed);
     return header + body.length;
   }
+}
+
+// Bits per dictionary index of a dictionary of `size` values.
+function bitWidthOf(size: number): number {
+  return size <= 1 ? 0 : 32 - Math.clz32(size - 1);
 }
 
 function code(encoding: Encoding): number {

@@ -21,7 +21,7 @@ export interface RotatingOptions {
   prefix: string;
   /** a file is completed once its encoded size reaches this; it may exceed it by a row group */
   maxBytes: number;
-  /** a file is completed by the first append or rotateIfDue() this long after it was opened */
+  /** a file is completed by the first append(), appendMany() batch or rotateIfDue() this long after it was opened */
   maxAgeMs: number;
   /** rows per row group */
   rowGroupRows?: number;
@@ -99,28 +99,38 @@ export class RotatingParquetWriter {
 
   /** Adds one row; may complete the current file (size or age) and start another. */
   append(row: OutputRow): void {
-    if (this.#closed) throw new OutputClosedError(this.#opts.dir);
-    const file = this.#current ?? this.#open();
-    this.#run(() => file.append(row));
-    // checked after the row went in, so a failure here counts it among the file's lost rows
-    if (file.bytes >= this.#opts.maxBytes) this.#finish(file);
-    else this.rotateIfDue();
+    this.#add(row);
+    this.rotateIfDue();
   }
 
   /**
-   * Adds rows in order. At the first failure it stops, adds the rows it did not get to to
-   * `rowsLost` (so written + lost still equals appended) and throws that failure.
+   * Adds rows in order, checking the file's age once after the batch (its rows arrived
+   * together). At the first failure it stops, adds the rows it did not get to to `rowsLost`
+   * (so written + lost still equals appended) and throws that failure.
    */
   appendMany(rows: Iterable<OutputRow>): void {
-    const it = rows[Symbol.iterator]();
-    for (let r = it.next(); !r.done; r = it.next()) {
-      try {
-        this.append(r.value);
-      } catch (err) {
-        for (r = it.next(); !r.done; r = it.next()) this.rowsLost++;
-        throw err;
+    if (Array.isArray(rows)) {
+      // the collector's batches are arrays: no iterator object per call
+      for (let i = 0; i < rows.length; i++) {
+        try {
+          this.#add(rows[i]);
+        } catch (err) {
+          this.rowsLost += rows.length - i - 1;
+          throw err;
+        }
+      }
+    } else {
+      const it = rows[Symbol.iterator]();
+      for (let r = it.next(); !r.done; r = it.next()) {
+        try {
+          this.#add(r.value);
+        } catch (err) {
+          for (r = it.next(); !r.done; r = it.next()) this.rowsLost++;
+          throw err;
+        }
       }
     }
+    this.rotateIfDue();
   }
 
   /** Completes the current file if it is older than maxAgeMs; for callers with idle periods. */
@@ -141,6 +151,20 @@ export class RotatingParquetWriter {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#current) this.#finish(this.#current);
+  }
+
+  // One row into the current file (opened on demand); completes the file when it is full.
+  #add(row: OutputRow): void {
+    if (this.#closed) throw new OutputClosedError(this.#opts.dir);
+    const file = this.#current ?? this.#open();
+    try {
+      file.append(row);
+    } catch (err) {
+      this.#dropOnWriteError(err);
+      throw err;
+    }
+    // checked after the row went in, so a failure here counts it among the file's lost rows
+    if (file.bytes >= this.#opts.maxBytes) this.#finish(file);
   }
 
   #open(): ParquetFileWriter {
@@ -177,11 +201,15 @@ export class RotatingParquetWriter {
     try {
       return step();
     } catch (err) {
-      if (err instanceof OutputWriteError) {
-        this.#current = null;
-        this.rowsLost += err.rowsLost;
-      }
+      this.#dropOnWriteError(err);
       throw err;
+    }
+  }
+
+  #dropOnWriteError(err: unknown): void {
+    if (err instanceof OutputWriteError) {
+      this.#current = null;
+      this.rowsLost += err.rowsLost;
     }
   }
 }
