@@ -21,7 +21,10 @@ export interface RotatingOptions {
   prefix: string;
   /** a file is completed once its encoded size reaches this; it may exceed it by a row group */
   maxBytes: number;
-  /** a file is completed by the first append(), appendMany() batch or rotateIfDue() this long after it was opened */
+  /**
+   * a file is completed by the first append(), appendMany() batch or rotateIfDue() this long
+   * after it was opened
+   */
   maxAgeMs: number;
   /** rows per row group */
   rowGroupRows?: number;
