@@ -126,16 +126,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
 
   const store = new MetadataStore({ gracePeriodMs: opts.gracePeriodMs });
   let nri: NriPluginHandle | null = null;
-  if (opts.nriSocket !== null) {
-    try {
-      await Deno.stat(opts.nriSocket);
-    } catch {
-      log.warn("no NRI socket: pod columns come from fallbacks only until it appears", {
-        socket: opts.nriSocket,
-      });
-    }
-    nri = startNriPlugin({ socketPath: opts.nriSocket, store });
-  }
+  // Without a socket the plugin says so once and keeps retrying quietly with backoff.
+  if (opts.nriSocket !== null) nri = startNriPlugin({ socketPath: opts.nriSocket, store });
   const fallbacks = opts.fallbacks ?? true;
   const oci = fallbacks
     ? new OciBundleWatcher({
