@@ -183,3 +183,33 @@ Deno.test("an open file exists only under its temporary name until close", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("peak memory is bounded by the row group, not by the rows in the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const peak = async (rows: number) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("./memory_fixture.ts", import.meta.url).pathname,
+          join(dir, `m${rows}.parquet`),
+          String(rows),
+        ],
+        stderr: "inherit",
+      }).output();
+      assert.equal(out.code, 0);
+      const report = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.equal(report.rows, rows);
+      return report.peakRssBytes / 2 ** 20;
+    };
+    const small = await peak(100_000);
+    const large = await peak(1_500_000);
+    // hyparquet-writer's column API peaked at ~180 MB for 100 k rows and ~240 MB for 1 M;
+    // a writer whose memory follows the file would add tens of MB for 14× the rows
+    assert.ok(large - small < 30, `peak RSS ${small.toFixed(0)} MB → ${large.toFixed(0)} MB`);
+    assert.ok(large < 150, `peak RSS ${large.toFixed(0)} MB for 1.5 M rows`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
