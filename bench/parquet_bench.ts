@@ -3,14 +3,23 @@
  * rows in its own subprocess (so peak RSS is its own), rounds interleaved, then DuckDB reads
  * the file back to check row count, column types and a u64 ≥ 2^63 cgroup id.
  *
- * Run: deno run -A bench/parquet_bench.ts [--rows=1000000] [--rounds=3]
+ * `podperf` is lib/output's ParquetFileWriter; `hyparquet-writer ParquetWriter` is the
+ * library's own column API fed the way lib/output fed it before it encoded typed arrays
+ * itself, kept as the before/after reference. Several `--rows` values show peak RSS against
+ * rows per file.
+ *
+ * Run: deno run -A bench/parquet_bench.ts [--rows=100000,1000000,3000000] [--rounds=3]
+ *        [--only=podperf,hyparquet-writer ParquetWriter]
  */
 import { join } from "node:path";
+import type { SchemaElement } from "hyparquet";
+import type { ColumnSource } from "hyparquet-writer";
 import type { FileConfig, OutputRow } from "../lib/output/schema.ts";
 
 /** Candidates in the order each round runs them. */
 export const CANDIDATES = [
-  "hyparquet-writer",
+  "podperf",
+  "hyparquet-writer ParquetWriter",
   "@dsnp/parquetjs",
   "duckdb-appender",
   "parquet-wasm",
@@ -18,7 +27,8 @@ export const CANDIDATES = [
 
 // the module each candidate loads, timed separately from writing
 const MODULES: Record<string, string> = {
-  "hyparquet-writer": "../lib/output/parquet_writer.ts",
+  "podperf": "../lib/output/parquet_writer.ts",
+  "hyparquet-writer ParquetWriter": "hyparquet-writer",
   "@dsnp/parquetjs": "@dsnp/parquetjs",
   "duckdb-appender": "@duckdb/node-api",
   "parquet-wasm": "parquet-wasm",
@@ -64,11 +74,46 @@ function makeRow(i: number, bigCgroup: boolean): OutputRow {
 type Writer = (path: string, rows: number, bigCgroup: boolean) => Promise<void>;
 
 const WRITERS: Record<string, Writer> = {
-  async "hyparquet-writer"(path, rows, big) {
+  async "podperf"(path, rows, big) {
     const { ParquetFileWriter } = await import("../lib/output/parquet_writer.ts");
     const w = new ParquetFileWriter({ path, config: CONFIG });
     for (let i = 0; i < rows; i++) w.append(makeRow(i, big));
     await w.close();
+  },
+
+  async "hyparquet-writer ParquetWriter"(path, rows, big) {
+    const { ByteWriter, ParquetWriter } = await import("hyparquet-writer");
+    const { constants, zstdCompressSync } = await import("node:zlib");
+    const { PARQUET_SCHEMA, fileMetadata } = await import("../lib/output/schema.ts");
+    const file = Deno.openSync(path, { write: true, create: true, truncate: true });
+    const out = new ByteWriter(1 << 20);
+    const drain = () => {
+      const bytes = new Uint8Array(out.buffer, 0, out.index);
+      for (let off = 0; off < bytes.length;) off += file.writeSync(bytes.subarray(off));
+      out.index = 0;
+    };
+    const params = { [constants.ZSTD_c_compressionLevel]: 3 };
+    const w = new ParquetWriter({
+      writer: out,
+      schema: PARQUET_SCHEMA as SchemaElement[],
+      codec: "ZSTD",
+      compressors: { ZSTD: (b) => zstdCompressSync(b, { params }) },
+    });
+    const group: OutputRow[] = [];
+    const flush = () => {
+      w.write({ columnData: hyparquetColumns(group), rowGroupSize: group.length });
+      drain();
+      group.length = 0;
+    };
+    for (let i = 0; i < rows; i++) {
+      group.push(makeRow(i, big));
+      if (group.length === 16_384) flush();
+    }
+    if (group.length) flush();
+    w.kvMetadata = fileMetadata(CONFIG, { rows, knownCpuNs: 0, unknownCpuNs: 0 });
+    w.finish();
+    drain();
+    file.close();
   },
 
   async "@dsnp/parquetjs"(path, rows, big) {
@@ -190,6 +235,45 @@ const WRITERS: Record<string, Writer> = {
   },
 };
 
+// Column data as lib/output built it for hyparquet-writer until it encoded typed arrays itself:
+// one JS value per cell, strings left to the library's dictionary.
+function hyparquetColumns(rows: OutputRow[]): ColumnSource[] {
+  const n = rows.length;
+  const big = (f: (r: OutputRow) => number | null) =>
+    rows.map((r) => {
+      const v = f(r);
+      return v === null ? null : BigInt(Math.round(v));
+    });
+  const str = (name: string, f: (r: OutputRow) => string | null): ColumnSource => ({
+    name,
+    data: rows.map(f),
+    encoding: "RLE_DICTIONARY",
+  });
+  return [
+    { name: "ts", data: BigInt64Array.from(rows, (r) => r.monoNs + CONFIG.monoToWallOffsetNs) },
+    { name: "mono_ns", data: BigInt64Array.from(rows, (r) => r.monoNs) },
+    { name: "interval_ns", data: new BigInt64Array(n).fill(CONFIG.intervalNs) },
+    str("node", () => CONFIG.node),
+    { name: "pid", data: Int32Array.from(rows, (r) => r.tgid) },
+    str("comm", (r) => r.comm),
+    { name: "cgroup_id", data: BigUint64Array.from(rows, (r) => r.cgroupId) },
+    { name: "cpu_ns", data: BigInt64Array.from(rows, (r) => BigInt(Math.round(r.cpuNs))) },
+    { name: "cycles", data: big((r) => r.cycles) },
+    { name: "instructions", data: big((r) => r.instructions) },
+    { name: "llc_misses", data: big((r) => r.llcMisses) },
+    { name: "page_faults", data: big((r) => r.pageFaults) },
+    { name: "context_switches", data: big((r) => r.contextSwitches) },
+    { name: "scaled", data: rows.map((r) => r.scaled) },
+    { name: "records", data: Int32Array.from(rows, (r) => r.records) },
+    str("pod_name", (r) => r.podName),
+    str("pod_namespace", (r) => r.podNamespace),
+    str("pod_uid", (r) => r.podUid),
+    str("container_name", (r) => r.containerName),
+    str("container_id", (r) => r.containerId),
+    str("meta_source", (r) => r.metaSource),
+  ];
+}
+
 function peakRssBytes(): number {
   const m = Deno.readTextFileSync("/proc/self/status").match(/VmHWM:\s+(\d+) kB/);
   return m ? Number(m[1]) * 1024 : NaN;
@@ -252,13 +336,24 @@ interface Run {
  * its own subprocess. Returns one summary row per candidate (median time, max peak RSS).
  */
 export async function benchParquet(
-  opts: { rows?: number; rounds?: number } = {},
+  opts: { rows?: number | number[]; rounds?: number; only?: string[] } = {},
 ): Promise<Record<string, unknown>[]> {
-  const rows = opts.rows ?? 1_000_000;
-  const rounds = opts.rounds ?? 3;
+  const table: Record<string, unknown>[] = [];
+  const counts = Array.isArray(opts.rows) ? opts.rows : [opts.rows ?? 1_000_000];
+  for (const rows of counts) {
+    table.push(...await benchRows(rows, opts.rounds ?? 3, opts.only ?? CANDIDATES));
+  }
+  return table;
+}
+
+async function benchRows(
+  rows: number,
+  rounds: number,
+  candidates: string[],
+): Promise<Record<string, unknown>[]> {
   const runs: Run[] = [];
   for (let round = 0; round < rounds; round++) {
-    for (const name of CANDIDATES) {
+    for (const name of candidates) {
       const dir = await Deno.makeTempDir({ prefix: "parquet-bench-" });
       try {
         const out = await new Deno.Command(Deno.execPath(), {
@@ -294,7 +389,7 @@ export async function benchParquet(
       }
     }
   }
-  return CANDIDATES.map((name) => {
+  return candidates.map((name) => {
     const mine = runs.filter((r) => r.name === name);
     const ok = mine.filter((r) => !r.error);
     if (ok.length === 0) {
@@ -326,8 +421,9 @@ if (import.meta.main) {
   } else {
     console.table(
       await benchParquet({
-        rows: Number(arg("rows") ?? 1_000_000),
+        rows: (arg("rows") ?? "1000000").split(",").map(Number),
         rounds: Number(arg("rounds") ?? 3),
+        only: arg("only")?.split(","),
       }),
     );
   }
