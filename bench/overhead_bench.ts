@@ -17,23 +17,45 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
+/** Non-idle CPU seconds of the whole node (all CPUs), from /proc/stat. */
+function nodeBusySeconds(): number {
+  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
+    .map(Number);
+  // user nice system idle iowait irq softirq steal …: busy = all but idle and iowait
+  return (f[0] + f[1] + f[2] + f[5] + f[6]) / CLK_TCK;
+}
+
 interface ProgStat {
   runTimeNs: number;
   runCnt: number;
 }
 
+/** BPF program ids a process holds, from the `prog_id:` lines of its fds' fdinfo. */
+async function progIdsOf(pid: number): Promise<Set<number>> {
+  const ids = new Set<number>();
+  for await (const fd of Deno.readDir(`/proc/${pid}/fdinfo`)) {
+    const info = await Deno.readTextFile(`/proc/${pid}/fdinfo/${fd.name}`).catch(() => "");
+    const m = info.match(/^prog_id:\s+(\d+)/m);
+    if (m) ids.add(Number(m[1]));
+  }
+  return ids;
+}
+
+// bpftool's `pids` field needs a bpftool built with skeleton support (Debian's is not), so
+// the programs are matched by the ids the collector's own fds hold.
 async function bpfProgStats(pid: number): Promise<ProgStat> {
+  const ids = await progIdsOf(pid);
   const out = await new Deno.Command("bpftool", { args: ["-j", "prog", "show"], stderr: "null" })
     .output();
   if (!out.success) return { runTimeNs: 0, runCnt: 0 };
   const progs = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    id: number;
     run_time_ns?: number;
     run_cnt?: number;
-    pids?: { pid: number }[];
   }[];
   let runTimeNs = 0, runCnt = 0;
   for (const p of progs) {
-    if (!p.pids?.some((x) => x.pid === pid)) continue;
+    if (!ids.has(p.id)) continue;
     runTimeNs += p.run_time_ns ?? 0;
     runCnt += p.run_cnt ?? 0;
   }
@@ -45,6 +67,8 @@ export interface OverheadSample {
   tool: string;
   load: string;
   toolCpuPct: number;
+  /** node-wide busy CPU % of one CPU: with no load it is everything the tool costs */
+  nodeBusyPct: number;
   bpfCpuPct: number | null;
   bpfNsPerRun: number | null;
   lost: number | null;
@@ -71,10 +95,12 @@ async function measureTool(
   try {
     await sleep(warmupS * 1000);
     const c0 = cpuSeconds(child.pid);
+    const n0 = nodeBusySeconds();
     const b0 = tool === "podperf" ? await bpfProgStats(child.pid) : null;
     const t0 = performance.now();
     await sleep(windowS * 1000);
     const c1 = cpuSeconds(child.pid);
+    const n1 = nodeBusySeconds();
     const b1 = tool === "podperf" ? await bpfProgStats(child.pid) : null;
     const wall = (performance.now() - t0) / 1000;
     child.kill("SIGINT");
@@ -88,6 +114,7 @@ async function measureTool(
       tool,
       load: load.name,
       toolCpuPct: round(100 * (c1 - c0) / wall),
+      nodeBusyPct: round(100 * (n1 - n0) / wall),
       bpfCpuPct: bpfNs === null ? null : round(100 * bpfNs / 1e9 / wall),
       bpfNsPerRun: bpfNs !== null && bpfRuns ? Math.round(bpfNs / bpfRuns) : null,
       lost: fin ? Number(fin.lost ?? 0) : null,
@@ -120,6 +147,8 @@ function median(xs: number[]): number {
 /** The tools compared, as argv templates ({out} = a fresh temp dir). */
 export function tools(intervalMs = 1): Record<string, string[]> {
   return {
+    // baseline: what the node does under the load with no tool at all
+    "(no tool)": ["sleep", "3600"],
     podperf: [
       deno,
       "run",
@@ -233,6 +262,7 @@ function summarize(samples: OverheadSample[]): Record<string, unknown> {
     load: samples[0].load,
     "cpu % (median)": median(cpu),
     "cpu % spread": `${Math.min(...cpu)}–${Math.max(...cpu)}`,
+    "node busy %": med("nodeBusyPct"),
     "bpf cpu %": med("bpfCpuPct"),
     "bpf ns/run": med("bpfNsPerRun"),
     "records/s": med("recordsPerS"),
