@@ -125,23 +125,19 @@ async function runSummary(files: string[], o: Record<string, unknown>): Promise<
   const to = parseWallTime("to", o.to);
   const rows: OutputRow[] = [];
   let intervalNs = 1_000_000n;
-  let node: string | null = null;
+  // The share of node CPU needs the node's CPU count, which each file records.
+  let fileCpus: number | undefined;
   for (const path of files) {
     const f = await readPodperfFile(path);
     const offset = BigInt(f.metadata["podperf.mono_to_wall_offset_ns"] ?? "0");
     intervalNs = BigInt(f.metadata["podperf.interval_ns"] ?? intervalNs);
-    node ??= f.metadata["podperf.node"] ?? null;
+    fileCpus ??= f.metadata["podperf.cpus"] ? Number(f.metadata["podperf.cpus"]) : undefined;
     for (const r of f.rows) {
       const wall = r.monoNs + offset;
       if ((from === undefined || wall >= from) && (to === undefined || wall < to)) rows.push(r);
     }
   }
-  // The share of node CPU needs the node's CPU count: known when the files come from here.
-  const cpus = o.cpus !== undefined
-    ? Number(o.cpus)
-    : node === Deno.hostname()
-    ? navigator.hardwareConcurrency
-    : undefined;
+  const cpus = o.cpus !== undefined ? Number(o.cpus) : fileCpus;
   printSummary(summarize(rows, { by, intervalNs, cpus }), by, Boolean(o.json), Number(o.top ?? 0));
   return 0;
 }
@@ -187,7 +183,7 @@ export function buildCli(): ReturnType<typeof cac> {
     .option("--by <key>", "Group by pod, container, process or cgroup", { default: "pod" })
     .option("--from <time>", "Window start, wall clock (ISO 8601)")
     .option("--to <time>", "Window end, wall clock (ISO 8601)")
-    .option("--cpus <n>", "CPUs of the node, for the share of node CPU")
+    .option("--cpus <n>", "CPUs of the node (default: from the files' podperf.cpus)")
     .option("--top <n>", "Rows shown (0 = all)", { default: 0 })
     .option("--json", "Print JSON")
     .example("podperf summary --by container out/*.parquet")

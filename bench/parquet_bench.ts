@@ -39,6 +39,7 @@ const CONFIG: FileConfig = {
   node: "bench-node",
   intervalNs: 1_000_000n,
   monoToWallOffsetNs: 1_700_000_000_123_456_789n,
+  cpus: 2,
   counters: [],
 };
 const PROCS = 40;
@@ -110,7 +111,13 @@ const WRITERS: Record<string, Writer> = {
       if (group.length === 16_384) flush();
     }
     if (group.length) flush();
-    w.kvMetadata = fileMetadata(CONFIG, { rows, knownCpuNs: 0, unknownCpuNs: 0 });
+    w.kvMetadata = fileMetadata(CONFIG, {
+      rows,
+      knownCpuNs: 0,
+      unknownCpuNs: 0,
+      knownCycles: 0,
+      unknownCycles: 0,
+    });
     w.finish();
     drain();
     file.close();

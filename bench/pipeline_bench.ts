@@ -46,6 +46,7 @@ async function runCase(c: Case): Promise<Record<string, unknown>> {
         node: "bench",
         intervalNs: 1_000_000n,
         monoToWallOffsetNs: 0n,
+        cpus: 2,
         counters: [],
       },
     });

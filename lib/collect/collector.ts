@@ -160,6 +160,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       intervalNs,
       monoToWallOffsetNs: offset,
       counters,
+      cpus: sampler.cpus.length,
     },
     onFileClosed: (info) => {
       files.push(info);

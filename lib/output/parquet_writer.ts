@@ -81,7 +81,13 @@ class FdWriter extends ByteWriter {
 export class ParquetFileWriter {
   readonly path: string;
   readonly tmpPath: string;
-  readonly coverage: Coverage = { rows: 0, knownCpuNs: 0, unknownCpuNs: 0 };
+  readonly coverage: Coverage = {
+    rows: 0,
+    knownCpuNs: 0,
+    unknownCpuNs: 0,
+    knownCycles: 0,
+    unknownCycles: 0,
+  };
   readonly #config: FileConfig;
   readonly #rowGroupBytes: number;
   readonly #buffer: RowGroupBuffer;

@@ -111,8 +111,13 @@ export class RowGroupBuffer {
     p[5].push(i, row.metaSource);
     this.#length = i + 1;
     coverage.rows++;
-    if (row.metaSource === null) coverage.unknownCpuNs += row.cpuNs;
-    else coverage.knownCpuNs += row.cpuNs;
+    if (row.metaSource === null) {
+      coverage.unknownCpuNs += row.cpuNs;
+      coverage.unknownCycles += row.cycles ?? 0;
+    } else {
+      coverage.knownCpuNs += row.cpuNs;
+      coverage.knownCycles += row.cycles ?? 0;
+    }
   }
 
   /** Encodes the buffered rows as column chunks in PARQUET_SCHEMA order; clear() afterwards. */

@@ -3,6 +3,7 @@
  * column schema it writes and the file key/value metadata.
  */
 import type { SchemaElement } from "hyparquet";
+import type { SlotRow } from "../aggregate/slot_row.ts";
 
 /** Where a row's pod columns came from; null in a row means unknown. */
 export type MetaSource = "nri" | "oci" | "cgroup-path";
@@ -11,21 +12,7 @@ export type MetaSource = "nri" | "oci" | "cgroup-path";
  * One output row: the aggregator's SlotRow fields plus the pod columns from the metadata join.
  * A SlotRow spread together with the pod fields is an OutputRow.
  */
-export interface OutputRow {
-  /** slot start, CLOCK_MONOTONIC ns; the writer derives `ts` from it */
-  monoNs: bigint;
-  tgid: number;
-  comm: string;
-  /** cgroup2 inode; any u64, including values ≥ 2^63 */
-  cgroupId: bigint;
-  cpuNs: number;
-  cycles: number | null;
-  instructions: number | null;
-  llcMisses: number | null;
-  pageFaults: number | null;
-  contextSwitches: number | null;
-  scaled: boolean;
-  records: number;
+export interface OutputRow extends SlotRow {
   podName: string | null;
   podNamespace: string | null;
   podUid: string | null;
@@ -94,6 +81,8 @@ export interface FileConfig {
   monoToWallOffsetNs: bigint;
   /** the sampler's counter sources, stored as `podperf.counters` */
   counters: readonly CounterInfo[];
+  /** CPUs sampled, stored as `podperf.cpus` (the denominator of a node CPU share) */
+  cpus: number;
 }
 
 /** CPU time in one file split by whether the row's cgroup had pod metadata. */
@@ -101,6 +90,9 @@ export interface Coverage {
   rows: number;
   knownCpuNs: number;
   unknownCpuNs: number;
+  /** cycles of rows with and without pod metadata (0 where cycles are not counted) */
+  knownCycles: number;
+  unknownCycles: number;
 }
 
 const REQUIRED = "REQUIRED" as const;
@@ -168,12 +160,15 @@ export function fileMetadata(
     { key: "podperf.interval_ns", value: config.intervalNs.toString() },
     { key: "podperf.counters", value: JSON.stringify(config.counters) },
     { key: "podperf.mono_to_wall_offset_ns", value: config.monoToWallOffsetNs.toString() },
+    { key: "podperf.cpus", value: String(config.cpus) },
     {
       key: "podperf.coverage",
       value: JSON.stringify({
         rows: coverage.rows,
         known_cpu_ns: coverage.knownCpuNs,
         unknown_cpu_ns: coverage.unknownCpuNs,
+        known_cycles: coverage.knownCycles,
+        unknown_cycles: coverage.unknownCycles,
       }),
     },
   ];

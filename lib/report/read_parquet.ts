@@ -1,7 +1,7 @@
 /** Reads podperf Parquet files back into OutputRows (pure JS: hyparquet + node:zlib ZSTD). */
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { zstdDecompressSync } from "node:zlib";
-import type { MetaSource, OutputRow } from "../output/schema.ts";
+import { type MetaSource, type OutputRow, PARQUET_SCHEMA } from "../output/schema.ts";
 
 /** A file could not be read as podperf Parquet output. */
 export class ParquetReadError extends Error {
@@ -12,26 +12,8 @@ export class ParquetReadError extends Error {
 }
 
 // the columns an OutputRow is made of; ts, node and interval_ns are per-file facts
-const COLUMNS = [
-  "mono_ns",
-  "pid",
-  "comm",
-  "cgroup_id",
-  "cpu_ns",
-  "cycles",
-  "instructions",
-  "llc_misses",
-  "page_faults",
-  "context_switches",
-  "scaled",
-  "records",
-  "pod_name",
-  "pod_namespace",
-  "pod_uid",
-  "container_name",
-  "container_id",
-  "meta_source",
-];
+const PER_FILE = new Set(["root", "ts", "node", "interval_ns"]);
+const COLUMNS = PARQUET_SCHEMA.map((e) => e.name).filter((n) => !PER_FILE.has(n));
 
 const compressors = {
   ZSTD: (input: Uint8Array) => new Uint8Array(zstdDecompressSync(input)),

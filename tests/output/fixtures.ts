@@ -7,6 +7,7 @@ export const CONFIG: FileConfig = {
   node: "node-a",
   intervalNs: 1_000_000n,
   monoToWallOffsetNs: 1_700_000_000_123_456_789n,
+  cpus: 2,
   counters: [
     { name: "cycles", source: "unavailable", detail: "no PMU" },
     { name: "page_faults", source: "software" },

@@ -27,7 +27,7 @@ for (const groups of [1, 14, 15, 16, 300]) {
       const kv = await queryParquet(
         `SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata('${path}')`,
       );
-      assert.equal(kv.length, 6);
+      assert.equal(kv.length, 7);
       assert.equal(kv.find((e) => e.k === "podperf.node")?.v, "node-a");
       const [{ n, last }] = await queryParquet(
         `SELECT count(*) AS n, max(mono_ns) AS last FROM read_parquet('${path}')`,
@@ -50,7 +50,13 @@ Deno.test("a file closed without rows is a valid empty Parquet file", async () =
       `SELECT decode(value) AS v FROM parquet_kv_metadata('${path}')
         WHERE decode(key) = 'podperf.coverage'`,
     );
-    assert.deepEqual(JSON.parse(cov.v as string), { rows: 0, known_cpu_ns: 0, unknown_cpu_ns: 0 });
+    assert.deepEqual(JSON.parse(cov.v as string), {
+      rows: 0,
+      known_cpu_ns: 0,
+      unknown_cpu_ns: 0,
+      known_cycles: 0,
+      unknown_cycles: 0,
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

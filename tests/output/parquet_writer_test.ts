@@ -88,7 +88,7 @@ Deno.test("edge values round-trip exactly: u64 ≥ 2^63, NULL vs 0, ns timestamp
 });
 
 Deno.test("file metadata carries config, counters and coverage computed from the rows", async () => {
-  const rows = Array.from({ length: 10 }, (_, i) => row(i));
+  const rows = Array.from({ length: 10 }, (_, i) => ({ ...row(i), cycles: 10 * i }));
   const { path, dir, info } = await writeFile(rows);
   try {
     const kv = Object.fromEntries(
@@ -101,10 +101,24 @@ Deno.test("file metadata carries config, counters and coverage computed from the
     assert.equal(kv["podperf.interval_ns"], "1000000");
     assert.equal(kv["podperf.mono_to_wall_offset_ns"], "1700000000123456789");
     assert.deepEqual(JSON.parse(kv["podperf.counters"] as string), CONFIG.counters);
-    // odd rows carry pod metadata: cpu ns 1001+1003+…+1009 known, 1000+1002+…+1008 unknown
-    const coverage = { rows: 10, known_cpu_ns: 5025, unknown_cpu_ns: 5020 };
+    assert.equal(kv["podperf.cpus"], "2");
+    // odd rows carry pod metadata: cpu ns 1001+1003+…+1009 known, 1000+1002+…+1008 unknown;
+    // cycles 10+30+…+90 known, 0+20+…+80 unknown
+    const coverage = {
+      rows: 10,
+      known_cpu_ns: 5025,
+      unknown_cpu_ns: 5020,
+      known_cycles: 250,
+      unknown_cycles: 200,
+    };
     assert.deepEqual(JSON.parse(kv["podperf.coverage"] as string), coverage);
-    assert.deepEqual(info.coverage, { rows: 10, knownCpuNs: 5025, unknownCpuNs: 5020 });
+    assert.deepEqual(info.coverage, {
+      rows: 10,
+      knownCpuNs: 5025,
+      unknownCpuNs: 5020,
+      knownCycles: 250,
+      unknownCycles: 200,
+    });
     const [{ created_by }] = await queryParquet(
       `SELECT created_by FROM parquet_file_metadata('${path}')`,
     );

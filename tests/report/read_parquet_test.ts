@@ -15,6 +15,7 @@ const CONFIG: FileConfig = {
   node: "node-r",
   intervalNs: 1_000_000n,
   monoToWallOffsetNs: 1_700_000_000_000_000_000n,
+  cpus: 2,
   counters: [{ name: "cycles", source: "unavailable" }],
 };
 
