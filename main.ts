@@ -34,7 +34,7 @@ function printSummary(rows: SummaryRow[], by: SummaryBy, json: boolean, limit: n
     return;
   }
   const shown = limit > 0 ? rows.slice(0, limit) : rows;
-  console.log(formatTable(shown, summaryColumns(by)));
+  console.log(formatTable(shown, summaryColumns(by)).trimEnd());
   if (shown.length < rows.length) {
     console.log(`… ${rows.length - shown.length} more (--top 0 shows all)`);
   }
