@@ -120,6 +120,9 @@ Deno.test("two busy processes on one CPU are each charged about half, to their o
 
 Deno.test("hardware counters are unavailable without a PMU and software counters are valid", async () => {
   const s = Sampler.open();
+  // A busy child guarantees ticks even on an otherwise idle machine (idle CPUs do not tick).
+  const cg = makeCgroup("counters");
+  const child = spawnBusy(cg);
   try {
     const src = Object.fromEntries(s.counterSources.map((c) => [c.name, c]));
     for (const name of ["cycles", "instructions", "llc_misses"]) {
@@ -145,7 +148,9 @@ Deno.test("hardware counters are unavailable without a PMU and software counters
     assert.ok(records.reduce((a, r) => a + r.counters[4]!, 0n) > 0n);
     assert.equal(s.stats().readErrors, 0n);
   } finally {
+    await stop(child);
     s.close();
+    await removeCgroup(cg);
   }
 });
 
