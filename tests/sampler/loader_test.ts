@@ -185,16 +185,21 @@ Deno.test("a software event forced into a hardware slot gives valid per-stretch 
 
 Deno.test("drain is bounded by maxRecords and close is idempotent", async () => {
   const s = Sampler.open({ ringBytes: 1 << 20 });
+  const cg = makeCgroup("bounded");
+  const child = spawnBusy(cg);
   try {
     await sleep(200);
+    await stop(child);
     const pending = s.pendingBytes();
     assert.ok(pending > 0);
     assert.equal(s.drain(() => {}, 3), 3);
     assert.ok(s.pendingBytes() < pending);
     assert.ok(s.drain(() => {}) > 0);
   } finally {
+    await stop(child);
     s.close();
     s.close();
+    await removeCgroup(cg);
   }
   assert.equal(s.drain(() => assert.fail("drained after close")), 0);
 });
