@@ -54,6 +54,8 @@ Deno.test("collect without an NRI socket warns once and keeps collecting with NU
     "--node",
     "e2e",
   ]);
+  // A busy loop keeps rows coming for the whole run even on an otherwise idle machine.
+  const busy = new Deno.Command("sh", { args: ["-c", "while :; do :; done"] }).spawn();
   try {
     const exit = await exitWithin(p, 30_000);
     const stderr = stderrOf(exit);
@@ -84,6 +86,8 @@ Deno.test("collect without an NRI socket warns once and keeps collecting with NU
     console.log(`${r.n} rows over ${spanMs.toFixed(0)} ms; warning: ${nriWarnings[0].raw}`);
     assert.ok(spanMs >= 2500, `rows span ${spanMs} ms of a 3 s run`);
   } finally {
+    busy.kill("SIGKILL");
+    await busy.status;
     await p.dispose();
     await Deno.remove(out, { recursive: true }).catch(() => {});
   }
