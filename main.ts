@@ -78,6 +78,15 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
     : parseDurationNs("duration", o.duration as string);
   const intervalNs = parseDurationNs("interval", (o.interval as string) ?? "1ms");
   const by = parseBy(String(o.by ?? "process"));
+  const rotateBytes = parseBytes("rotate-size", (o.rotateSize as string) ?? "256MiB");
+  const rotateAgeMs = Number(
+    parseDurationNs("rotate-age", (o.rotateAge as string) ?? "10m") / 1_000_000n,
+  );
+  if (rotateBytes <= 0) throw new UsageError("rotate-size", "--rotate-size must be above 0");
+  if (rotateAgeMs <= 0) throw new UsageError("rotate-age", "--rotate-age must be at least 1ms");
+  if (!/^[0-9]{2}$/.test(String(o.nriIndex ?? "10"))) {
+    throw new UsageError("nri-index", `--nri-index must be two digits, got "${o.nriIndex}"`);
+  }
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -89,11 +98,10 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       intervalNs,
       counters: o.counters ? String(o.counters).split(",").map((s) => s.trim()) : undefined,
       nriSocket: o.nri === false ? null : String(o.nriSocket ?? DEFAULT_NRI_SOCKET),
+      nriIndex: String(o.nriIndex ?? "10"),
       node: String(o.node ?? Deno.hostname()),
-      rotateBytes: parseBytes("rotate-size", (o.rotateSize as string) ?? "256MiB"),
-      rotateAgeMs: Number(
-        parseDurationNs("rotate-age", (o.rotateAge as string) ?? "10m") / 1_000_000n,
-      ),
+      rotateBytes,
+      rotateAgeMs,
       fallbacks: o.fallbacks !== false,
       containerdStateDirs: o.containerdState ? [String(o.containerdState)] : undefined,
       signal: ac.signal,
@@ -162,6 +170,9 @@ export function buildCli(): ReturnType<typeof cac> {
       "Counters to open: cycles,instructions,llc_misses,page_faults,context_switches",
     )
     .option("--nri-socket <path>", "The runtime's NRI socket", { default: DEFAULT_NRI_SOCKET })
+    .option("--nri-index <nn>", "Two-digit NRI plugin index (orders plugins in the runtime)", {
+      default: "10",
+    })
     .option("--no-nri", "Do not connect to the runtime over NRI")
     .option("--no-fallbacks", "Do not name pods from OCI bundles or cgroup paths")
     .option(

@@ -40,6 +40,8 @@ export interface CollectOptions {
   counters?: string[];
   /** NRI socket; null disables the plugin. */
   nriSocket: string | null;
+  /** Two-digit NRI plugin index (default "10"). */
+  nriIndex?: string;
   /** Node name for the `node` column and file names. */
   node: string;
   /** Rotate files at this size (default 256 MiB) and age (default 10 min). */
@@ -106,14 +108,25 @@ function abortable(ms: number, signal: AbortSignal): Promise<void> {
 export async function collect(opts: CollectOptions): Promise<CollectResult> {
   const started = performance.now();
   const intervalNs = opts.intervalNs ?? 1_000_000n;
+  await Deno.mkdir(opts.outputDir, { recursive: true });
+  const offset = measureMonoToWallOffsetNs();
+  const store = new MetadataStore({ gracePeriodMs: opts.gracePeriodMs });
+  // Started first: it checks its options at once, and its connection is made in the
+  // background. Without a socket it says so once and keeps retrying quietly with backoff.
+  const nri: NriPluginHandle | null = opts.nriSocket === null
+    ? null
+    : startNriPlugin({ socketPath: opts.nriSocket, store, pluginIndex: opts.nriIndex });
+  let sampler: Sampler;
+  try {
+    sampler = Sampler.open({ intervalNs, counters: opts.counters });
+  } catch (e) {
+    await nri?.close();
+    throw e;
+  }
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   opts.signal?.addEventListener("abort", onAbort);
   if (opts.signal?.aborted) stop.abort();
-
-  await Deno.mkdir(opts.outputDir, { recursive: true });
-  const offset = measureMonoToWallOffsetNs();
-  const sampler = Sampler.open({ intervalNs, counters: opts.counters });
   const counters = sampler.counterSources;
   const missingHw = counters.filter((c) => HW.has(c.name) && c.source !== "hardware");
   log.info("counters", { counters: describeCounters(counters) });
@@ -124,49 +137,53 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     });
   }
 
-  const store = new MetadataStore({ gracePeriodMs: opts.gracePeriodMs });
-  let nri: NriPluginHandle | null = null;
-  // Without a socket the plugin says so once and keeps retrying quietly with backoff.
-  if (opts.nriSocket !== null) nri = startNriPlugin({ socketPath: opts.nriSocket, store });
   const fallbacks = opts.fallbacks ?? true;
-  const oci = fallbacks
-    ? new OciBundleWatcher({
-      containerdTaskDirs: (opts.containerdStateDirs ?? ["/run/containerd"]).map(
-        containerdTaskDir,
-      ),
-    })
-    : null;
+  let oci: OciBundleWatcher | null = null;
   let paths: CgroupPathIndex | null = null;
-  if (fallbacks) {
-    try {
-      paths = new CgroupPathIndex();
-    } catch (e) {
-      log.warn("cgroup path fallback off", { error: (e as Error).message });
+  let writer: RotatingParquetWriter;
+  const totals = new RunTotals();
+  const files: ClosedFileInfo[] = [];
+  try {
+    if (fallbacks) {
+      oci = new OciBundleWatcher({
+        containerdTaskDirs: (opts.containerdStateDirs ?? ["/run/containerd"]).map(
+          containerdTaskDir,
+        ),
+      });
+      try {
+        paths = new CgroupPathIndex();
+      } catch (e) {
+        log.warn("cgroup path fallback off", { error: (e as Error).message });
+      }
     }
+    writer = new RotatingParquetWriter({
+      dir: opts.outputDir,
+      prefix: `podperf-${opts.node}`,
+      maxBytes: opts.rotateBytes ?? 256 << 20,
+      maxAgeMs: opts.rotateAgeMs ?? 600_000,
+      metadata: {
+        version: VERSION,
+        node: opts.node,
+        intervalNs,
+        monoToWallOffsetNs: offset,
+        counters,
+        cpus: sampler.cpus.length,
+      },
+      onFileClosed: (info) => {
+        files.push(info);
+        log.info("parquet file complete", { ...info });
+      },
+    });
+  } catch (e) {
+    // Nothing was collected yet: release what was opened and report the setup error.
+    sampler.close();
+    opts.signal?.removeEventListener("abort", onAbort);
+    await oci?.close();
+    await nri?.close();
+    throw e;
   }
   const resolver = new MetadataResolver({ store, oci, paths });
   const joiner = new SlotJoiner(resolver);
-  const totals = new RunTotals();
-  const files: ClosedFileInfo[] = [];
-
-  const writer = new RotatingParquetWriter({
-    dir: opts.outputDir,
-    prefix: `podperf-${opts.node}`,
-    maxBytes: opts.rotateBytes ?? 256 << 20,
-    maxAgeMs: opts.rotateAgeMs ?? 600_000,
-    metadata: {
-      version: VERSION,
-      node: opts.node,
-      intervalNs,
-      monoToWallOffsetNs: offset,
-      counters,
-      cpus: sampler.cpus.length,
-    },
-    onFileClosed: (info) => {
-      files.push(info);
-      log.info("parquet file complete", { ...info });
-    },
-  });
 
   let writeFailures = 0;
   const write = (rows: SlotRow[]) => {
