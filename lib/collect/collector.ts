@@ -110,17 +110,17 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   const intervalNs = opts.intervalNs ?? 1_000_000n;
   await Deno.mkdir(opts.outputDir, { recursive: true });
   const offset = measureMonoToWallOffsetNs();
+  // The sampler first: without it (no root, no BTF, no libbpf) nothing else should start.
+  const sampler = Sampler.open({ intervalNs, counters: opts.counters });
   const store = new MetadataStore({ gracePeriodMs: opts.gracePeriodMs });
-  // Started first: it checks its options at once, and its connection is made in the
-  // background. Without a socket it says so once and keeps retrying quietly with backoff.
-  const nri: NriPluginHandle | null = opts.nriSocket === null
-    ? null
-    : startNriPlugin({ socketPath: opts.nriSocket, store, pluginIndex: opts.nriIndex });
-  let sampler: Sampler;
+  let nri: NriPluginHandle | null = null;
   try {
-    sampler = Sampler.open({ intervalNs, counters: opts.counters });
+    // Without a socket the plugin says so once and keeps retrying quietly with backoff.
+    if (opts.nriSocket !== null) {
+      nri = startNriPlugin({ socketPath: opts.nriSocket, store, pluginIndex: opts.nriIndex });
+    }
   } catch (e) {
-    await nri?.close();
+    sampler.close();
     throw e;
   }
   const stop = new AbortController();
