@@ -7,7 +7,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+# npm ci rejects this lock (it lists only the linux-x64 optional binaries); install follows it.
+RUN npm install --no-audit --no-fund --loglevel=error
 COPY . .
 # vmlinux.h comes from the build host's BTF; CO-RE relocates the object on every node kernel.
 RUN bash scripts/build_bpf.sh \
