@@ -139,7 +139,8 @@ export class MetadataStore {
       const cg = input.cgroupId ?? old.cgroupId;
       // Only a resync, which lists live containers, can bring a removed entry back.
       const removedAt = this.#syncing ? null : old.removedAt;
-      Object.assign(old, input, { cgroupId: null, removedAt, source: "nri" });
+      // keep the indexed inode on the entry so #setCgroup can unindex it if it changes
+      Object.assign(old, input, { cgroupId: old.cgroupId, removedAt, source: "nri" });
       this.#setCgroup(old, cg);
       this.#emit({ kind: "updated", entry: old });
       return old;

@@ -59,6 +59,10 @@ Deno.test("store keeps an unresolved entry by id and indexes it once the inode i
   store.setCgroupId("a", 8n);
   assert.equal(store.lookup(7n), undefined);
   assert.equal(store.lookup(8n)?.containerId, "a");
+  // So does an update that carries a new inode.
+  store.upsert(input("a", { cgroupId: 9n }));
+  assert.equal(store.lookup(8n), undefined);
+  assert.equal(store.lookup(9n)?.containerId, "a");
 });
 
 Deno.test("store keeps a removed container resolvable for the grace period, then drops it", () => {
