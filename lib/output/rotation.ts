@@ -217,10 +217,16 @@ export class RotatingParquetWriter {
   }
 }
 
-// Temporary files left by a process that was killed hold no footer and cannot be read.
+// What follows `.<prefix>-` in the temporary name of a file fileName() named.
+const TMP_SUFFIX = /^\d{8}T\d{6}\.\d{3}Z-\d{4,}\.parquet\.tmp$/;
+
+// Temporary files left by a process that was killed hold no footer and cannot be read. The
+// whole name is matched: prefix `podperf-n1` must not take the live file of node `n1-gpu`.
 function removeStaleTmpFiles(dir: string, prefix: string): void {
+  const head = `.${prefix}-`;
   for (const entry of Deno.readDirSync(dir)) {
-    if (entry.isFile && entry.name.startsWith(`.${prefix}-`) && entry.name.endsWith(".tmp")) {
+    const name = entry.name;
+    if (entry.isFile && name.startsWith(head) && TMP_SUFFIX.test(name.slice(head.length))) {
       Deno.removeSync(join(dir, entry.name));
       log.warn("removed incomplete parquet file left by an earlier run", { file: entry.name });
     }

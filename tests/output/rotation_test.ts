@@ -106,8 +106,11 @@ Deno.test("a stale tmp file from a killed run is removed; other files are kept",
   try {
     await Deno.writeTextFile(join(dir, ".p-20240101T000000.000Z-0000.parquet.tmp"), "PAR1");
     await Deno.writeTextFile(join(dir, "other.txt"), "x");
+    // the file being written by another node's writer whose prefix extends ours
+    const other = ".p-gpu-20240101T000000.000Z-0000.parquet.tmp";
+    await Deno.writeTextFile(join(dir, other), "PAR1");
     new RotatingParquetWriter({ dir, prefix: "p", maxBytes: 1, maxAgeMs: 1, metadata: CONFIG });
-    assert.deepEqual(listDir(dir), ["other.txt"]);
+    assert.deepEqual(listDir(dir), [other, "other.txt"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
