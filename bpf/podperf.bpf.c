@@ -110,7 +110,11 @@ static __always_inline void read_slot(void *map, int i, struct cpu_state *st,
 	r->flags |= PODPERF_FLAG_VALID(i);
 }
 
-/* Closes the stretch on this CPU, charging it to (pid, tgid, comm) of the task that ran it. */
+/*
+ * Closes the stretch on this CPU, charging it to (pid, tgid, comm) of the task that ran it.
+ * `comm` must be a NUL-padded 16-byte buffer: all of it is copied, because reserved ring
+ * space is not zeroed and bytes after the NUL would otherwise hold an older record's data.
+ */
 static __always_inline void close_stretch(__u32 pid, __u32 tgid, const char *comm, __u32 flags)
 {
 	struct slot_state next[PODPERF_NR_COUNTERS] = {};
@@ -153,7 +157,7 @@ static __always_inline void close_stretch(__u32 pid, __u32 tgid, const char *com
 			r->flags = flags;
 			for (i = 0; i < PODPERF_NR_COUNTERS; i++)
 				r->counters[i] = 0;
-			bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), comm);
+			__builtin_memcpy(r->comm, comm, sizeof(r->comm));
 		}
 	}
 
@@ -179,7 +183,7 @@ static __always_inline void close_stretch(__u32 pid, __u32 tgid, const char *com
 SEC("perf_event")
 int on_tick(struct bpf_perf_event_data *ctx)
 {
-	char comm[PODPERF_COMM_LEN];
+	char comm[PODPERF_COMM_LEN]; /* bpf_get_current_comm pads it with NULs */
 	__u64 id = bpf_get_current_pid_tgid();
 
 	bpf_get_current_comm(comm, sizeof(comm));
@@ -194,7 +198,8 @@ int on_tick(struct bpf_perf_event_data *ctx)
 SEC("raw_tp/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	char comm[PODPERF_COMM_LEN];
+	/* Zeroed: the string read stops at the NUL and leaves the rest as it was. */
+	char comm[PODPERF_COMM_LEN] = {};
 
 	BPF_CORE_READ_STR_INTO(&comm, prev, comm);
 	close_stretch(BPF_CORE_READ(prev, pid), BPF_CORE_READ(prev, tgid), comm,

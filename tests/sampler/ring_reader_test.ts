@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeRecord, RECORD_SIZE, Sampler } from "../../lib/sampler/mod.ts";
+import { COMM_LEN, decodeRecord, OFF, RECORD_SIZE, Sampler } from "../../lib/sampler/mod.ts";
 import { makeCgroup, removeCgroup, spawnBusy, stop } from "./fixtures/busy_child.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -11,6 +11,13 @@ function idleNs(cpu: number): number {
   )!;
   const f = line.trim().split(/\s+/).map(Number);
   return (f[4] + f[5]) * 1e7;
+}
+
+/** True when every byte of the record's comm after its first NUL is NUL too. */
+function commNulPadded(v: DataView, off: number): boolean {
+  const comm = new Uint8Array(v.buffer, v.byteOffset + off + OFF.comm, COMM_LEN);
+  const nul = comm.indexOf(0);
+  return nul < 0 || comm.subarray(nul).every((b) => b === 0);
 }
 
 Deno.test("a 4 KiB ring wraps many times, records stay whole, and lost stretches carry over", async () => {
@@ -35,6 +42,8 @@ Deno.test("a 4 KiB ring wraps many times, records stay whole, and lost stretches
         // Whole records even across the wrap: sane fields, per-CPU time never goes back.
         assert.ok(r.cpu < navigator.hardwareConcurrency && r.comm.length > 0, `bad ${r.cpu}`);
         assert.ok(r.tsNs > (lastTs.get(r.cpu) ?? 0n), "ts went back on a CPU");
+        // Reused ring space is not zeroed: comm must still be NUL-padded (docs/DESIGN.md).
+        assert.ok(commNulPadded(v, off), `comm of ${r.comm} not NUL-padded`);
         lastTs.set(r.cpu, r.tsNs);
         if (r.cpu === 0) {
           // The span cpu 0's records cover, reaching back as far as the first carry did.
