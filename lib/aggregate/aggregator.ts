@@ -45,7 +45,8 @@ export interface SlotAggregatorOptions {
   onRows: (rows: SlotRow[]) => void;
   /**
    * how far behind the drain's start time a CPU that emitted nothing is assumed to have
-   * passed (records are committed within microseconds of their ts); default 2 ms
+   * passed: a busy CPU's open stretch began at its last tick, up to one interval ago, and
+   * records are committed within microseconds of their ts; default one interval + 1 ms
    */
   lagNs?: number;
 }
@@ -126,7 +127,7 @@ export class SlotAggregator {
     if (!Number.isSafeInteger(opts.cpus) || opts.cpus <= 0) {
       throw new AggregateConfigError("cpus", opts.cpus, `cpus must be ≥ 1, got ${opts.cpus}`);
     }
-    const lag = opts.lagNs ?? 2_000_000;
+    const lag = opts.lagNs ?? interval + 1_000_000;
     if (!Number.isFinite(lag) || lag < 0) {
       throw new AggregateConfigError("lagNs", opts.lagNs, `lagNs must be ≥ 0, got ${lag}`);
     }

@@ -116,6 +116,21 @@ Deno.test("with one CPU idle, slots close through the clock after the lag", () =
   assert.equal(agg.stats().openEntries, 0);
 });
 
+Deno.test("the default lag covers a whole tick, so a longer interval's open stretch is not late", () => {
+  // 10 ms ticks: at 24 ms CPU 0 is inside the stretch [15, 25) that began at its last tick.
+  const { agg, rows, add } = setup({ intervalNs: 10 * MS, cpus: 1 });
+  add({ ts: at(15 * MS), cpuNs: 10 * MS, tgid: 1 });
+  agg.advance(at(24 * MS));
+  add({ ts: at(25 * MS), cpuNs: 10 * MS, tgid: 1 });
+  agg.flush();
+  assert.equal(agg.stats().lateRecords, 0);
+  assert.deepEqual(rows.map((r) => [r.monoNs, r.cpuNs]), [
+    [at(0), 5 * MS],
+    [at(10 * MS), 10 * MS],
+    [at(20 * MS), 5 * MS],
+  ]);
+});
+
 Deno.test("with both CPUs busy, slots close through the slowest CPU's watermark", () => {
   const { agg, rows, add } = setup({ lagNs: 2 * MS });
   for (let t = 1; t <= 6; t++) add({ ts: at(t * MS), cpuNs: MS, tgid: 1, cpu: 0 });
