@@ -331,12 +331,20 @@ export class Sampler {
     });
   }
 
-  /** Detaches everything and frees the kernel objects; idempotent. */
-  close(): void {
+  /**
+   * Stops producing records (detaches both programs and the ticks) but keeps the ring and the
+   * stats readable, so a last drain sees every record the kernel will ever commit; idempotent.
+   */
+  detach(): void {
     for (const link of this.#links) this.#bpf.bpf_link__destroy(link);
     this.#links = [];
     this.#tickFds.forEach(closeFd);
     this.#tickFds = [];
+  }
+
+  /** Detaches everything and frees the kernel objects; idempotent. */
+  close(): void {
+    this.detach();
     if (this.#counters) closeCounters(this.#counters);
     this.#counters = null;
     this.#ring?.close();

@@ -59,6 +59,7 @@ export class RingReader {
 
   /** Bytes written by the producer and not yet consumed. */
   pendingBytes(): number {
+    if (this.#prodPtr === null) return 0; // unmapped: reading the position would fault
     return Number(Atomics.load(this.#prodPos, 0)) - this.#cons;
   }
 

@@ -204,6 +204,32 @@ Deno.test("drain is bounded by maxRecords and close is idempotent", async () => 
   assert.equal(s.drain(() => assert.fail("drained after close")), 0);
 });
 
+Deno.test("after detach no record is produced, and the ones before it can still be drained", async () => {
+  const s = Sampler.open();
+  const cg = makeCgroup("detach");
+  const child = spawnBusy(cg);
+  try {
+    await sleep(200);
+    s.detach();
+    s.detach();
+    const detachedAt = monoNowNs();
+    await sleep(100); // the child keeps running: a live sampler would tick ~100 times
+    let drained = 0, after = 0;
+    s.drain((v, off) => {
+      drained++;
+      if (decodeRecord(v, off).tsNs > detachedAt) after++;
+    });
+    assert.ok(drained > 50, `only ${drained} records from 200 ms of a busy child`);
+    assert.equal(after, 0, "records stamped after detach");
+    assert.equal(s.pendingBytes(), 0);
+    assert.equal(s.stats().readErrors, 0n);
+  } finally {
+    await stop(child);
+    s.close();
+    await removeCgroup(cg);
+  }
+});
+
 Deno.test("the collector's own process is not recorded but its CPU time is counted", () => {
   const s = Sampler.open();
   try {
