@@ -179,6 +179,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     sampler.close();
     opts.signal?.removeEventListener("abort", onAbort);
     await oci?.close();
+    await paths?.pending;
     await nri?.close();
     throw e;
   }
@@ -231,22 +232,24 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       }
     }
   } finally {
-    // Order matters: detach first so the last drain sees everything the kernel will produce.
     try {
+      // Order matters: detach first so the last drain sees everything the kernel will produce.
+      sampler.detach();
       drainOnce();
       stats = sampler.stats();
+      agg.flush();
     } finally {
+      // Even when the last drain failed: the file is finished and every source released.
       sampler.close();
-    }
-    agg.flush();
-    opts.signal?.removeEventListener("abort", onAbort);
-    try {
-      await writer.close();
-    } finally {
-      resolver.close();
-      await oci?.close();
-      await paths?.pending;
-      await nri?.close();
+      opts.signal?.removeEventListener("abort", onAbort);
+      try {
+        await writer.close();
+      } finally {
+        resolver.close();
+        await oci?.close();
+        await paths?.pending;
+        await nri?.close();
+      }
     }
   }
 
