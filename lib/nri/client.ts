@@ -123,6 +123,8 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
           log.warn("NRI socket not reachable; retrying", { socket: socketPath, error: msg });
           lastConnectError = msg;
         }
+        // close() may have run while connect was pending, before there was a sleep to wake.
+        if (closed) break;
         await sleep(backoff);
         backoff = Math.min(backoff * 2, maxBackoff);
         continue;

@@ -9,7 +9,8 @@ import { StringColumn } from "./string_column.ts";
 import { type Coverage, type FileConfig, type OutputRow, PARQUET_SCHEMA } from "./schema.ts";
 
 // Per-row bytes of the fixed-width columns once encoded uncompressed, for the byte bound.
-const FIXED_ROW_BYTES = 8 * 9 + 4 * 2 + 1;
+// 10 INT64 (ts, mono_ns, interval_ns, cgroup_id, cpu_ns, 5 counters), 2 INT32, 1 BOOLEAN
+const FIXED_ROW_BYTES = 8 * 10 + 4 * 2 + 1;
 
 const SIGNED_PLAIN = { unsigned: false, dictionary: false };
 const ELEMENT = new Map(PARQUET_SCHEMA.slice(1).map((e) => [e.name, e]));

@@ -80,8 +80,11 @@ const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup"];
 function groupKey(r: SummaryInput, by: SummaryBy): string {
   switch (by) {
     case "pod":
-      // rows without metadata form one "unknown" group; the uid separates recreated pods
-      return r.podName === null ? "" : `${r.podNamespace}\0${r.podName}\0${r.podUid}`;
+      // rows without metadata form one "unknown" group; the uid separates recreated pods and
+      // names the pod when only the cgroup path was known
+      return r.podName === null && r.podUid === null
+        ? ""
+        : `${r.podNamespace}\0${r.podName}\0${r.podUid}`;
     case "container":
       return r.containerId ?? (r.podName === null ? "" : `pod\0${r.podUid}\0${r.containerName}`);
     case "process":

@@ -58,7 +58,10 @@ function pad(text: string, width: number, left: boolean): string {
 
 const POD: Column<SummaryRow>[] = [
   { header: "NAMESPACE", value: (r) => r.podNamespace },
-  { header: "POD", value: (r) => r.podName ?? "(no pod)" },
+  {
+    header: "POD",
+    value: (r) => r.podName ?? (r.podUid === null ? "(no pod)" : `(uid ${r.podUid})`),
+  },
 ];
 const CONTAINER: Column<SummaryRow> = { header: "CONTAINER", value: (r) => r.containerName };
 const METRICS: Column<SummaryRow>[] = [

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { summarize, SummaryOptionsError, type SummaryRow } from "../../lib/report/mod.ts";
+import {
+  formatTable,
+  summarize,
+  summaryColumns,
+  SummaryOptionsError,
+  type SummaryRow,
+} from "../../lib/report/mod.ts";
 import { type OutputRow, outputRow, type PodColumns } from "../../lib/output/schema.ts";
 import { SlotAggregator, type SlotRow } from "../../lib/aggregate/mod.ts";
 import { RecordBuilder } from "../aggregate/record_builder.ts";
@@ -202,4 +208,29 @@ Deno.test("bad options are refused with the option named", () => {
       (e) => e instanceof SummaryOptionsError && e.option === option,
     );
   }
+});
+
+Deno.test("by pod: rows known only by pod uid (cgroup path) are their own groups", () => {
+  const byPath = (uid: string): PodColumns => ({
+    podName: null,
+    podNamespace: null,
+    podUid: uid,
+    containerName: null,
+    containerId: `c-${uid}`,
+    source: "cgroup-path",
+  });
+  const rows = [
+    row(0, 1, 1n, 300, byPath("u-1")),
+    row(0, 2, 2n, 200, byPath("u-2")),
+    row(1, 1, 1n, 100, byPath("u-1")),
+    row(1, 3, 3n, 50, null),
+  ];
+  const out = summarize(rows, { by: "pod", cpus: 2 });
+  assert.deepEqual(
+    out.map((r) => [r.podUid, r.cpuNs]),
+    [["u-1", 400], ["u-2", 200], [null, 50]],
+  );
+  const table = formatTable(out, summaryColumns("pod"));
+  assert.match(table, /\(uid u-1\)/);
+  assert.match(table, /\(no pod\)/);
 });
