@@ -17,9 +17,31 @@ import {
   type SummaryRow,
 } from "./lib/report/mod.ts";
 import type { OutputRow } from "./lib/output/mod.ts";
+import { COUNTER_NAMES } from "./lib/sampler/mod.ts";
 import { VERSION } from "./lib/version.ts";
 
 const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup"];
+
+function parseCount(flag: string, text: unknown, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(flag, `--${flag}: "${text}" is not a whole number ≥ ${min}`);
+  }
+  return n;
+}
+
+function parseCounters(text: unknown): string[] | undefined {
+  if (text === undefined) return undefined;
+  const names = String(text).split(",").map((s) => s.trim()).filter((s) => s);
+  const unknown = names.filter((n) => !(COUNTER_NAMES as readonly string[]).includes(n));
+  if (unknown.length) {
+    throw new UsageError(
+      "counters",
+      `--counters: unknown ${unknown.join(", ")} (known: ${COUNTER_NAMES.join(", ")})`,
+    );
+  }
+  return names;
+}
 
 function parseBy(text: string): SummaryBy {
   if (!BY.includes(text as SummaryBy)) {
@@ -77,6 +99,11 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
     ? undefined
     : parseDurationNs("duration", o.duration as string);
   const intervalNs = parseDurationNs("interval", (o.interval as string) ?? "1ms");
+  if (intervalNs < 10_000n || intervalNs > 10_000_000_000n) {
+    throw new UsageError("interval", "--interval must be between 10us and 10s");
+  }
+  const counters = parseCounters(o.counters);
+  const top = parseCount("top", o.top ?? 20, 0);
   const by = parseBy(String(o.by ?? "process"));
   const rotateBytes = parseBytes("rotate-size", (o.rotateSize as string) ?? "256MiB");
   const rotateAgeMs = Number(
@@ -96,7 +123,7 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       outputDir: String(o.output ?? "out"),
       durationMs: durationNs === undefined ? undefined : Number(durationNs / 1_000_000n),
       intervalNs,
-      counters: o.counters ? String(o.counters).split(",").map((s) => s.trim()) : undefined,
+      counters,
       nriSocket: o.nri === false ? null : String(o.nriSocket ?? DEFAULT_NRI_SOCKET),
       nriIndex: String(o.nriIndex ?? "10"),
       node: String(o.node ?? Deno.hostname()),
@@ -106,7 +133,7 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       containerdStateDirs: o.containerdState ? [String(o.containerdState)] : undefined,
       signal: ac.signal,
     });
-    if (o.summary !== false) printCollectSummary(result, by, Boolean(o.json), Number(o.top ?? 20));
+    if (o.summary !== false) printCollectSummary(result, by, Boolean(o.json), top);
     return result.rowsLost > 0 ? 3 : 0;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
@@ -145,8 +172,9 @@ async function runSummary(files: string[], o: Record<string, unknown>): Promise<
       if ((from === undefined || wall >= from) && (to === undefined || wall < to)) rows.push(r);
     }
   }
-  const cpus = o.cpus !== undefined ? Number(o.cpus) : fileCpus;
-  printSummary(summarize(rows, { by, intervalNs, cpus }), by, Boolean(o.json), Number(o.top ?? 0));
+  const cpus = o.cpus !== undefined ? parseCount("cpus", o.cpus, 1) : fileCpus;
+  const top = parseCount("top", o.top ?? 0, 0);
+  printSummary(summarize(rows, { by, intervalNs, cpus }), by, Boolean(o.json), top);
   return 0;
 }
 

@@ -75,3 +75,19 @@ Deno.test("summary of a file that is not Parquet names the file", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("flag values the sampler would refuse are usage errors (exit 2) before it starts", async () => {
+  const cases: [string[], string][] = [
+    [["--counters", "cycles,bogus"], "--counters: unknown bogus (known: cycles, instructions, "],
+    [["--interval", "1us"], "--interval must be between 10us and 10s"],
+    [["--top", "x"], '--top: "x" is not a whole number'],
+    [["--nri-index", "5"], '--nri-index must be two digits, got "5"'],
+    [["--rotate-size", "0"], "--rotate-size must be above 0"],
+  ];
+  for (const [args, message] of cases) {
+    const r = await podperf(["collect", ...args]);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.ok(r.stderr.startsWith(`podperf: error: ${message}`), r.stderr);
+    assert.equal(r.stderr.split("\n").length, 2, r.stderr);
+  }
+});
