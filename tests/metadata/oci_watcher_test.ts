@@ -45,15 +45,34 @@ function nextBundle(w: OciBundleWatcher, id: string, ms = 10_000): Promise<OciPo
   });
 }
 
-Deno.test("OciBundleWatcher finds pre-existing containerd and CRI-O bundles", async () => {
+type Fixture = ReturnType<typeof makeFixtureLayout>;
+
+/**
+ * Runs `body` with a watcher over a fresh fixture layout (containerd and/or CRI-O roots), then
+ * closes the watcher and removes the layout whatever happens.
+ */
+async function withWatcher(
+  opts: { containerd?: boolean; crio?: boolean; watch?: boolean },
+  body: (w: OciBundleWatcher, fx: Fixture, log: ReturnType<typeof spyLog>) => unknown,
+): Promise<void> {
   const fx = makeFixtureLayout();
   const log = spyLog();
   const w = new OciBundleWatcher({
-    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
-    crioContainerDirs: [fx.crioContainers],
+    containerdTaskDirs: opts.containerd === false ? [] : [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: opts.crio === false ? [] : [fx.crioContainers],
+    watch: opts.watch,
     log,
   });
   try {
+    await body(w, fx, log);
+  } finally {
+    await w.close();
+    fx.remove();
+  }
+}
+
+Deno.test("OciBundleWatcher finds pre-existing containerd and CRI-O bundles", () =>
+  withWatcher({}, (w, _fx, log) => {
     assert.equal(w.size, 4);
     assert.equal(w.lookup(IDS.ctrdContainer)?.containerName, "server");
     assert.equal(w.lookup(IDS.ctrdSandbox)?.sandbox, true);
@@ -71,20 +90,10 @@ Deno.test("OciBundleWatcher finds pre-existing containerd and CRI-O bundles", as
         [IDS.crioMalformed, "malformed"],
       ].sort(),
     );
-  } finally {
-    await w.close();
-    fx.remove();
-  }
-});
+  }));
 
-Deno.test("OciBundleWatcher picks up a new bundle from the watch, before any lookup", async () => {
-  const fx = makeFixtureLayout();
-  const w = new OciBundleWatcher({
-    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
-    crioContainerDirs: [fx.crioContainers],
-    log: spyLog(),
-  });
-  try {
+Deno.test("OciBundleWatcher picks up a new bundle from the watch, before any lookup", () =>
+  withWatcher({}, async (w, fx) => {
     const got = nextBundle(w, NEW_ID);
     const dir = `${containerdTaskDir(fx.containerdState)}/k8s.io/${NEW_ID}`;
     Deno.mkdirSync(dir);
@@ -95,20 +104,10 @@ Deno.test("OciBundleWatcher picks up a new bundle from the watch, before any loo
     assert.equal(meta.podName, "late-pod");
     assert.equal(meta.containerName, "app");
     assert.equal(w.size, 5);
-  } finally {
-    await w.close();
-    fx.remove();
-  }
-});
+  }));
 
-Deno.test("OciBundleWatcher sees a CRI-O bundle whose config.json comes late", async () => {
-  const fx = makeFixtureLayout();
-  const w = new OciBundleWatcher({
-    containerdTaskDirs: [],
-    crioContainerDirs: [fx.crioContainers],
-    log: spyLog(),
-  });
-  try {
+Deno.test("OciBundleWatcher sees a CRI-O bundle whose config.json comes late", () =>
+  withWatcher({ containerd: false }, async (w, fx) => {
     const got = nextBundle(w, NEW_ID);
     Deno.mkdirSync(`${fx.crioContainers}/${NEW_ID}/userdata`, { recursive: true });
     await new Promise((r) => setTimeout(r, 100));
@@ -124,11 +123,7 @@ Deno.test("OciBundleWatcher sees a CRI-O bundle whose config.json comes late", a
       }),
     );
     assert.equal((await got).podName, "crio-late");
-  } finally {
-    await w.close();
-    fx.remove();
-  }
-});
+  }));
 
 Deno.test("OciBundleWatcher waits for a state directory that does not exist yet", async () => {
   const root = Deno.makeTempDirSync({ prefix: "podperf-oci-" });
@@ -158,14 +153,8 @@ Deno.test("OciBundleWatcher waits for a state directory that does not exist yet"
   }
 });
 
-Deno.test("OciBundleWatcher keeps watching after its directory is removed and made again", async () => {
-  const fx = makeFixtureLayout();
-  const w = new OciBundleWatcher({
-    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
-    crioContainerDirs: [],
-    log: spyLog(),
-  });
-  try {
+Deno.test("OciBundleWatcher keeps watching after its directory is removed and made again", () =>
+  withWatcher({ crio: false }, async (w, fx) => {
     const ns = `${containerdTaskDir(fx.containerdState)}/k8s.io`;
     Deno.removeSync(ns, { recursive: true });
     await new Promise((r) => setTimeout(r, 100));
@@ -175,20 +164,10 @@ Deno.test("OciBundleWatcher keeps watching after its directory is removed and ma
     Deno.mkdirSync(`${ns}/${NEW_ID}`);
     Deno.writeTextFileSync(`${ns}/${NEW_ID}/config.json`, ctrdSpec("reborn", "app"));
     assert.equal((await got).podName, "reborn");
-  } finally {
-    await w.close();
-    fx.remove();
-  }
-});
+  }));
 
-Deno.test("OciBundleWatcher forgets a bundle once its directory is removed", async () => {
-  const fx = makeFixtureLayout();
-  const w = new OciBundleWatcher({
-    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
-    crioContainerDirs: [],
-    log: spyLog(),
-  });
-  try {
+Deno.test("OciBundleWatcher forgets a bundle once its directory is removed", () =>
+  withWatcher({ crio: false }, async (w, fx) => {
     assert.equal(w.size, 2);
     Deno.removeSync(`${containerdTaskDir(fx.containerdState)}/k8s.io/${IDS.ctrdContainer}`, {
       recursive: true,
@@ -198,21 +177,10 @@ Deno.test("OciBundleWatcher forgets a bundle once its directory is removed", asy
     while (size() !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.equal(w.size, 1);
     assert.equal(w.lookup(IDS.ctrdContainer), undefined);
-  } finally {
-    await w.close();
-    fx.remove();
-  }
-});
+  }));
 
-Deno.test("OciBundleWatcher without a watch reads a new bundle on lookup", async () => {
-  const fx = makeFixtureLayout();
-  const w = new OciBundleWatcher({
-    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
-    crioContainerDirs: [fx.crioContainers],
-    watch: false,
-    log: spyLog(),
-  });
-  try {
+Deno.test("OciBundleWatcher without a watch reads a new bundle on lookup", () =>
+  withWatcher({ watch: false }, (w, fx) => {
     assert.equal(w.lookup(NEW_ID), undefined);
     const dir = `${containerdTaskDir(fx.containerdState)}/k8s.io/${NEW_ID}`;
     Deno.mkdirSync(dir);
@@ -221,31 +189,16 @@ Deno.test("OciBundleWatcher without a watch reads a new bundle on lookup", async
     const reads = w.reads;
     assert.equal(w.lookup(NEW_ID)?.podName, "on-demand");
     assert.equal(w.reads, reads, "a known bundle is not read again");
-  } finally {
-    await w.close();
-    fx.remove();
-  }
-});
+  }));
 
-Deno.test("OciBundleWatcher.lookup does not leave the state directories", async () => {
-  const fx = makeFixtureLayout();
-  const w = new OciBundleWatcher({
-    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
-    crioContainerDirs: [fx.crioContainers],
-    watch: false,
-    log: spyLog(),
-  });
-  try {
+Deno.test("OciBundleWatcher.lookup does not leave the state directories", () =>
+  withWatcher({ watch: false }, (w) => {
     const reads = w.reads;
     assert.equal(w.lookup(`../k8s.io/${IDS.ctrdContainer}`), undefined);
     assert.equal(w.lookup(".."), undefined);
     assert.equal(w.lookup(""), undefined);
     assert.equal(w.reads, reads);
-  } finally {
-    await w.close();
-    fx.remove();
-  }
-});
+  }));
 
 Deno.test("OciBundleWatcher.close stops the watch", async () => {
   const fx = makeFixtureLayout();
