@@ -112,39 +112,46 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   const offset = measureMonoToWallOffsetNs();
   // The sampler first: without it (no root, no BTF, no libbpf) nothing else should start.
   const sampler = Sampler.open({ intervalNs, counters: opts.counters });
-  const store = new MetadataStore({ gracePeriodMs: opts.gracePeriodMs });
-  let nri: NriPluginHandle | null = null;
-  try {
-    // Without a socket the plugin says so once and keeps retrying quietly with backoff.
-    if (opts.nriSocket !== null) {
-      nri = startNriPlugin({ socketPath: opts.nriSocket, store, pluginIndex: opts.nriIndex });
-    }
-  } catch (e) {
-    sampler.close();
-    throw e;
-  }
+  const counters = sampler.counterSources;
+  const cpus = sampler.cpus.length;
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   opts.signal?.addEventListener("abort", onAbort);
   if (opts.signal?.aborted) stop.abort();
-  const counters = sampler.counterSources;
-  const missingHw = counters.filter((c) => HW.has(c.name) && c.source !== "hardware");
-  log.info("counters", { counters: describeCounters(counters) });
-  if (missingHw.length) {
-    log.warn("hardware counters unavailable: their columns are NULL in the output", {
-      counters: missingHw.map((c) => c.name).join(","),
-      reason: missingHw[0].detail,
-    });
-  }
 
-  const fallbacks = opts.fallbacks ?? true;
+  // Everything below is released in the one finally block, whichever step failed.
+  let nri: NriPluginHandle | null = null;
   let oci: OciBundleWatcher | null = null;
   let paths: CgroupPathIndex | null = null;
-  let writer: RotatingParquetWriter;
+  let resolver: MetadataResolver | null = null;
+  let writer: RotatingParquetWriter | null = null;
+  let agg: SlotAggregator | null = null;
+  let coverage: JoinCoverage | null = null;
+  let stats = sampler.stats();
+  let writeFailures = 0;
   const totals = new RunTotals();
   const files: ClosedFileInfo[] = [];
+  const store = new MetadataStore({ gracePeriodMs: opts.gracePeriodMs });
+  let add: (view: DataView, off: number) => void = () => {};
+  const drainOnce = (a: SlotAggregator) => {
+    const now = monoNowNs();
+    sampler.drain(add);
+    a.advance(now);
+  };
   try {
-    if (fallbacks) {
+    const missingHw = counters.filter((c) => HW.has(c.name) && c.source !== "hardware");
+    log.info("counters", { counters: describeCounters(counters) });
+    if (missingHw.length) {
+      log.warn("hardware counters unavailable: their columns are NULL in the output", {
+        counters: missingHw.map((c) => c.name).join(","),
+        reason: missingHw[0].detail,
+      });
+    }
+    // Without a socket the plugin says so once and keeps retrying quietly with backoff.
+    if (opts.nriSocket !== null) {
+      nri = startNriPlugin({ socketPath: opts.nriSocket, store, pluginIndex: opts.nriIndex });
+    }
+    if (opts.fallbacks ?? true) {
       oci = new OciBundleWatcher({
         containerdTaskDirs: (opts.containerdStateDirs ?? ["/run/containerd"]).map(
           containerdTaskDir,
@@ -156,7 +163,10 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         log.warn("cgroup path fallback off", { error: (e as Error).message });
       }
     }
-    writer = new RotatingParquetWriter({
+    resolver = new MetadataResolver({ store, oci, paths });
+    const joiner = new SlotJoiner(resolver);
+    coverage = joiner.coverage;
+    const out = writer = new RotatingParquetWriter({
       dir: opts.outputDir,
       prefix: `podperf-${opts.node}`,
       maxBytes: opts.rotateBytes ?? 256 << 20,
@@ -167,85 +177,70 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         intervalNs,
         monoToWallOffsetNs: offset,
         counters,
-        cpus: sampler.cpus.length,
+        cpus,
       },
       onFileClosed: (info) => {
         files.push(info);
         log.info("parquet file complete", { ...info });
       },
     });
-  } catch (e) {
-    // Nothing was collected yet: release what was opened and report the setup error.
-    sampler.close();
-    opts.signal?.removeEventListener("abort", onAbort);
-    await oci?.close();
-    await paths?.pending;
-    await nri?.close();
-    throw e;
-  }
-  const resolver = new MetadataResolver({ store, oci, paths });
-  const joiner = new SlotJoiner(resolver);
-
-  let writeFailures = 0;
-  const write = (rows: SlotRow[]) => {
-    const joined = joiner.join(rows);
-    totals.add(joined);
-    try {
-      writer.appendMany(joined);
-    } catch (e) {
+    // A failed file was dropped by the writer, its rows counted as lost; say so and keep
+    // sampling: the next append starts a new file.
+    const tolerateWriteError = (e: unknown) => {
       if (!(e instanceof OutputWriteError)) throw e;
-      // The writer dropped the failed file and counted its rows as lost; say so once per
-      // failure and keep sampling: the next append starts a new file.
       writeFailures++;
-      log.error(e.message, { path: e.path, rowsLost: writer.rowsLost });
-    }
-  };
-  const agg = new SlotAggregator({ intervalNs, cpus: sampler.cpus.length, onRows: write });
-  const add = agg.add.bind(agg);
+      log.error(e.message, { path: e.path, rowsLost: out.rowsLost });
+    };
+    const a = agg = new SlotAggregator({
+      intervalNs,
+      cpus,
+      onRows: (rows: SlotRow[]) => {
+        const joined = joiner.join(rows);
+        totals.add(joined);
+        try {
+          out.appendMany(joined);
+        } catch (e) {
+          tolerateWriteError(e);
+        }
+      },
+    });
+    add = a.add.bind(a);
 
-  const drainOnce = () => {
-    const now = monoNowNs();
-    sampler.drain(add);
-    agg.advance(now);
-  };
-
-  log.info("collecting", {
-    output: opts.outputDir,
-    intervalNs,
-    cpus: sampler.cpus.length,
-    durationMs: opts.durationMs ?? null,
-    nriSocket: opts.nriSocket,
-  });
-  const deadline = opts.durationMs === undefined ? Infinity : started + opts.durationMs;
-  let stats = sampler.stats();
-  try {
+    log.info("collecting", {
+      output: opts.outputDir,
+      intervalNs,
+      cpus,
+      durationMs: opts.durationMs ?? null,
+      nriSocket: opts.nriSocket,
+    });
+    const deadline = opts.durationMs === undefined ? Infinity : started + opts.durationMs;
     while (!stop.signal.aborted && performance.now() < deadline) {
       const wait = Math.min(opts.drainIntervalMs ?? 50, deadline - performance.now());
       await abortable(Math.max(wait, 0), stop.signal);
-      drainOnce();
+      drainOnce(a);
       try {
-        writer.rotateIfDue();
+        out.rotateIfDue();
       } catch (e) {
-        if (!(e instanceof OutputWriteError)) throw e;
-        writeFailures++;
-        log.error(e.message, { path: e.path, rowsLost: writer.rowsLost });
+        tolerateWriteError(e);
       }
     }
   } finally {
     try {
       // Order matters: detach first so the last drain sees everything the kernel will produce.
       sampler.detach();
-      drainOnce();
-      stats = sampler.stats();
-      agg.flush();
+      if (agg) {
+        drainOnce(agg);
+        stats = sampler.stats();
+        agg.flush();
+      }
     } finally {
-      // Even when the last drain failed: the file is finished and every source released.
+      // Even when a step failed: the file is finished and every source released.
       sampler.close();
       opts.signal?.removeEventListener("abort", onAbort);
       try {
-        await writer.close();
+        await writer?.close();
       } finally {
-        resolver.close();
+        resolver?.close();
         await oci?.close();
         await paths?.pending;
         await nri?.close();
@@ -253,24 +248,24 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     }
   }
 
-  const aggStats = agg.stats();
+  const aggStats = agg!.stats();
   const result: CollectResult = {
     files,
-    rowsWritten: writer.rowsWritten,
-    rowsLost: writer.rowsLost,
+    rowsWritten: writer!.rowsWritten,
+    rowsLost: writer!.rowsLost,
     records: aggStats.records,
     lostRecords: stats.lost,
     lateRecords: aggStats.lateRecords,
     counters,
-    coverage: joiner.coverage,
+    coverage: coverage!,
     totals: totals.rows(),
     window: totals.window(),
     intervalNs,
-    cpus: sampler.cpus.length,
+    cpus,
     nriConnected: (nri?.stats.syncs ?? 0) > 0,
     elapsedMs: performance.now() - started,
   };
-  const cov = joiner.coverage;
+  const cov = result.coverage;
   const total = cov.knownCpuNs + cov.unknownCpuNs;
   log.info("collection finished", {
     records: result.records,

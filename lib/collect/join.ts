@@ -50,8 +50,7 @@ export class SlotJoiner {
         meta = this.#lookup.resolve(row.cgroupId);
         this.#perSlot.set(row.cgroupId, meta);
       }
-      // Only pod-level knowledge counts as attribution; a cgroup-path answer names the pod
-      // too (by uid), so any source does.
+      // Any source counts as attributed: even a cgroup-path answer names the pod (by uid).
       if (meta) {
         this.coverage.knownCpuNs += row.cpuNs;
         this.coverage.knownCycles += row.cycles ?? 0;
