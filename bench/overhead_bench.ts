@@ -43,11 +43,12 @@ async function progIdsOf(pid: number): Promise<Set<number>> {
 
 // bpftool's `pids` field needs a bpftool built with skeleton support (Debian's is not), so
 // the programs are matched by the ids the collector's own fds hold.
-async function bpfProgStats(pid: number): Promise<ProgStat> {
+async function bpfProgStats(pid: number): Promise<ProgStat | null> {
   const ids = await progIdsOf(pid);
   const out = await new Deno.Command("bpftool", { args: ["-j", "prog", "show"], stderr: "null" })
     .output();
-  if (!out.success) return { runTimeNs: 0, runCnt: 0 };
+  // No figure rather than a zero that looks measured.
+  if (!out.success || ids.size === 0) return null;
   const progs = JSON.parse(new TextDecoder().decode(out.stdout)) as {
     id: number;
     run_time_ns?: number;
