@@ -29,10 +29,43 @@ function write(level: LogLevel, msg: string, fields?: Record<string, unknown>): 
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
 }
 
+/** How often one kind of repeated failure may be logged. */
+export const THROTTLE_MS = 60_000;
+// Kinds are a small fixed vocabulary in code (not user data), but stay bounded all the same.
+const MAX_KINDS = 256;
+const throttle = new Map<string, { last: number; suppressed: number }>();
+
+/**
+ * Logs at most one line per `kind` per minute; the next line written for that kind carries
+ * `suppressed`, the count of lines held back since the previous one. For failures that repeat
+ * on every loop turn (a full disk, a dead socket) so a week of them stays a few lines a minute.
+ */
+function throttled(
+  kind: string,
+  level: LogLevel,
+  msg: string,
+  fields?: Record<string, unknown>,
+  now = performance.now(),
+): void {
+  const t = throttle.get(kind);
+  if (t && now - t.last < THROTTLE_MS) {
+    t.suppressed++;
+    return;
+  }
+  if (!t && throttle.size >= MAX_KINDS) throttle.delete(throttle.keys().next().value!);
+  write(
+    level,
+    msg,
+    t?.suppressed ? { ...fields, kind, suppressed: t.suppressed } : { ...fields, kind },
+  );
+  throttle.set(kind, { last: now, suppressed: 0 });
+}
+
 /** The process-wide structured logger. */
 export const log = {
   debug: (msg: string, fields?: Record<string, unknown>) => write("debug", msg, fields),
   info: (msg: string, fields?: Record<string, unknown>) => write("info", msg, fields),
   warn: (msg: string, fields?: Record<string, unknown>) => write("warn", msg, fields),
   error: (msg: string, fields?: Record<string, unknown>) => write("error", msg, fields),
+  throttled,
 };
