@@ -6,6 +6,7 @@ import cac from "cac";
 import { collect, type CollectResult } from "./lib/collect/collector.ts";
 import { parseBytes, parseDurationNs, UsageError } from "./lib/cli/units.ts";
 import { log, setLogLevel } from "./lib/log.ts";
+import { ListenAddressError, parseListenAddress } from "./lib/agent/http_server.ts";
 import { DEFAULT_NRI_SOCKET, runPodsCommand } from "./lib/nri/mod.ts";
 import {
   formatJson,
@@ -114,6 +115,7 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
   if (!/^[0-9]{2}$/.test(String(o.nriIndex ?? "10"))) {
     throw new UsageError("nri-index", `--nri-index must be two digits, got "${o.nriIndex}"`);
   }
+  if (o.listen !== undefined) parseListenAddress(String(o.listen)); // a usage error up front
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -131,6 +133,11 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       rotateAgeMs,
       fallbacks: o.fallbacks !== false,
       containerdStateDirs: o.containerdState ? [String(o.containerdState)] : undefined,
+      listen: o.listen === undefined ? undefined : String(o.listen),
+      podMetrics: {
+        byProcess: Boolean(o.metricsByProcess),
+        maxSeries: parseCount("metrics-max-series", o.metricsMaxSeries ?? 10000, 1),
+      },
       signal: ac.signal,
     });
     if (o.summary !== false) printCollectSummary(result, by, Boolean(o.json), top);
@@ -210,6 +217,9 @@ export function buildCli(): ReturnType<typeof cac> {
     .option("--node <name>", "Node name for rows and file names (default: hostname)")
     .option("--rotate-size <bytes>", "Start a new file at this size", { default: "256MiB" })
     .option("--rotate-age <time>", "Start a new file at this age", { default: "10m" })
+    .option("--listen <addr>", "Serve /healthz, /readyz and /metrics on HOST:PORT (e.g. :9464)")
+    .option("--metrics-by-process", "Per-pod series also split by process name (more series)")
+    .option("--metrics-max-series <n>", "Most per-pod series on /metrics", { default: 10000 })
     .option("--by <key>", "Summary grouping: pod, container, process, cgroup", {
       default: "process",
     })
@@ -259,7 +269,10 @@ export async function run(args: string[]): Promise<number> {
     // One line a user can act on; the stack only at debug level.
     console.error(`podperf: error: ${err.message}`);
     log.debug("error detail", { name: err.name, stack: err.stack });
-    return err instanceof UsageError || err.name === "CACError" ? 2 : 1;
+    return err instanceof UsageError || err instanceof ListenAddressError ||
+        err.name === "CACError"
+      ? 2
+      : 1;
   }
 }
 

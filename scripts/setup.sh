@@ -31,4 +31,6 @@ fi
 bash scripts/build_bpf.sh
 # containerd + runc + busybox + CRI proto for the tests' real runtime (cached in .cache/).
 bash scripts/fetch_containerd.sh
+# TEST-ONLY: prometheus + promtool for tests/metrics/ (not needed to run podperf).
+bash scripts/install_prometheus.sh
 log "ready: node_modules/deno/deno $(node_modules/deno/deno --version | head -1 | cut -d' ' -f2)"

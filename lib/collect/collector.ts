@@ -26,6 +26,8 @@ import {
 } from "../sampler/mod.ts";
 import { type JoinCoverage, SlotJoiner } from "./join.ts";
 import { RunTotals } from "./run_totals.ts";
+import { AgentHttpServer } from "../agent/http_server.ts";
+import { PodSeries } from "../metrics/mod.ts";
 import { VERSION } from "../version.ts";
 
 /** Options of collect(). */
@@ -57,6 +59,12 @@ export interface CollectOptions {
   gracePeriodMs?: number;
   /** Stops the collection (SIGINT/SIGTERM in the CLI). */
   signal?: AbortSignal;
+  /** Serve /healthz, /readyz and /metrics (per-pod series) on HOST:PORT. */
+  listen?: string;
+  /** Per-pod series options: split by process name, most series kept. */
+  podMetrics?: { byProcess?: boolean; maxSeries?: number };
+  /** Called with the bound port once the listener is up (port 0 picks one). */
+  onListening?: (port: number) => void;
 }
 
 /** What a collection did. */
@@ -127,6 +135,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   let writer: RotatingParquetWriter | null = null;
   let agg: SlotAggregator | null = null;
   let coverage: JoinCoverage | null = null;
+  let http: AgentHttpServer | null = null;
   let stats = sampler.stats();
   let writeFailures = 0;
   const totals = new RunTotals();
@@ -164,6 +173,28 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       }
     }
     resolver = new MetadataResolver({ store, oci, paths });
+    // Per-pod series expire by the store's view of each container (removed + grace period).
+    const podSeries = opts.listen === undefined ? null : new PodSeries({
+      node: opts.node,
+      counters,
+      byProcess: opts.podMetrics?.byProcess,
+      maxSeries: opts.podMetrics?.maxSeries,
+      gracePeriodMs: store.gracePeriodMs,
+      liveness: (id) => {
+        const e = store.getByContainerId(id);
+        return e === undefined ? "unknown" : e.removedAt === null ? "live" : "removed";
+      },
+    });
+    if (podSeries) {
+      http = new AgentHttpServer({
+        address: opts.listen!,
+        liveness: [],
+        readiness: [],
+        metrics: [podSeries],
+      });
+      log.info("listening", { address: opts.listen, port: http.port });
+      opts.onListening?.(http.port);
+    }
     const joiner = new SlotJoiner(resolver);
     coverage = joiner.coverage;
     const out = writer = new RotatingParquetWriter({
@@ -197,6 +228,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       onRows: (rows: SlotRow[]) => {
         const joined = joiner.join(rows);
         totals.add(joined);
+        podSeries?.append(joined);
         try {
           out.appendMany(joined);
         } catch (e) {
@@ -244,6 +276,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         await oci?.close();
         await paths?.pending;
         await nri?.close();
+        await http?.close();
       }
     }
   }
