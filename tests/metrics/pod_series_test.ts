@@ -122,8 +122,10 @@ Deno.test("pod series: per process behind the option; label values escaped", () 
 
 Deno.test("pod series: the series bound holds and what it refuses is counted", () => {
   const s = new PodSeries({ node: "n", counters: SOFT_ONLY, maxSeries: 3 });
-  const rows = Array.from({ length: 5 }, (_, i) =>
-    row({ cgroupId: BigInt(i), podName: `p${i}`, containerId: `c${i}`, cpuNs: 1e9 }));
+  const rows = Array.from(
+    { length: 5 },
+    (_, i) => row({ cgroupId: BigInt(i), podName: `p${i}`, containerId: `c${i}`, cpuNs: 1e9 }),
+  );
   s.append(rows);
   s.append(rows);
   const t = s.renderMetrics();

@@ -124,16 +124,23 @@ scrape_configs:
     }
   }
 
-  async #api(path: string, query: string): Promise<unknown> {
-    const r = await fetch(`${this.base}${path}?query=${encodeURIComponent(query)}`);
+  async #api(path: string, params: Record<string, string>, what: string): Promise<unknown> {
+    const r = await fetch(`${this.base}${path}?${new URLSearchParams(params)}`);
     const body = await r.json() as { status: string; data: unknown; error?: string };
-    if (body.status !== "success") throw new PrometheusQueryError(query, body.error ?? r.status + "");
+    if (body.status !== "success") {
+      throw new PrometheusQueryError(what, body.error ?? `${r.status}`);
+    }
     return body.data;
   }
 
-  /** Evaluates `query` now; throws PrometheusQueryError on a parse or evaluation error. */
-  async query(query: string): Promise<VectorSample[]> {
-    const data = await this.#api("/api/v1/query", query) as {
+  /**
+   * Evaluates `query` at `timeSec` (Unix seconds; default now); throws PrometheusQueryError on
+   * a parse or evaluation error.
+   */
+  async query(query: string, timeSec?: number): Promise<VectorSample[]> {
+    const params: Record<string, string> = { query };
+    if (timeSec !== undefined) params.time = String(timeSec);
+    const data = await this.#api("/api/v1/query", params, query) as {
       resultType: string;
       result: { metric: Record<string, string>; value: [number, string] }[];
     };
@@ -141,6 +148,15 @@ scrape_configs:
       throw new PrometheusQueryError(query, `result type ${data.resultType}, not vector`);
     }
     return data.result.map((s) => ({ metric: s.metric, value: Number(s.value[1]) }));
+  }
+
+  /** Values of `label` on series matching `selector` (what Grafana's label_values asks). */
+  async labelValues(label: string, selector: string): Promise<string[]> {
+    return await this.#api(
+      `/api/v1/label/${label}/values`,
+      { "match[]": selector },
+      selector,
+    ) as string[];
   }
 
   /** The scrape target's health as Prometheus sees it ("up", "down", "unknown"). */
