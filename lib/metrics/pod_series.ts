@@ -339,9 +339,7 @@ export class PodSeries implements RowSink, MetricsSource {
         "counter",
         "CPU time of the rows left out of the per-pod series, seconds.",
       ),
-      `podperf_pod_series_dropped_cpu_seconds_total${node} ${
-        formatValue(st.droppedCpuNs / 1e9)
-      }\n`,
+      `podperf_pod_series_dropped_cpu_seconds_total${node} ${formatValue(st.droppedCpuNs / 1e9)}\n`,
       familyHeader(
         "podperf_pod_series_expired_total",
         "counter",
