@@ -4,6 +4,7 @@
  * `--quick` shortens the overhead runs; `--only a,b` picks sections.
  */
 import { benchAggregate } from "./aggregate_bench.ts";
+import { benchMetrics } from "./metrics_bench.ts";
 import { benchNri } from "./nri_bench.ts";
 import { benchGrowth, benchMemory, benchOverhead } from "./overhead_bench.ts";
 import { benchParquet } from "./parquet_bench.ts";
@@ -42,6 +43,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "pipeline",
     "Userspace path end to end, kernel bypassed: records → slots → join → Parquet",
     benchPipeline,
+  ],
+  [
+    "metrics",
+    "Per-pod Prometheus series: append cost per row, one scrape's cost",
+    () => Promise.resolve(benchMetrics()),
   ],
   ["sampler", "Real BPF sampler: drain ceiling, BPF cost per program, lost records", benchSampler],
   ["parquet", "Parquet writers on the podperf schema (same rows, same run)", () => benchParquet()],

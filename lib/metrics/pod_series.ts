@@ -173,6 +173,8 @@ export class PodSeries implements RowSink, MetricsSource {
   #runq = false;
   readonly #series = new Map<string, Series>();
   readonly #cgroups = new Map<bigint, CgroupCache>();
+  #lastCgroupId = -1n;
+  #lastCache: CgroupCache | undefined = undefined;
   #lastSweepMs = -Infinity;
   #droppedRows = 0;
   #droppedCpuNs = 0;
@@ -226,13 +228,17 @@ export class PodSeries implements RowSink, MetricsSource {
   }
 
   #seriesOf(row: Row, now: number): Series | null {
-    let c = this.#cgroups.get(row.cgroupId);
+    // Rows of one cgroup often come in a run (one slot's processes): skip the map then.
+    let c = this.#lastCgroupId === row.cgroupId ? this.#lastCache : this.#cgroups.get(row.cgroupId);
     if (
       c === undefined || c.podName !== row.podName || c.podNamespace !== row.podNamespace ||
       c.containerName !== row.containerName
     ) {
       // Bounded: the cache is rebuilt from the rows, so clearing it loses nothing.
-      if (this.#cgroups.size >= 4 * this.maxSeries) this.#cgroups.clear();
+      if (this.#cgroups.size >= 4 * this.maxSeries) {
+        this.#cgroups.clear();
+        this.#lastCgroupId = -1n;
+      }
       const pod = row.podName ?? row.podUid ?? "";
       c = {
         podName: row.podName,
@@ -244,6 +250,8 @@ export class PodSeries implements RowSink, MetricsSource {
       };
       this.#cgroups.set(row.cgroupId, c);
     }
+    this.#lastCgroupId = row.cgroupId;
+    this.#lastCache = c;
     if (c.byComm === null) {
       if (c.series === null || c.series.dropped) c.series = this.#lookup(c.prefix, row, now);
       return c.series;
