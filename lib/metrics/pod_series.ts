@@ -7,6 +7,7 @@ import type { OutputRow } from "../output/schema.ts";
 import type { RowSink } from "../sink.ts";
 import type { MetricsSource } from "../agent/metrics_source.ts";
 import { familyHeader, formatValue, labelSet } from "./exposition.ts";
+import { log } from "../log.ts";
 
 /** A counter source as the sampler reports it (lib/sampler CounterSource). */
 export interface CounterAvailability {
@@ -45,6 +46,8 @@ export interface PodSeriesStats {
   droppedCpuNs: number;
   /** Series removed after their container went away (or idled while unknown). */
   expired: number;
+  /** append calls that failed (their rows are not counted). */
+  errors: number;
 }
 
 /** A row as the sampler engineer's rows carry it once run-queue fields exist. */
@@ -179,6 +182,7 @@ export class PodSeries implements RowSink, MetricsSource {
   #droppedRows = 0;
   #droppedCpuNs = 0;
   #expired = 0;
+  #errors = 0;
 
   constructor(opts: PodSeriesOptions) {
     this.#node = opts.node;
@@ -195,6 +199,18 @@ export class PodSeries implements RowSink, MetricsSource {
 
   /** Adds rows to their series; rows outside pods are not per-pod series and are skipped. */
   append(rows: readonly OutputRow[]): void {
+    // A sink never throws into the drain loop: a failure is counted and logged (throttled).
+    try {
+      this.#append(rows);
+    } catch (e) {
+      this.#errors++;
+      log.throttled("pod-series", "error", "per-pod series: rows not counted", {
+        error: (e as Error).message,
+      });
+    }
+  }
+
+  #append(rows: readonly OutputRow[]): void {
     const now = this.#now();
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as Row;
@@ -365,6 +381,7 @@ export class PodSeries implements RowSink, MetricsSource {
       droppedRows: this.#droppedRows,
       droppedCpuNs: this.#droppedCpuNs,
       expired: this.#expired,
+      errors: this.#errors,
     };
   }
 

@@ -200,3 +200,17 @@ Deno.test("pod series: promtool check metrics finds nothing to say about the tex
   assert.equal(r.code, 0, r.output);
   assert.equal(r.output.trim(), "", r.output);
 });
+
+Deno.test("pod series: a malformed row is counted, never thrown into the drain loop", () => {
+  const s = new PodSeries({ node: "n", counters: SOFT_ONLY });
+  const broken = row({});
+  Object.defineProperty(broken, "cpuNs", {
+    get() {
+      throw new Error("bad row");
+    },
+  });
+  assert.doesNotThrow(() => s.append([row({}), broken]));
+  assert.equal(s.stats().errors, 1);
+  s.append([row({})]);
+  assert.equal([...samples(s.renderMetrics(), "podperf_pod_cpu_seconds_total").values()][0], 0.002);
+});
