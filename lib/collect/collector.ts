@@ -180,6 +180,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       byProcess: opts.podMetrics?.byProcess,
       maxSeries: opts.podMetrics?.maxSeries,
       gracePeriodMs: store.gracePeriodMs,
+      intervalNs,
+      monoToWallOffsetNs: offset,
       liveness: (id) => {
         const e = store.getByContainerId(id);
         return e === undefined ? "unknown" : e.removedAt === null ? "live" : "removed";

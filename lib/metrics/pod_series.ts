@@ -36,6 +36,9 @@ export interface PodSeriesOptions {
   liveness?: (containerId: string) => ContainerLiveness;
   /** Monotonic clock in ms (tests inject one). */
   now?: () => number;
+  /** Slot length and CLOCK_REALTIME − CLOCK_MONOTONIC, for the data-end timestamp gauge. */
+  intervalNs?: bigint;
+  monoToWallOffsetNs?: bigint;
 }
 
 /** Counters of the sink itself. */
@@ -179,6 +182,10 @@ export class PodSeries implements RowSink, MetricsSource {
   #lastCgroupId = -1n;
   #lastCache: CgroupCache | undefined = undefined;
   #lastSweepMs = -Infinity;
+  /** Start of the latest slot appended (CLOCK_MONOTONIC ns); -1 before any. */
+  #lastSlotNs = -1n;
+  readonly #intervalNs: bigint;
+  readonly #offsetNs: bigint | null;
   #droppedRows = 0;
   #droppedCpuNs = 0;
   #expired = 0;
@@ -192,6 +199,8 @@ export class PodSeries implements RowSink, MetricsSource {
     this.byProcess = opts.byProcess ?? false;
     this.#now = opts.now ?? (() => performance.now());
     this.#liveness = opts.liveness ?? (() => "unknown");
+    this.#intervalNs = opts.intervalNs ?? 1_000_000n;
+    this.#offsetNs = opts.monoToWallOffsetNs ?? null;
     this.#available = new Set(
       opts.counters.filter((c) => c.source !== "unavailable").map((c) => c.name),
     );
@@ -212,6 +221,10 @@ export class PodSeries implements RowSink, MetricsSource {
 
   #append(rows: readonly OutputRow[]): void {
     const now = this.#now();
+    // Rows come in slot order: the batch's last row has its latest slot.
+    if (rows.length && rows[rows.length - 1].monoNs > this.#lastSlotNs) {
+      this.#lastSlotNs = rows[rows.length - 1].monoNs;
+    }
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as Row;
       if (row.podName === null && row.podUid === null) continue;
@@ -347,6 +360,20 @@ export class PodSeries implements RowSink, MetricsSource {
     }
     const st = this.stats();
     const node = labelSet([["node", this.#node]]);
+    if (this.#offsetNs !== null && this.#lastSlotNs >= 0n) {
+      // The series hold every slot up to here: how far the scrape lags the kernel's data.
+      const endNs = this.#lastSlotNs + this.#intervalNs + this.#offsetNs;
+      out.push(
+        familyHeader(
+          "podperf_pod_series_data_end_timestamp_seconds",
+          "gauge",
+          "Wall-clock end of the latest slot counted in the per-pod series (Unix seconds).",
+        ),
+        `podperf_pod_series_data_end_timestamp_seconds${node} ${
+          formatValue(Number(endNs / 1000n) / 1e6)
+        }\n`,
+      );
+    }
     out.push(
       familyHeader("podperf_pod_series", "gauge", "Per-pod series currently exported."),
       `podperf_pod_series${node} ${st.series}\n`,

@@ -214,3 +214,20 @@ Deno.test("pod series: a malformed row is counted, never thrown into the drain l
   s.append([row({})]);
   assert.equal([...samples(s.renderMetrics(), "podperf_pod_cpu_seconds_total").values()][0], 0.002);
 });
+
+Deno.test("pod series: the data-end gauge is the latest slot's end in wall-clock seconds", () => {
+  const s = new PodSeries({
+    node: "n",
+    counters: SOFT_ONLY,
+    intervalNs: 1_000_000n,
+    monoToWallOffsetNs: 1_700_000_000_000_000_000n,
+  });
+  assert.doesNotMatch(s.renderMetrics(), /data_end/, "no gauge before any row");
+  s.append([row({ monoNs: 5_000_000n }), row({ monoNs: 7_000_000n })]);
+  s.append([row({ monoNs: 6_000_000n })]); // an older batch does not move it back
+  const t = s.renderMetrics();
+  assert.equal(
+    [...samples(t, "podperf_pod_series_data_end_timestamp_seconds").values()][0],
+    1_700_000_000.008,
+  );
+});

@@ -150,6 +150,24 @@ scrape_configs:
     return data.result.map((s) => ({ metric: s.metric, value: Number(s.value[1]) }));
   }
 
+  /** Evaluates a range-vector `query` at `timeSec`: each series with its raw samples. */
+  async queryMatrix(
+    query: string,
+    timeSec: number,
+  ): Promise<{ metric: Record<string, string>; samples: [number, number][] }[]> {
+    const data = await this.#api("/api/v1/query", { query, time: String(timeSec) }, query) as {
+      resultType: string;
+      result: { metric: Record<string, string>; values: [number, string][] }[];
+    };
+    if (data.resultType !== "matrix") {
+      throw new PrometheusQueryError(query, `result type ${data.resultType}, not matrix`);
+    }
+    return data.result.map((s) => ({
+      metric: s.metric,
+      samples: s.values.map(([t, v]) => [t, Number(v)] as [number, number]),
+    }));
+  }
+
   /** Values of `label` on series matching `selector` (what Grafana's label_values asks). */
   async labelValues(label: string, selector: string): Promise<string[]> {
     return await this.#api(
