@@ -6,7 +6,7 @@
  * `podperf collect` accepts.
  */
 import assert from "node:assert/strict";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
@@ -16,10 +16,54 @@ import { ARCHES } from "../../ffi/arch.ts";
 import { VERSION } from "../../lib/version.ts";
 import { buildCli } from "../../main.ts";
 
-const DEPLOY = new URL("../../deploy/", import.meta.url).pathname;
+const ROOT = new URL("../../", import.meta.url).pathname;
+const DEPLOY = `${ROOT}deploy/`;
 
 // deno-lint-ignore no-explicit-any
 type Obj = Record<string, any>;
+
+// The models' TypeScript interfaces, for the unknown-field check.
+const TYPES: Record<string, [string, string]> = {
+  "v1/Namespace": ["INamespace", "kubernetes-models/v1/Namespace"],
+  "v1/ServiceAccount": ["IServiceAccount", "kubernetes-models/v1/ServiceAccount"],
+  "v1/Service": ["IService", "kubernetes-models/v1/Service"],
+  "apps/v1/DaemonSet": ["IDaemonSet", "kubernetes-models/apps/v1/DaemonSet"],
+  "monitoring.coreos.com/v1/ServiceMonitor": [
+    "IServiceMonitor",
+    "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor",
+  ],
+};
+
+/**
+ * The schema validators accept fields they do not know (a typo such as `livenesProbe` would
+ * pass), so each object is also type-checked as an object literal of its model's interface:
+ * TypeScript's excess-property check refuses any field the Kubernetes types lack.
+ */
+async function typeCheck(objs: Obj[]): Promise<{ code: number; output: string }> {
+  const lines = objs.map((o, i) => {
+    const [type, mod] = TYPES[`${o.apiVersion}/${o.kind}`];
+    return `import type { ${type} as T${i} } from "${mod}";\n` +
+      `export const m${i}: T${i} = ${JSON.stringify(o)};`;
+  });
+  const file = await Deno.makeTempFile({
+    dir: `${ROOT}tests/deploy`,
+    prefix: ".strict-",
+    suffix: ".ts",
+  });
+  try {
+    await Deno.writeTextFile(file, lines.join("\n") + "\n");
+    const r = await new Deno.Command(`${ROOT}node_modules/deno/deno`, {
+      args: ["check", "--quiet", file],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: r.code, output: dec.decode(r.stdout) + dec.decode(r.stderr) };
+  } finally {
+    await Deno.remove(file);
+  }
+}
 
 // deno-lint-ignore no-explicit-any
 const MODELS: Record<string, new (o: any) => { validate(): void }> = {
@@ -79,6 +123,14 @@ function jsonPatchAdd(doc: Obj, ops: { op: string; path: string; value: unknown 
   return out;
 }
 
+/** The DaemonSet with the deploy/upload component's patch applied, as kustomize would. */
+async function withUploadComponent(): Promise<Obj> {
+  const [component] = await yamlDocs(`${DEPLOY}upload/kustomization.yaml`);
+  assert.equal(component.kind, "Component");
+  assert.equal(component.patches[0].target.kind, "DaemonSet");
+  return jsonPatchAdd(await daemonSet(), parse(component.patches[0].patch));
+}
+
 /** The long flag names `podperf collect` accepts (its own and the global ones). */
 function collectFlags(): Set<string> {
   const cli = buildCli();
@@ -106,6 +158,19 @@ Deno.test("deploy: every manifest validates against its Kubernetes schema", asyn
   const bad = structuredClone(await daemonSet());
   bad.spec.template.spec.containers[0].ports[0].containerPort = "9464";
   assert.throws(() => new DaemonSet(bad).validate(), /containerPort must be integer/);
+});
+
+Deno.test("deploy: no manifest has a field the Kubernetes types do not know", async () => {
+  const objs = (await manifests()).map((m) => m.obj);
+  objs.push(await withUploadComponent());
+  // The check is not a rubber stamp: a misspelt field is refused.
+  const typo = structuredClone(await daemonSet());
+  const c = typo.spec.template.spec.containers[0];
+  c.livenesProbe = c.livenessProbe;
+  const [ok, bad] = await Promise.all([typeCheck(objs), typeCheck([typo])]);
+  assert.equal(ok.code, 0, ok.output);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.output, /livenesProbe/);
 });
 
 Deno.test("deploy: kustomizations list every manifest of their directory, and exist", async () => {
@@ -185,9 +250,7 @@ Deno.test("deploy: every flag the manifests pass is one podperf collect accepts"
   const [c] = ds.spec.template.spec.containers;
   assert.equal(c.args[0], "collect");
   // The upload component, applied as kustomize would, still validates.
-  const [component] = await yamlDocs(`${DEPLOY}upload/kustomization.yaml`);
-  const ops = (await import("yaml")).parse(component.patches[0].patch);
-  const uploaded = jsonPatchAdd(ds, ops);
+  const uploaded = await withUploadComponent();
   assert.doesNotThrow(() => new DaemonSet(uploaded).validate());
   const args: string[] = uploaded.spec.template.spec.containers[0].args;
   assert.ok(args.some((a) => a.startsWith("--upload=s3://")));
