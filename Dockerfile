@@ -29,4 +29,4 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/podperf /usr/local/bin/podperf
 ENTRYPOINT ["/usr/local/bin/podperf"]
-CMD ["collect", "--output", "/var/lib/podperf", "--listen", ":9464"]
+CMD ["collect", "--output", "/var/lib/podperf", "--listen", ":9102"]

@@ -217,7 +217,7 @@ export function buildCli(): ReturnType<typeof cac> {
     .option("--node <name>", "Node name for rows and file names (default: hostname)")
     .option("--rotate-size <bytes>", "Start a new file at this size", { default: "256MiB" })
     .option("--rotate-age <time>", "Start a new file at this age", { default: "10m" })
-    .option("--listen <addr>", "Serve /healthz, /readyz and /metrics on HOST:PORT (e.g. :9464)")
+    .option("--listen <addr>", "Serve /healthz, /readyz and /metrics on HOST:PORT (e.g. :9102)")
     .option("--metrics-by-process", "Per-pod series also split by process name (more series)")
     .option("--metrics-max-series <n>", "Most per-pod series on /metrics", { default: 10000 })
     .option("--by <key>", "Summary grouping: pod, container, process, cgroup", {

@@ -165,7 +165,7 @@ const SWEEP_EVERY_MS = 1000;
  * @example
  * const series = new PodSeries({ node: "n1", counters: sampler.counterSources });
  * sinks.push(series); // collector: series.append(joinedRows)
- * new AgentHttpServer({ address: ":9464", liveness: [], readiness: [], metrics: [series] });
+ * new AgentHttpServer({ address: ":9102", liveness: [], readiness: [], metrics: [series] });
  */
 export class PodSeries implements RowSink, MetricsSource {
   readonly maxSeries: number;

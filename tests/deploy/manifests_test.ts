@@ -156,7 +156,7 @@ Deno.test("deploy: every manifest validates against its Kubernetes schema", asyn
   }
   // The validator is not a rubber stamp: a wrong type is refused.
   const bad = structuredClone(await daemonSet());
-  bad.spec.template.spec.containers[0].ports[0].containerPort = "9464";
+  bad.spec.template.spec.containers[0].ports[0].containerPort = "9102";
   assert.throws(() => new DaemonSet(bad).validate(), /containerPort must be integer/);
 });
 
