@@ -140,6 +140,8 @@ interface Series {
   lastSeenMs: number;
   /** When the sweep first saw its container removed; null while live or unknown. */
   removedMs: number | null;
+  /** Its cgroup now carries other labels (a fallback's answer replaced by NRI's). */
+  superseded: boolean;
   dropped: boolean;
 }
 
@@ -268,6 +270,11 @@ export class PodSeries implements RowSink, MetricsSource {
         this.#cgroups.clear();
         this.#lastCgroupId = -1n;
       }
+      // The cgroup's rows now go to other labels: its old series ends after the grace period.
+      if (c !== undefined) {
+        if (c.series) c.series.superseded = true;
+        for (const old of c.byComm?.values() ?? []) old.superseded = true;
+      }
       const pod = row.podName ?? row.podUid ?? "";
       c = {
         podName: row.podName,
@@ -297,7 +304,10 @@ export class PodSeries implements RowSink, MetricsSource {
 
   #lookup(key: string, row: Row, now: number): Series | null {
     const found = this.#series.get(key);
-    if (found) return found;
+    if (found) {
+      found.superseded = false;
+      return found;
+    }
     if (this.#series.size >= this.maxSeries) return null;
     const pairs: [string, string][] = [
       ["namespace", row.podNamespace ?? ""],
@@ -313,6 +323,7 @@ export class PodSeries implements RowSink, MetricsSource {
       containerId: row.containerId,
       lastSeenMs: now,
       removedMs: null,
+      superseded: false,
       dropped: false,
     };
     this.#series.set(key, s);
@@ -321,8 +332,9 @@ export class PodSeries implements RowSink, MetricsSource {
 
   /**
    * Drops series whose container was removed more than the grace period ago (counted from its
-   * last row or the removal, whichever is later), and series of containers the runtime does
-   * not know that have been idle for `idleMs`. Runs on append (at most once a second) and on
+   * last row or the removal, whichever is later), series whose cgroup moved to other labels
+   * a grace period after their last row, and series of containers the runtime does not know
+   * that have been idle for `idleMs`. Runs on append (at most once a second) and on
    * every scrape; returns how many went.
    */
   sweep(now = this.#now()): number {
@@ -334,6 +346,8 @@ export class PodSeries implements RowSink, MetricsSource {
       else if (state === "live") s.removedMs = null;
       const gone = s.removedMs !== null
         ? now - Math.max(s.lastSeenMs, s.removedMs) >= this.gracePeriodMs
+        : s.superseded
+        ? now - s.lastSeenMs >= this.gracePeriodMs
         : state === "unknown" && now - s.lastSeenMs >= this.idleMs;
       if (gone) {
         s.dropped = true;

@@ -231,3 +231,27 @@ Deno.test("pod series: the data-end gauge is the latest slot's end in wall-clock
     1_700_000_000.008,
   );
 });
+
+Deno.test("pod series: a fallback's labels replaced by NRI's end after the grace period", () => {
+  let now = 0;
+  const s = new PodSeries({
+    node: "n",
+    counters: SOFT_ONLY,
+    gracePeriodMs: 10_000,
+    liveness: () => "live",
+    now: () => now,
+  });
+  // First rows named from the cgroup path (uid only), then NRI names the same cgroup.
+  s.append([
+    row({ podName: null, podNamespace: null, containerName: null, metaSource: "cgroup-path" }),
+  ]);
+  now = 1_000;
+  s.append([row({})]);
+  const pods = () => [...samples(s.renderMetrics(), "podperf_pod_cpu_seconds_total").keys()];
+  assert.equal(pods().length, 2);
+  now = 9_999;
+  assert.equal(s.sweep(), 0);
+  now = 10_000; // 10 s after the uid-only series' last row; the named one stays (live)
+  assert.equal(s.sweep(), 1);
+  assert.deepEqual(pods(), ['{namespace="shop",pod="web-1",container="app",node="n"}']);
+});
