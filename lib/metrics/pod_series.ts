@@ -8,6 +8,7 @@ import type { RowSink } from "../sink.ts";
 import type { MetricsSource } from "../agent/metrics_source.ts";
 import { familyHeader, formatValue, labelSet } from "./exposition.ts";
 import { log } from "../log.ts";
+import { COUNTER_NAMES } from "../sampler/record.ts";
 
 /** A counter source as the sampler reports it (lib/sampler CounterSource). */
 export interface CounterAvailability {
@@ -56,9 +57,9 @@ export interface PodSeriesStats {
 /** A row as the sampler engineer's rows carry it once run-queue fields exist. */
 type Row = OutputRow & { runqDelayNs?: number; runqWaits?: number };
 
-/** Accumulator slots of one series. */
-const CPU_NS = 0, CTX = 1, FAULTS = 2, RUNQ_NS = 3, RUNQ_WAITS = 4, CYC = 5, INS = 6, LLC = 7;
-const SLOTS = 8;
+/** Accumulator slots of one series: CPU time, run-queue delay and waits, then the counters. */
+const CPU_NS = 0, RUNQ_NS = 1, RUNQ_WAITS = 2, FIRST_COUNTER = 3;
+const SLOTS = FIRST_COUNTER + COUNTER_NAMES.length;
 
 /** One exported family: its accumulator slot, unit and what it needs to exist. */
 interface Family {
@@ -71,7 +72,28 @@ interface Family {
   needs: string | null;
 }
 
-/** The families, in output order. Names follow Prometheus conventions: base units, `_total`. */
+// What each counter of the sampler's table means; a new counter gets a generic line.
+const COUNTER_HELP: Record<string, string> = {
+  cycles: "CPU cycles of the container's processes (hardware PMU).",
+  instructions: "Instructions retired by the container's processes (hardware PMU).",
+  llc_misses: "Last-level cache misses of the container's processes (hardware PMU).",
+  page_faults: "Page faults (minor and major) of the container's processes.",
+  context_switches: "Context switches of the container's processes.",
+};
+
+/**
+ * Reads each counter's row property: its column name in camelCase (llc_misses → llcMisses).
+ * One closure per counter keeps each property load monomorphic on the append path.
+ */
+const COUNTER_READERS: readonly ((row: OutputRow) => number | null)[] = COUNTER_NAMES.map((n) => {
+  const field = n.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  return (row: OutputRow) => (row as unknown as Record<string, number | null>)[field];
+});
+
+/**
+ * The families, in output order: CPU time, run-queue delay, then one per counter of the
+ * sampler's table (`podperf_pod_<counter>_total`). Prometheus conventions: base units, `_total`.
+ */
 export const POD_FAMILIES: readonly Family[] = [
   {
     name: "podperf_pod_cpu_seconds_total",
@@ -79,20 +101,6 @@ export const POD_FAMILIES: readonly Family[] = [
     slot: CPU_NS,
     per: 1e9,
     needs: null,
-  },
-  {
-    name: "podperf_pod_context_switches_total",
-    help: "Context switches of the container's processes.",
-    slot: CTX,
-    per: 1,
-    needs: "context_switches",
-  },
-  {
-    name: "podperf_pod_page_faults_total",
-    help: "Page faults (minor and major) of the container's processes.",
-    slot: FAULTS,
-    per: 1,
-    needs: "page_faults",
   },
   {
     name: "podperf_pod_runqueue_delay_seconds_total",
@@ -108,27 +116,13 @@ export const POD_FAMILIES: readonly Family[] = [
     per: 1,
     needs: "runq",
   },
-  {
-    name: "podperf_pod_cycles_total",
-    help: "CPU cycles of the container's processes (hardware PMU).",
-    slot: CYC,
+  ...COUNTER_NAMES.map((name, i) => ({
+    name: `podperf_pod_${name}_total`,
+    help: COUNTER_HELP[name] ?? `Counter ${name} of the container's processes.`,
+    slot: FIRST_COUNTER + i,
     per: 1,
-    needs: "cycles",
-  },
-  {
-    name: "podperf_pod_instructions_total",
-    help: "Instructions retired by the container's processes (hardware PMU).",
-    slot: INS,
-    per: 1,
-    needs: "instructions",
-  },
-  {
-    name: "podperf_pod_llc_misses_total",
-    help: "Last-level cache misses of the container's processes (hardware PMU).",
-    slot: LLC,
-    per: 1,
-    needs: "llc_misses",
-  },
+    needs: name,
+  })),
 ];
 
 /** One series: its rendered label set, its accumulators and what decides its expiry. */
@@ -238,16 +232,16 @@ export class PodSeries implements RowSink, MetricsSource {
       }
       const v = s.values;
       v[CPU_NS] += row.cpuNs;
-      if (row.contextSwitches !== null) v[CTX] += row.contextSwitches;
-      if (row.pageFaults !== null) v[FAULTS] += row.pageFaults;
       if (typeof row.runqDelayNs === "number") {
         this.#runq = true;
         v[RUNQ_NS] += row.runqDelayNs;
         v[RUNQ_WAITS] += row.runqWaits ?? 0;
       }
-      if (row.cycles !== null) v[CYC] += row.cycles;
-      if (row.instructions !== null) v[INS] += row.instructions;
-      if (row.llcMisses !== null) v[LLC] += row.llcMisses;
+      // A counter not valid in the row (null) adds nothing: never a zero, never a guess.
+      for (let k = 0; k < COUNTER_READERS.length; k++) {
+        const c = COUNTER_READERS[k](row);
+        if (c !== null) v[FIRST_COUNTER + k] += c;
+      }
       s.lastSeenMs = now;
       // A restarted container keeps its labels under a new id: the series lives on.
       if (row.containerId !== null && row.containerId !== s.containerId) {
