@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { parse, parseAllDocuments } from "yaml";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { Namespace } from "kubernetes-models/v1/Namespace";
+import { ResourceQuota } from "kubernetes-models/v1/ResourceQuota";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
@@ -27,6 +28,7 @@ const TYPES: Record<string, [string, string]> = {
   "v1/Namespace": ["INamespace", "kubernetes-models/v1/Namespace"],
   "v1/ServiceAccount": ["IServiceAccount", "kubernetes-models/v1/ServiceAccount"],
   "v1/Service": ["IService", "kubernetes-models/v1/Service"],
+  "v1/ResourceQuota": ["IResourceQuota", "kubernetes-models/v1/ResourceQuota"],
   "apps/v1/DaemonSet": ["IDaemonSet", "kubernetes-models/apps/v1/DaemonSet"],
   "monitoring.coreos.com/v1/ServiceMonitor": [
     "IServiceMonitor",
@@ -70,6 +72,7 @@ const MODELS: Record<string, new (o: any) => { validate(): void }> = {
   "v1/Namespace": Namespace,
   "v1/ServiceAccount": ServiceAccount,
   "v1/Service": Service,
+  "v1/ResourceQuota": ResourceQuota,
   "apps/v1/DaemonSet": DaemonSet,
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
 };
@@ -154,6 +157,7 @@ Deno.test("deploy: every manifest validates against its Kubernetes schema", asyn
     "monitoring/service.yaml: Service",
     "monitoring/servicemonitor.yaml: ServiceMonitor",
     "namespace.yaml: Namespace",
+    "priority-quota.yaml: ResourceQuota",
     "serviceaccount.yaml: ServiceAccount",
   ]);
   for (const { path, obj } of all) {
@@ -206,6 +210,10 @@ Deno.test("deploy: the DaemonSet runs unprivileged with BPF + PERFMON, no token,
   assert.equal(sa.automountServiceAccountToken, false);
   assert.equal(pod.serviceAccountName, sa.metadata.name);
   assert.equal(pod.priorityClassName, "system-node-critical");
+  // Admitted also where that class is limited to namespaces with a quota covering it.
+  const [quota] = await yamlDocs(`${DEPLOY}priority-quota.yaml`);
+  assert.equal(quota.metadata.namespace, ds.metadata.namespace);
+  assert.deepEqual(quota.spec.scopeSelector.matchExpressions[0].values, [pod.priorityClassName]);
   // Pinned: this version's exact tag (kustomize may swap in a digest), never latest.
   assert.equal(c.image, `podperf:${VERSION}`);
   const [k] = await yamlDocs(`${DEPLOY}kustomization.yaml`);
