@@ -19,7 +19,7 @@ const GRACE_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-Deno.test("prometheus: a busy pod's rate matches cpu.stat, a removed pod goes stale after the grace period, promtool and the dashboard's queries are clean", async () => {
+Deno.test("prometheus: a busy container's rate() matches cpu.stat, a removed pod goes stale after the grace period, promtool and the dashboard's queries are clean", async () => {
   const ctrd = await startContainerd({ nri: true });
   let cri: CriClient | undefined;
   let podperf: PodperfProcess | undefined;
