@@ -107,7 +107,7 @@ scrape_configs:
     }).spawn();
     const stderr = new Response(child.stderr).text();
     const server = new PrometheusServer(child, dir, port);
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     while (true) {
       try {
         const r = await fetch(`${server.base}/-/ready`);
