@@ -167,3 +167,36 @@ Deno.test("store tells listeners about changes", () => {
   store.upsert(input("b"));
   assert.deepEqual(seen, ["added:a", "updated:a", "removed:a", "expired:a"]);
 });
+
+Deno.test("store: evicting into a full store is linear (100 k upserts over 65 536 removed)", () => {
+  const { store } = clockStore();
+  for (let i = 0; i < store.maxEntries; i++) store.upsert(input(`old${i}`, { podId: `p${i}` }));
+  for (let i = 0; i < store.maxEntries; i++) store.markRemoved(`old${i}`);
+  assert.equal(store.removedCount, store.maxEntries);
+  const t0 = performance.now();
+  for (let i = 0; i < 100_000; i++) store.upsert(input(`new${i}`, { cgroupId: BigInt(i) }));
+  const ms = performance.now() - t0;
+  // Quadratic eviction (a scan of every entry per eviction) took over 2 minutes here; linear
+  // takes well under a second.
+  assert.ok(ms < 5000, `100 k upserts took ${ms.toFixed(0)} ms`);
+  assert.equal(store.size, store.maxEntries);
+  assert.equal(store.removedCount, 0, "removed entries go first");
+  assert.equal(store.lookup(99_999n)?.containerId, "new99999");
+});
+
+Deno.test("store: the sweep stops at the first entry still in its grace; pods index by id", () => {
+  const { store, advance } = clockStore({ gracePeriodMs: 100 });
+  store.upsert(input("a", { podId: "P" }));
+  store.upsert(input("b", { podId: "P" }));
+  store.upsert(input("c", { podId: "Q" }));
+  store.markPodRemoved("P");
+  assert.equal(store.removedCount, 2);
+  advance(50);
+  store.markRemoved("c");
+  advance(60);
+  assert.equal(store.sweep(), 2);
+  assert.equal(store.removedCount, 1);
+  advance(50);
+  assert.equal(store.sweep(), 1);
+  assert.equal(store.size, 0);
+});
