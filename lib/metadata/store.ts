@@ -187,7 +187,7 @@ export class MetadataStore {
   /** Starts the grace period of every container of pod `podId`. */
   markPodRemoved(podId: string): void {
     const ids = this.#byPod.get(podId);
-    if (ids) for (const id of [...ids]) this.markRemoved(id);
+    if (ids) { for (const id of [...ids]) this.markRemoved(id); }
   }
 
   /** Opens a resync: upserts until `endSync` count as seen; everything else is then removed. */

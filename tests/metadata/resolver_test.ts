@@ -105,6 +105,7 @@ Deno.test("resolver: OCI bundle metadata for a real cgroup, then cached", async 
     crioContainerDirs: [],
     log: { warn: () => {}, debug: () => {} },
   });
+  await oci.ready;
   const index = new CgroupPathIndex({ root: CG_ROOT });
   await index.refresh();
   const paths = countingPaths(index);
@@ -134,6 +135,7 @@ Deno.test("resolver: path-only answer becomes OCI as soon as the bundle appears"
     containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
     crioContainerDirs: [],
   });
+  await oci.ready;
   const index = new CgroupPathIndex({ root: CG_ROOT });
   await index.refresh();
   const t = 0; // the clock never moves: only the bundle event may refresh the answer
@@ -235,6 +237,7 @@ Deno.test("resolver: CRI pods with NRI off resolve by OCI annotations, old and n
       containers: [{ name: "nap", command: COMMANDS.idle }],
     });
     oci = new OciBundleWatcher({ containerdTaskDirs: [containerdTaskDir(`${ctrd.dir}/state`)] });
+    await oci.ready;
     const watched = new Set<string>();
     oci.subscribe((m) => watched.add(m.containerId!));
     const paths = new CgroupPathIndex();
@@ -313,6 +316,7 @@ Deno.test("resolver: with NRI on, NRI answers and the OCI fallback is not consul
     const deadline = Date.now() + 10_000;
     while (!store.lookup(cg) && Date.now() < deadline) await new Promise((s) => setTimeout(s, 20));
     oci = new OciBundleWatcher({ containerdTaskDirs: [containerdTaskDir(`${ctrd.dir}/state`)] });
+    await oci.ready;
     const spyOci = countingOci(oci);
     const index = new CgroupPathIndex();
     await index.refresh();
