@@ -4,6 +4,7 @@
  */
 import cac from "cac";
 import { collect, type CollectResult } from "./lib/collect/collector.ts";
+import { parseListenAddress } from "./lib/agent/http_server.ts";
 import { parseBytes, parseDurationNs, UsageError } from "./lib/cli/units.ts";
 import { log, setLogLevel } from "./lib/log.ts";
 import { DEFAULT_NRI_SOCKET, runPodsCommand } from "./lib/nri/mod.ts";
@@ -114,6 +115,13 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
   if (!/^[0-9]{2}$/.test(String(o.nriIndex ?? "10"))) {
     throw new UsageError("nri-index", `--nri-index must be two digits, got "${o.nriIndex}"`);
   }
+  if (o.listen !== undefined) {
+    try {
+      parseListenAddress(String(o.listen));
+    } catch (e) {
+      throw new UsageError("listen", (e as Error).message);
+    }
+  }
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -132,6 +140,11 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       fallbacks: o.fallbacks !== false,
       containerdStateDirs: o.containerdState ? [String(o.containerdState)] : undefined,
       signal: ac.signal,
+      keepTotals: o.summary !== false,
+      listen: o.listen === undefined ? undefined : String(o.listen),
+      statsIntervalMs: Number(
+        parseDurationNs("stats-interval", (o.statsInterval as string) ?? "60s") / 1_000_000n,
+      ),
     });
     if (o.summary !== false) printCollectSummary(result, by, Boolean(o.json), top);
     return result.rowsLost > 0 ? 3 : 0;
@@ -214,7 +227,11 @@ export function buildCli(): ReturnType<typeof cac> {
       default: "process",
     })
     .option("--top <n>", "Summary rows shown (0 = all)", { default: 20 })
-    .option("--no-summary", "Do not print the summary at the end")
+    .option("--no-summary", "Do not print the summary at the end (keeps no per-process totals)")
+    .option("--listen <addr>", "Serve /healthz, /readyz and /metrics on HOST:PORT")
+    .option("--stats-interval <time>", "Log a one-line stats record this often (0 = never)", {
+      default: "60s",
+    })
     .option("--json", "Print the summary as JSON")
     .example("podperf collect --duration 10s --output /var/lib/podperf")
     .action((o) => runCollect(o));

@@ -14,6 +14,8 @@ command -v bpftool >/dev/null || [ -x /usr/sbin/bpftool ] || need_apt+=(bpftool)
 [ -e /usr/lib/x86_64-linux-gnu/libbpf.so.1 ] || [ -e /lib/x86_64-linux-gnu/libbpf.so.1 ] || need_apt+=(libbpf1)
 [ -f /usr/include/linux/perf_event.h ] || need_apt+=(linux-libc-dev)
 command -v perf >/dev/null || need_apt+=(linux-perf)
+# promtool checks the agent's /metrics text in tests (Debian's prometheus package).
+command -v promtool >/dev/null || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -110,6 +110,11 @@ export class MetadataResolver {
     }
   }
 
+  /** cgroups in the fallback cache (bounded by maxEntries). */
+  get size(): number {
+    return this.#cache.size;
+  }
+
   /** Metadata of cgroup `cgroupId`, or null when no source knows it. */
   resolve(cgroupId: bigint): PodMeta | null {
     const fromStore = this.#store?.lookup(cgroupId);
