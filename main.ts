@@ -3,7 +3,7 @@
  * Errors the user can act on are printed as one line and a non-zero exit code.
  */
 import cac from "cac";
-import { collect, type CollectResult } from "./lib/collect/collector.ts";
+import { collect, type CollectResult, MIN_INTERVAL_NS } from "./lib/collect/collector.ts";
 import { parseListenAddress } from "./lib/agent/http_server.ts";
 import { parseBytes, parseDurationNs, UsageError } from "./lib/cli/units.ts";
 import { log, setLogLevel } from "./lib/log.ts";
@@ -100,8 +100,8 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
     ? undefined
     : parseDurationNs("duration", o.duration as string);
   const intervalNs = parseDurationNs("interval", (o.interval as string) ?? "1ms");
-  if (intervalNs < 10_000n || intervalNs > 10_000_000_000n) {
-    throw new UsageError("interval", "--interval must be between 10us and 10s");
+  if (intervalNs < MIN_INTERVAL_NS || intervalNs > 10_000_000_000n) {
+    throw new UsageError("interval", "--interval must be between 100us and 10s");
   }
   const counters = parseCounters(o.counters);
   const top = parseCount("top", o.top ?? 20, 0);
