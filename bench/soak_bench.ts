@@ -109,27 +109,6 @@ export async function benchSoak(opts: SoakOptions = {}): Promise<Record<string, 
       await Promise.all(inFlight);
     })();
     const t0 = performance.now();
-        try {
-          const pod = await createPod(cri, {
-            name: `soak-${i}`,
-            namespace: "soak",
-            containers: [{ name: "nap", command: COMMANDS.idle }],
-          });
-          pods++;
-          for (const c of pod.containers) {
-            await cri.stopContainer(c.id, 0);
-            await cri.removeContainer(c.id);
-          }
-          await cri.stopPodSandbox(pod.podId);
-          await cri.removePodSandbox(pod.podId);
-        } catch {
-          podErrors++;
-        }
-        const left = 1000 - (performance.now() - t0);
-        if (left > 0) await new Promise((r) => setTimeout(r, left));
-      }
-    })();
-    const t0 = performance.now();
     let pid0 = lastPid(), at0 = t0;
     for (let t = everyS; t <= seconds; t += everyS) {
       await new Promise((r) => setTimeout(r, Math.max(0, t0 + t * 1000 - performance.now())));
