@@ -280,3 +280,22 @@ Deno.test("pending bundle reads are bounded; past the bound lookups are dropped 
     fx.remove();
   }
 });
+
+Deno.test("known bundles are bounded by maxEntries (the oldest give way)", async () => {
+  const fx = makeFixtureLayout();
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: [fx.crioContainers],
+    watch: false,
+    maxEntries: 2,
+    log: spyLog(),
+  });
+  try {
+    await w.ready;
+    assert.equal(w.size, 2, "4 readable bundles, 2 kept");
+    assert.equal(w.stats().bundles, 2);
+  } finally {
+    await w.close();
+    fx.remove();
+  }
+});
