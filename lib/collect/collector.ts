@@ -7,6 +7,7 @@ import { AgentStats, DurationWindow } from "../agent/agent_stats.ts";
 import { assertHostPidNamespace } from "../agent/host_pid.ts";
 import { AgentHttpServer } from "../agent/http_server.ts";
 import type { MetricsSource } from "../agent/metrics_source.ts";
+import type { RowSink } from "../sink.ts";
 import { log } from "../log.ts";
 import {
   CgroupPathIndex,
@@ -74,6 +75,8 @@ export interface CollectOptions {
   listen?: string;
   /** More `/metrics` sources (per-pod series, upload stats). */
   metricsSources?: readonly MetricsSource[];
+  /** More consumers of the joined rows (e.g. per-pod series); closed after the writer. */
+  sinks?: readonly RowSink[];
   /** How long the first rows wait for pod metadata before going on unnamed, ms (default 2000). */
   startupWaitMs?: number;
 }
@@ -312,7 +315,15 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         if ((r as { carried?: boolean }).carried) carriedRows++;
         if (early && r.metaSource === null) rowsUnnamedAtStart++;
       }
-      totals?.add(joined);
+      totals?.append(joined);
+      // A sink never throws into the drain loop (lib/sink.ts); one that does is contained here.
+      for (const extra of opts.sinks ?? []) {
+        try {
+          extra.append(joined);
+        } catch (e) {
+          log.throttled("sink-error", "error", "a row sink failed", { error: String(e) });
+        }
+      }
       try {
         out.appendMany(joined);
       } catch (e) {
@@ -395,6 +406,11 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       try {
         await writer?.close();
       } finally {
+        for (const extra of opts.sinks ?? []) {
+          await extra.close().catch((e) =>
+            log.error("a row sink failed to close", { error: String(e) })
+          );
+        }
         await server?.close();
         resolver?.close();
         await oci?.close();

@@ -5,6 +5,7 @@
  * which new processes merge into one "(others)" row per cgroup-less bucket, counted.
  */
 import type { OutputRow } from "../output/mod.ts";
+import type { RowSink } from "../sink.ts";
 
 type CounterKey = "cycles" | "instructions" | "llcMisses" | "pageFaults" | "contextSwitches";
 const COUNTERS: readonly CounterKey[] = [
@@ -25,7 +26,7 @@ export const OTHERS_COMM = "(others)";
 const OTHERS_KEY = "others";
 
 /** Merges rows by (tgid, cgroup id); counters stay null once any merged row lacked them. */
-export class RunTotals {
+export class RunTotals implements RowSink {
   readonly maxRows: number;
   #rows = new Map<string, OutputRow>();
   #from: bigint | null = null;
@@ -44,6 +45,16 @@ export class RunTotals {
   /** Input rows merged into "(others)" because the cap was reached. */
   get overflowRows(): number {
     return this.#overflowRows;
+  }
+
+  /** RowSink: the same as add(). */
+  append(rows: readonly OutputRow[]): void {
+    this.add(rows);
+  }
+
+  /** RowSink: nothing to finish. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Adds rows (already joined with metadata). */
