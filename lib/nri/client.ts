@@ -140,7 +140,8 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
     },
     onSynchronized: (s) => {
       stats.syncs++;
-      stats.state = "synced";
+      // The apply runs after the reply: the session may have ended meanwhile.
+      if (session !== null) stats.state = "synced";
       syncedThisSession = true;
       log.info("NRI synchronized", { ...s, entries: store.size });
       resolveFirst();
@@ -219,6 +220,7 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
       if (stats.sessions > 0) stats.reconnects++;
       stats.sessions++;
       stats.state = "connecting";
+      const prevHealthy = syncedThisSession;
       syncedThisSession = false;
       missed = null;
       plugin.resetSession();
@@ -227,7 +229,7 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
       const connectedAt = performance.now();
       // Quiet after a failed session: a runtime that keeps failing is reported by the
       // throttled deadline line, not by a connect line every few seconds.
-      (stats.reconnects === 0 || stats.lastError === null ? log.info : log.debug)(
+      (stats.reconnects === 0 || prevHealthy ? log.info : log.debug)(
         "NRI connected",
         { socket: socketPath, plugin: `${index}-${name}` },
       );
