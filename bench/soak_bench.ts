@@ -118,6 +118,7 @@ export async function benchSoak(opts: SoakOptions = {}): Promise<Record<string, 
       rows.push({
         t_s: t,
         rss_MiB: Number(((m.get("podperf_resident_memory_bytes") ?? 0) / 2 ** 20).toFixed(1)),
+        heap_MiB: Number(((m.get("podperf_heap_used_bytes") ?? 0) / 2 ** 20).toFixed(1)),
         procs_per_s: Math.round(pidsBetween(pid0, pid) / ((now - at0) / 1000)),
         pods_done: pods,
         store: size("metadata_store"),
@@ -130,6 +131,7 @@ export async function benchSoak(opts: SoakOptions = {}): Promise<Record<string, 
         drain_p99_ms: Number(((m.get("podperf_drain_p99_seconds") ?? 0) * 1000).toFixed(2)),
         records: m.get("podperf_records_total") ?? 0,
         lost: m.get("podperf_records_lost_total") ?? 0,
+        nri_reconn: m.get("podperf_nri_reconnects_total") ?? 0,
         nri: [...m].find(([k, v]) => k.startsWith("podperf_nri_state") && v === 1)?.[0]
           .replace(/.*state="(\w+)".*/, "$1") ?? "off",
       });

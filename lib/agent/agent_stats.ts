@@ -41,6 +41,8 @@ export interface AgentCounters {
   unknownCpuNs: number;
   /** Resident set size of the agent, bytes. */
   rssBytes: number;
+  /** JavaScript heap in use, bytes (RSS minus this is native: ring, libbpf, buffers). */
+  heapUsedBytes: number;
   /** Seconds since the ring was last drained (liveness). */
   lastDrainAgeS: number;
   /** Slowest drain (drain + aggregation + join + hand-off) of the recent window, seconds. */
@@ -112,6 +114,7 @@ export class AgentStats implements MetricsSource {
       nriReconnects: c.nri?.reconnects ?? 0,
       nriLastError: c.nri?.lastError ?? null,
       rssBytes: c.rssBytes,
+      heapUsedBytes: c.heapUsedBytes,
       drainP99Ms: Number((c.drainP99S * 1000).toFixed(2)),
       sizes: c.sizes,
     };
@@ -198,6 +201,7 @@ export class AgentStats implements MetricsSource {
       (c.knownCpuNs + c.unknownCpuNs) / 1e9,
     );
     one("podperf_resident_memory_bytes", "gauge", "Resident set size of the agent.", c.rssBytes);
+    one("podperf_heap_used_bytes", "gauge", "JavaScript heap in use.", c.heapUsedBytes);
     one(
       "podperf_last_drain_age_seconds",
       "gauge",

@@ -117,6 +117,11 @@ export interface CollectResult {
 
 const HW = new Set(["cycles", "instructions", "llc_misses"]);
 
+function memory(): { rssBytes: number; heapUsedBytes: number } {
+  const m = Deno.memoryUsage();
+  return { rssBytes: m.rss, heapUsedBytes: m.heapUsed };
+}
+
 /** One line describing where each counter comes from, for the start-up log. */
 export function describeCounters(sources: readonly CounterSource[]): string {
   return sources.map((c) => `${c.name}=${c.source}${c.detail ? ` (${c.detail})` : ""}`).join(
@@ -212,7 +217,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       bytesOnDisk,
       knownCpuNs: cov?.knownCpuNs ?? 0,
       unknownCpuNs: cov?.unknownCpuNs ?? 0,
-      rssBytes: Deno.memoryUsage().rss,
+      ...memory(),
       lastDrainAgeS: (performance.now() - lastDrainAt) / 1000,
       drainP99S: drainTimes.quantile(0.99),
       nri: nri && {

@@ -16,6 +16,7 @@ function counters(over: Partial<AgentCounters> = {}): AgentCounters {
     knownCpuNs: 750,
     unknownCpuNs: 250,
     rssBytes: 100 << 20,
+    heapUsedBytes: 40 << 20,
     lastDrainAgeS: 0.05,
     drainP99S: 0.002,
     nri: { state: "synced", syncs: 1, reconnects: 2, deadlineMisses: 1, lastError: "x" },

@@ -342,3 +342,16 @@ Deno.test("resolver: with NRI on, NRI answers and the OCI fallback is not consul
     await ctrd.cleanup();
   }
 });
+
+Deno.test("resolver: expired cache entries go as new cgroups come, not only at the bound", () => {
+  let t = 0;
+  const paths = countingPaths(mapPaths({}));
+  const r = new MetadataResolver({ paths, now: () => t, negativeTtlMs: 1000 });
+  for (let i = 0; i < 100; i++) r.resolve(BigInt(i));
+  assert.equal(r.size, 100);
+  t = 5000; // every entry above has expired
+  for (let i = 100; i < 150; i++) r.resolve(BigInt(i));
+  assert.ok(r.size <= 100, `cache holds ${r.size}, the old entries drain away`);
+  for (let i = 150; i < 200; i++) r.resolve(BigInt(i));
+  assert.equal(r.size, 100, "only the 100 live ones");
+});
