@@ -75,7 +75,7 @@ export async function scanPodperfFiles(
   const out: ScannedFile[] = [];
   for (const path of paths) {
     const f = await readPodperfFile(path);
-    const first = f.rows[0] as Partial<Record<string, unknown>> | undefined;
+    const first = f.rows[0] as object | undefined;
     // once the row reader maps the scheduler columns, rows carry them and no second read is needed
     const mapped = first !== undefined && "runqDelayNs" in first;
     let extra: Record<string, unknown>[] | null = null;
@@ -100,9 +100,8 @@ export async function scanPodperfFiles(
     };
     out.push(file);
     for (let i = 0; i < f.rows.length; i++) {
-      const r = f.rows[i] as OutputRow & Partial<Record<string, unknown>>;
       const e = extra?.[i];
-      const row = r as unknown as ReportRow;
+      const row = f.rows[i] as unknown as ReportRow;
       if (!mapped) {
         row.runqDelayNs = e?.runq_delay_ns === undefined ? null : Number(e.runq_delay_ns);
         row.runqWaits = e?.runq_waits === undefined ? null : Number(e.runq_waits);

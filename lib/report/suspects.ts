@@ -155,7 +155,7 @@ export function findSuspects(s: TimeSeries, opts: SuspectOptions = {}): SuspectR
   const findings: Finding[] = [];
   for (const m of metrics) {
     for (const victim of s.groups) {
-      const f = victimFinding(s, victim, m, { q, rise, floorMs, minElevated });
+      const f = victimFinding(victim, m, { q, rise, floorMs, minElevated });
       if (f === null) continue;
       const own = suspectSeries(s, victim, f.buckets, f.elevatedIdx, m);
       f.ownElevated = mean(own.inE);
@@ -186,7 +186,6 @@ interface VictimWork extends Finding {
 }
 
 function victimFinding(
-  s: TimeSeries,
   g: GroupSeries,
   m: VictimMetric,
   o: { q: number; rise: number; floorMs: number; minElevated: number },
