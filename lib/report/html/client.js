@@ -2,9 +2,9 @@
 // uPlot chart per panel from the JSON in #report-data. Plain ES2017, no imports.
 (function () {
   "use strict";
-  var started = performance.now();
-  var data = JSON.parse(document.getElementById("report-data").textContent);
-  var palette = [
+  const started = performance.now();
+  const data = JSON.parse(document.getElementById("report-data").textContent);
+  const palette = [
     "#1f77b4",
     "#ff7f0e",
     "#2ca02c",
@@ -18,17 +18,17 @@
     "#aec7e8",
     "#ffbb78",
   ];
-  var charts = 0;
+  let charts = 0;
 
   function el(tag, cls, text) {
-    var e = document.createElement(tag);
+    const e = document.createElement(tag);
     if (cls) e.className = cls;
     if (text !== undefined) e.textContent = text;
     return e;
   }
 
   function drawPanel(parent, p, width, height) {
-    var box = el("div", "panel");
+    const box = el("div", "panel");
     box.setAttribute("data-panel", p.id);
     box.appendChild(el("h3", null, p.title + (p.unit ? " (" + p.unit + ")" : "")));
     parent.appendChild(box);
@@ -37,11 +37,11 @@
       box.appendChild(el("p", "unavailable-text", p.unavailable));
       return;
     }
-    var n = p.chart.labels.length;
-    var series = [{}];
-    for (var i = 0; i < n; i++) {
+    const n = p.chart.labels.length;
+    const series = [{}];
+    for (let i = 0; i < n; i++) {
       // stacked bands are given top first; colour them by their pod's position from the bottom
-      var c = palette[(p.stacked ? n - 1 - i : i) % palette.length];
+      const c = palette[(p.stacked ? n - 1 - i : i) % palette.length];
       series.push({
         label: p.chart.labels[i],
         stroke: c,
@@ -51,7 +51,7 @@
         spanGaps: false,
       });
     }
-    var opts = {
+    const opts = {
       width: width,
       height: height,
       series: series,
@@ -72,25 +72,25 @@
     charts++;
   }
 
-  var page = Math.min(document.documentElement.clientWidth || 1200, 1400) - 40;
-  var overview = document.getElementById("overview-panels");
+  const page = Math.min(document.documentElement.clientWidth || 1200, 1400) - 40;
+  const overview = document.getElementById("overview-panels");
   data.overview.forEach(function (p, i) {
     drawPanel(overview, p, page, i === 0 ? 300 : 160);
   });
-  var pods = document.getElementById("pod-panels");
-  var half = Math.floor((page - 20) / 2);
+  const pods = document.getElementById("pod-panels");
+  const half = Math.floor((page - 20) / 2);
   data.pods.forEach(function (pod) {
-    var sec = el("section", "pod");
+    const sec = el("section", "pod");
     sec.setAttribute("data-pod", pod.label);
     sec.appendChild(el("h3", "pod-name", pod.label));
-    var grid = el("div", "panels grid");
+    const grid = el("div", "panels grid");
     sec.appendChild(grid);
     pods.appendChild(sec);
     pod.panels.forEach(function (p) {
       drawPanel(grid, p, half, 150);
     });
   });
-  var root = document.documentElement;
+  const root = document.documentElement;
   root.setAttribute("data-charts", String(charts));
   root.setAttribute("data-render-ms", String(Math.round(performance.now() - started)));
   root.setAttribute("data-rendered", "ok");
