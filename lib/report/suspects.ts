@@ -6,15 +6,19 @@
  */
 import type { BucketTotals, GroupSeries, TimeSeries } from "./timeseries.ts";
 
-/** How a victim suffers, and what a suspect must have done to it. */
-export type InterferenceKind = "runq" | "cpi";
+/**
+ * How a victim suffers: its run-queue delay or CPI rose, or (only for files without
+ * `runq_delay_ns`) its CPU time fell while a neighbour's rose.
+ */
+export type InterferenceKind = "runq" | "cpi" | "cpu";
 
 /** A pod whose CPU time or LLC misses rose with a victim's suffering. */
 export interface Suspect {
   label: string;
   /** what of the suspect was correlated: CPU time ("cpu", in CPUs) or LLC misses per second */
   metric: "cpu" | "llc_misses";
-  /** Pearson correlation of the victim's metric with the suspect's, per bucket */
+  /** Pearson correlation of the victim's metric with the suspect's, per bucket (negative for
+   * a victim whose CPU time fell) */
   r: number;
   /** buckets the correlation is over */
   n: number;
@@ -27,11 +31,12 @@ export interface Suspect {
 export interface Finding {
   victim: string;
   kind: InterferenceKind;
-  /** the victim's metric: ms runnable per CPU-second (runq) or cycles per instruction (cpi) */
+  /** the victim's metric: ms runnable per CPU-second (runq), cycles per instruction (cpi) or
+   * CPUs used (cpu, where it fell below the baseline) */
   baseline: number;
   meanElevated: number;
   peak: number;
-  /** buckets above the threshold, of `n` buckets the pod ran in */
+  /** buckets past the threshold, of `n` buckets the pod ran in */
   elevated: number;
   n: number;
   /** elevated share × relative rise: how much this pod suffered (ranks the findings) */
@@ -101,6 +106,8 @@ const mean = (v: readonly number[]) => v.length ? v.reduce((a, b) => a + b, 0) /
 
 interface VictimMetric {
   kind: InterferenceKind;
+  /** the victim suffers when the value falls (CPU time), not when it rises */
+  falls?: boolean;
   value: (t: BucketTotals) => number | null;
   suspectMetric: "cpu" | "llc_misses";
 }
@@ -133,9 +140,15 @@ export function findSuspects(s: TimeSeries, opts: SuspectOptions = {}): SuspectR
     });
   } else {
     notes.push(
-      "run-queue delay: these files have no runq_delay_ns column, so CPU-contention victims " +
-        "cannot be found",
+      "run-queue delay: these files have no runq_delay_ns column; CPU-contention victims are " +
+        "judged from CPU share alone (a pod whose CPU time fell while another's rose), a weaker sign",
     );
+    metrics.push({
+      kind: "cpu",
+      falls: true,
+      value: (t) => t.cpuNs < minCpuNs ? null : t.cpuNs / s.everyNs,
+      suspectMetric: "cpu",
+    });
   }
   if (s.groups.some((g) => g.total.cycles !== null && g.total.instructions !== null)) {
     metrics.push({
@@ -175,7 +188,10 @@ export function findSuspects(s: TimeSeries, opts: SuspectOptions = {}): SuspectR
     `time (for run-queue delay) or LLC misses (for CPI) correlate with the victim's metric ` +
     `over the buckets the victim ran in: Pearson r ≥ ${minR}, and higher in the victim's ` +
     `elevated buckets than in the others; for CPI, its LLC misses must also rise more than ` +
-    `the victim's own (else the victim thrashes the cache itself).`;
+    `the victim's own (else the victim thrashes the cache itself).` +
+    (s.hasRunq ? "" : ` Without run-queue delay in the files, a pod is also a victim when its ` +
+      `CPU time is below its own baseline (the ${100 - pct}th percentile) ÷ ${rise}, and a ` +
+      `suspect's CPU time correlates with it at r ≤ −${minR}.`);
   return { method, findings, notes };
 }
 
@@ -198,27 +214,33 @@ function victimFinding(
     values.push(v);
   }
   if (values.length < Math.max(5, o.minElevated)) return null;
-  const baseline = quantile(values, o.q);
-  const threshold = m.kind === "runq"
+  const baseline = quantile(values, m.falls ? 1 - o.q : o.q);
+  const threshold = m.falls
+    ? baseline / o.rise
+    : m.kind === "runq"
     ? Math.max(baseline * o.rise, baseline + o.floorMs)
     : baseline * o.rise;
   const elevatedIdx = new Set<number>();
   const high: number[] = [];
   for (let i = 0; i < values.length; i++) {
-    if (values[i] > threshold) {
+    if (m.falls ? values[i] < threshold : values[i] > threshold) {
       elevatedIdx.add(buckets[i]);
       high.push(values[i]);
     }
   }
   if (high.length < o.minElevated) return null;
   const meanElevated = mean(high);
-  const rel = baseline > 0 ? meanElevated / baseline - 1 : meanElevated;
+  const rel = m.falls
+    ? (meanElevated > 0 ? baseline / meanElevated - 1 : baseline)
+    : baseline > 0
+    ? meanElevated / baseline - 1
+    : meanElevated;
   return {
     victim: g.label,
     kind: m.kind,
     baseline,
     meanElevated,
-    peak: Math.max(...high),
+    peak: m.falls ? Math.min(...high) : Math.max(...high),
     elevated: high.length,
     n: values.length,
     score: high.length / values.length * rel,
@@ -270,11 +292,12 @@ function rankSuspects(
     ) continue;
     const { at, y, inE, outE } = suspectSeries(s, g, f.buckets, f.elevatedIdx, m);
     const r = pearson(at.map((i) => f.values[i]), y);
-    if (r === null || r < minR) continue;
+    // a falling victim metric goes with a rising suspect: the correlation is negative
+    if (r === null || (m.falls ? -r : r) < minR) continue;
     const meanElevated = mean(inE), meanOther = mean(outE);
     if (!(meanElevated > meanOther)) continue;
     if (m.suspectMetric === "llc_misses" && !(meanElevated - meanOther > ownRise)) continue;
     out.push({ label: g.label, metric: m.suspectMetric, r, n: y.length, meanElevated, meanOther });
   }
-  return out.sort((a, b) => b.r - a.r);
+  return out.sort((a, b) => Math.abs(b.r) - Math.abs(a.r));
 }

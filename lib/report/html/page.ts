@@ -225,7 +225,11 @@ function findingRows(findings: readonly Finding[]): string {
   }
   const rows: string[] = [];
   findings.forEach((f, i) => {
-    const what = f.kind === "runq" ? "run-queue delay (ms/CPU-s)" : "CPI";
+    const what = f.kind === "runq"
+      ? "run-queue delay (ms/CPU-s)"
+      : f.kind === "cpi"
+      ? "CPI"
+      : "CPU time fell (CPUs)";
     const d = f.kind === "runq" ? 1 : 2;
     const head = `<td>${i + 1}</td><td class="victim">${esc(f.victim)}</td><td>${what}</td>` +
       `<td>${fmt(f.baseline, d)}</td><td>${fmt(f.meanElevated, d)}</td>` +
