@@ -9,6 +9,7 @@ import { benchGrowth, benchMemory, benchOverhead } from "./overhead_bench.ts";
 import { benchParquet } from "./parquet_bench.ts";
 import { benchPipeline } from "./pipeline_bench.ts";
 import { benchSampler } from "./sampler_bench.ts";
+import { benchReport } from "./report_bench.ts";
 
 const args = new Set(Deno.args);
 const quick = args.has("--quick");
@@ -64,6 +65,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "memory",
     "Collector RSS after a long collection",
     () => benchMemory(quick ? { seconds: 15 } : {}),
+  ],
+  [
+    "report",
+    "podperf report on demo nodes: rows/s into the series, HTML size, chromium render",
+    () => benchReport({ quick }),
   ],
 ];
 

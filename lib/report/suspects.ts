@@ -54,6 +54,8 @@ export interface SuspectOptions {
   baselineQuantile?: number;
   /** a bucket is elevated above baseline × rise (default 1.5) */
   rise?: number;
+  /** for CPU time (no run-queue column): a bucket is low below baseline ÷ this (default 1.25) */
+  fall?: number;
   /** and above baseline + this many ms per CPU-second, for run-queue delay (default 1) */
   runqFloorMs?: number;
   /** fewest elevated buckets for a victim (default 3) */
@@ -123,6 +125,7 @@ interface VictimMetric {
 export function findSuspects(s: TimeSeries, opts: SuspectOptions = {}): SuspectReport {
   const q = opts.baselineQuantile ?? 0.25;
   const rise = opts.rise ?? 1.5;
+  const fall = opts.fall ?? 1.25;
   const floorMs = opts.runqFloorMs ?? 1;
   const minElevated = opts.minElevated ?? 3;
   const minR = opts.minR ?? 0.5;
@@ -168,7 +171,7 @@ export function findSuspects(s: TimeSeries, opts: SuspectOptions = {}): SuspectR
   const findings: Finding[] = [];
   for (const m of metrics) {
     for (const victim of s.groups) {
-      const f = victimFinding(victim, m, { q, rise, floorMs, minElevated });
+      const f = victimFinding(s, victim, m, { q, rise, fall, floorMs, minElevated });
       if (f === null) continue;
       const own = suspectSeries(s, victim, f.buckets, f.elevatedIdx, m);
       f.ownElevated = mean(own.inE);
@@ -182,7 +185,7 @@ export function findSuspects(s: TimeSeries, opts: SuspectOptions = {}): SuspectR
     (b.suspects.length ? 1 : 0) - (a.suspects.length ? 1 : 0) || b.score - a.score
   );
   const pct = Math.round(q * 100);
-  const method = `A pod is a victim when, in at least ${minElevated} buckets of ` +
+  const method = `A pod is a victim when, in at least ${minElevated} whole buckets of ` +
     `${s.everyNs / 1e9} s, its run-queue delay per CPU-second or its CPI is above ${rise}× its ` +
     `own baseline (the ${pct}th percentile of its buckets). A suspect is another pod whose CPU ` +
     `time (for run-queue delay) or LLC misses (for CPI) correlate with the victim's metric ` +
@@ -190,7 +193,7 @@ export function findSuspects(s: TimeSeries, opts: SuspectOptions = {}): SuspectR
     `elevated buckets than in the others; for CPI, its LLC misses must also rise more than ` +
     `the victim's own (else the victim thrashes the cache itself).` +
     (s.hasRunq ? "" : ` Without run-queue delay in the files, a pod is also a victim when its ` +
-      `CPU time is below its own baseline (the ${100 - pct}th percentile) ÷ ${rise}, and a ` +
+      `CPU time is below its own baseline (the ${100 - pct}th percentile) ÷ ${fall}, and a ` +
       `suspect's CPU time correlates with it at r ≤ −${minR}.`);
   return { method, findings, notes };
 }
@@ -202,12 +205,17 @@ interface VictimWork extends Finding {
 }
 
 function victimFinding(
+  s: TimeSeries,
   g: GroupSeries,
   m: VictimMetric,
-  o: { q: number; rise: number; floorMs: number; minElevated: number },
+  o: { q: number; rise: number; fall: number; floorMs: number; minElevated: number },
 ): VictimWork | null {
   const buckets: number[] = [], values: number[] = [];
+  const last = s.firstBucket + s.bucketCount - 1;
   for (const [idx, t] of [...g.buckets].sort((a, b) => a[0] - b[0])) {
+    // the window's first and last buckets are partly outside the collection: their CPU
+    // time would look like a fall
+    if (idx === s.firstBucket || idx === last) continue;
     const v = m.value(t);
     if (v === null) continue;
     buckets.push(idx);
@@ -216,7 +224,7 @@ function victimFinding(
   if (values.length < Math.max(5, o.minElevated)) return null;
   const baseline = quantile(values, m.falls ? 1 - o.q : o.q);
   const threshold = m.falls
-    ? baseline / o.rise
+    ? baseline / o.fall
     : m.kind === "runq"
     ? Math.max(baseline * o.rise, baseline + o.floorMs)
     : baseline * o.rise;
