@@ -4,7 +4,7 @@
  * or LLC misses (for CPI) rose in the same buckets, ranked by Pearson correlation over the
  * buckets the victim ran in.
  */
-import type { BucketTotals, GroupSeries, TimeSeries } from "./timeseries.ts";
+import { type BucketTotals, type GroupSeries, type TimeSeries, wholeBucket } from "./timeseries.ts";
 
 /**
  * How a victim suffers: its run-queue delay or CPI rose, or (only for files without
@@ -211,11 +211,12 @@ function victimFinding(
   o: { q: number; rise: number; fall: number; floorMs: number; minElevated: number },
 ): VictimWork | null {
   const buckets: number[] = [], values: number[] = [];
-  const last = s.firstBucket + s.bucketCount - 1;
-  for (const [idx, t] of [...g.buckets].sort((a, b) => a[0] - b[0])) {
-    // the window's first and last buckets are partly outside the collection: their CPU
-    // time would look like a fall
-    if (idx === s.firstBucket || idx === last) continue;
+  const sorted = [...g.buckets].sort((a, b) => a[0] - b[0]);
+  const own = [sorted[0]?.[0], sorted.at(-1)?.[0]];
+  for (const [idx, t] of sorted) {
+    // buckets at the window's edges are partly outside the collection, and the pod's own first
+    // and last may be partly before it started or was named: their CPU time would look like a fall
+    if (!wholeBucket(s, idx) || own.includes(idx)) continue;
     const v = m.value(t);
     if (v === null) continue;
     buckets.push(idx);

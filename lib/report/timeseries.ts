@@ -60,6 +60,9 @@ export interface TimeSeries {
   /** absolute index of the first bucket; its wall start is firstBucket × everyNs */
   firstBucket: number;
   bucketCount: number;
+  /** wall ns of the first slot's start and the last slot's end: edge buckets are partial */
+  windowStartNs: number;
+  windowEndNs: number;
   /** CPUs of the node (the denominator of a share); null when no file says */
   cpus: number | null;
   /** groups, most CPU first */
@@ -167,6 +170,8 @@ export class SeriesBuilder {
   readonly #node = new Map<number, NodeBucket>();
   #min = Infinity;
   #max = -Infinity;
+  #startNs: bigint | null = null;
+  #endNs: bigint | null = null;
 
   constructor(opts: { by: SeriesBy; everyNs: number | bigint }) {
     const every = BigInt(opts.everyNs);
@@ -183,9 +188,13 @@ export class SeriesBuilder {
 
   /** Adds one row of `file`. */
   add(r: ReportRow, file: ScannedFile): void {
-    const idx = Number((r.monoNs + file.wallOffsetNs) / this.#every);
+    const wall = r.monoNs + file.wallOffsetNs;
+    const idx = Number(wall / this.#every);
     if (idx < this.#min) this.#min = idx;
     if (idx > this.#max) this.#max = idx;
+    if (this.#startNs === null || wall < this.#startNs) this.#startNs = wall;
+    const end = wall + file.intervalNs;
+    if (this.#endNs === null || end > this.#endNs) this.#endNs = end;
     const key = seriesKey(r, this.by);
     let g = this.#groups.get(key);
     if (g === undefined) {
@@ -255,6 +264,8 @@ export class SeriesBuilder {
       everyNs: this.everyNs,
       firstBucket,
       bucketCount,
+      windowStartNs: Number(this.#startNs ?? 0n),
+      windowEndNs: Number(this.#endNs ?? 0n),
       cpus,
       groups,
       node,
@@ -336,4 +347,9 @@ export function denseSeries(
   const out: (number | null)[] = new Array(s.bucketCount).fill(absent);
   for (const [idx, t] of g.buckets) out[idx - s.firstBucket] = pick(t);
   return out;
+}
+
+/** The bucket lies wholly inside the window the rows cover (edge buckets are partial). */
+export function wholeBucket(s: TimeSeries, idx: number): boolean {
+  return idx * s.everyNs >= s.windowStartNs && (idx + 1) * s.everyNs <= s.windowEndNs;
 }
