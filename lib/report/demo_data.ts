@@ -301,3 +301,19 @@ export async function writeDemoFiles(opts: DemoOptions): Promise<DemoFiles> {
   }
   return out;
 }
+
+if (import.meta.main) {
+  // deno run -A lib/report/demo_data.ts DIR [SECONDS] [SLOT_MS] [EXTRA_PODS]
+  const [dir, s, ms, extra] = Deno.args;
+  if (!dir) {
+    console.error("usage: demo_data.ts DIR [SECONDS=300] [SLOT_MS=100] [EXTRA_PODS=0]");
+    Deno.exit(2);
+  }
+  const r = await writeDemoFiles({
+    dir,
+    durationS: Number(s ?? 300),
+    intervalMs: Number(ms ?? 100),
+    extraPods: Number(extra ?? 0),
+  });
+  console.log(`${r.rows} rows in ${r.paths.length} file(s) under ${dir}`);
+}

@@ -3,6 +3,7 @@
  * midway, a CPU hog pod, both pinned to CPU 0; `podperf collect` for ~20 s, then
  * `podperf report` as a user runs it. The hog must be named the service's suspect — from
  * run-queue delay when the files have `runq_delay_ns`, else from CPU share alone.
+ * PODPERF_KEEP=1 keeps the Parquet files and the page in the temp dir for a look.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

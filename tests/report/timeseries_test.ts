@@ -187,3 +187,31 @@ Deno.test("files without the scheduler columns read; a counter missing in one ro
     assert.match(text.stdout, /run-queue delay: not in these files/);
   });
 });
+
+Deno.test("report and summary --every: unreadable input is one line naming it, exit 1; no input is exit 2", async () => {
+  await withDir(async (dir) => {
+    const notParquet = join(dir, "notes.parquet");
+    await Deno.writeTextFile(notParquet, "not parquet");
+    const empty = join(dir, "empty");
+    await Deno.mkdir(empty);
+    const cases: [string[], number, RegExp][] = [
+      [["report", join(dir, "missing")], 1, /cannot read .*missing/],
+      [["report", notParquet, "-o", join(dir, "r.html")], 1, /cannot read .*notes\.parquet/],
+      [["report", empty], 1, /no \*\.parquet files in .*empty/],
+      [["report"], 2, /give Parquet files or a directory/],
+      [["summary", "--every", "1s", notParquet], 1, /cannot read .*notes\.parquet/],
+    ];
+    for (const [args, code, re] of cases) {
+      const r = await podperf(args);
+      assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], re);
+    }
+    // nothing half-written is left where the page would go
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "empty",
+      "notes.parquet",
+    ]);
+  });
+});
