@@ -3,7 +3,7 @@
  * a visitor and dropped, so what a caller keeps is its own bounded aggregate. Swapping in a
  * streaming reader changes only scanPodperfFiles.
  */
-import { parquetMetadata, parquetReadObjects } from "hyparquet";
+import { parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import { zstdDecompressSync } from "node:zlib";
 import type { CounterInfo, OutputRow } from "../output/schema.ts";
 import { ParquetReadError, readPodperfFile } from "./read_parquet.ts";
@@ -40,15 +40,38 @@ const compressors = {
   ZSTD: (input: Uint8Array) => new Uint8Array(zstdDecompressSync(input)),
 };
 
-/** Reads the scheduler columns the row reader does not map yet; empty when the file lacks them. */
-async function readExtraColumns(path: string): Promise<Record<string, unknown>[] | null> {
+/** The column names of a Parquet file, from its footer alone. */
+async function fileColumns(path: string): Promise<Set<string>> {
+  const f = await Deno.open(path);
+  try {
+    const size = (await f.stat()).size;
+    const meta = await parquetMetadataAsync({
+      byteLength: size,
+      async slice(start: number, end = size) {
+        const b = new Uint8Array(end - start);
+        await f.seek(start, Deno.SeekMode.Start);
+        for (let off = 0; off < b.length;) {
+          const n = await f.read(b.subarray(off));
+          if (n === null) break;
+          off += n;
+        }
+        return b.buffer;
+      },
+    });
+    return new Set(meta.schema.map((e) => e.name));
+  } finally {
+    f.close();
+  }
+}
+
+/** Reads the scheduler columns the row reader does not map yet. */
+async function readExtraColumns(
+  path: string,
+  columns: string[],
+): Promise<Record<string, unknown>[]> {
   const bytes = await Deno.readFile(path);
   const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const meta = parquetMetadata(file);
-  const have = new Set(meta.schema.map((e) => e.name));
-  const columns = EXTRA_COLUMNS.filter((c) => have.has(c));
-  if (columns.length === 0) return null;
-  return await parquetReadObjects({ file, metadata: meta, columns, compressors });
+  return await parquetReadObjects({ file, columns, compressors });
 }
 
 function parseCounters(text: string | undefined): CounterInfo[] {
@@ -75,13 +98,21 @@ export async function scanPodperfFiles(
   const out: ScannedFile[] = [];
   for (const path of paths) {
     const f = await readPodperfFile(path);
+    let have: Set<string>;
+    try {
+      have = await fileColumns(path);
+    } catch (err) {
+      throw new ParquetReadError(path, (err as Error).message, { cause: err });
+    }
+    const present = EXTRA_COLUMNS.filter((c) => have.has(c));
     const first = f.rows[0] as object | undefined;
-    // once the row reader maps the scheduler columns, rows carry them and no second read is needed
+    // once the row reader maps the scheduler columns, rows carry them and no second read is
+    // needed; the file's own schema still says whether they were measured
     const mapped = first !== undefined && "runqDelayNs" in first;
     let extra: Record<string, unknown>[] | null = null;
-    if (!mapped && f.rows.length > 0) {
+    if (!mapped && present.length > 0 && f.rows.length > 0) {
       try {
-        extra = await readExtraColumns(path);
+        extra = await readExtraColumns(path, present);
       } catch (err) {
         throw new ParquetReadError(path, (err as Error).message, { cause: err });
       }
@@ -95,8 +126,8 @@ export async function scanPodperfFiles(
       cpus: md["podperf.cpus"] ? Number(md["podperf.cpus"]) : null,
       counters: parseCounters(md["podperf.counters"]),
       rows: f.rows.length,
-      hasRunq: mapped || (extra !== null && extra.length > 0 && "runq_delay_ns" in extra[0]),
-      hasCarried: mapped || (extra !== null && extra.length > 0 && "carried" in extra[0]),
+      hasRunq: have.has("runq_delay_ns"),
+      hasCarried: have.has("carried"),
     };
     out.push(file);
     for (let i = 0; i < f.rows.length; i++) {
@@ -106,6 +137,10 @@ export async function scanPodperfFiles(
         row.runqDelayNs = e?.runq_delay_ns === undefined ? null : Number(e.runq_delay_ns);
         row.runqWaits = e?.runq_waits === undefined ? null : Number(e.runq_waits);
         row.carried = e?.carried === undefined ? null : Boolean(e.carried);
+      } else {
+        // a reader may fill columns an older file lacks: what was not measured is null here
+        if (!file.hasRunq) row.runqDelayNs = row.runqWaits = null;
+        if (!file.hasCarried) row.carried = null;
       }
       visit(row, file);
     }
