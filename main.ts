@@ -1,5 +1,5 @@
 /**
- * The podperf command line: `collect`, `summary`, `pods`.
+ * The podperf command line: `collect`, `summary`, `report`, `pods`.
  * Errors the user can act on are printed as one line and a non-zero exit code.
  */
 import cac from "cac";

@@ -123,6 +123,7 @@ export async function runSummaryEvery(files: string[], o: SummaryEveryOptions): 
     throw new UsageError("by", `--every works --by pod, container or process, not "${o.by}"`);
   }
   const by = o.by as SeriesBy;
+  checkEvery(o.everyNs);
   const series = await buildSeries(await resolveReportInputs(files), {
     by,
     everyNs: checkEvery(o.everyNs),
@@ -174,6 +175,7 @@ export async function runReport(inputs: string[], o: ReportOptions): Promise<num
   if (inputs.length === 0) {
     throw new UsageError("FILE", "report: give Parquet files or a directory of them");
   }
+  checkEvery(o.everyNs); // a bad flag is a usage error before any input is read
   const r = await writeReport(inputs, o);
   console.log(
     `${r.path}: ${r.bytes} bytes, ${r.series.groups.length} pods, ${r.series.bucketCount} buckets`,

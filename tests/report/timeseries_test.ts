@@ -199,6 +199,7 @@ Deno.test("report and summary --every: unreadable input is one line naming it, e
       [["report", notParquet, "-o", join(dir, "r.html")], 1, /cannot read .*notes\.parquet/],
       [["report", empty], 1, /no \*\.parquet files in .*empty/],
       [["report"], 2, /give Parquet files or a directory/],
+      [["report", empty, "--every", "1us"], 2, /--every must be at least 1ms/],
       [["summary", "--every", "1s", notParquet], 1, /cannot read .*notes\.parquet/],
     ];
     for (const [args, code, re] of cases) {
