@@ -13,6 +13,7 @@ import { constants as zlibConstants, zstdCompressSync } from "node:zlib";
 import { join } from "node:path";
 import {
   type CounterInfo,
+  type Coverage,
   type FileConfig,
   fileMetadata,
   PARQUET_SCHEMA,
@@ -39,6 +40,10 @@ export interface DemoOptions {
   node?: string;
   /** wall clock of the first slot, ns (default 2026-11-29T12:00:00Z) */
   startWallNs?: bigint;
+  /** a node with a hardware PMU: cycles, instructions, LLC misses (default true; else NULL) */
+  pmu?: boolean;
+  /** write `runq_delay_ns`, `runq_waits`, `carried` (default true; false = an older file) */
+  schedulerColumns?: boolean;
 }
 
 /** What writeDemoFiles() wrote. */
@@ -174,20 +179,49 @@ const SCHEDULER_COLUMNS: SchemaElement[] = [
   { name: "carried", type: "BOOLEAN", repetition_type: "REQUIRED" },
 ];
 
-/** Column arrays of one file, filled slot by slot. */
-class DemoColumns {
+/** Column arrays of one file, filled row by row with values keyed by column name. */
+export class SchemaColumns {
   readonly data = new Map<string, unknown[]>();
-  constructor(readonly names: readonly string[]) {
-    for (const n of names) this.data.set(n, []);
+  readonly names: readonly string[];
+  readonly schema: SchemaElement[];
+
+  /** PARQUET_SCHEMA's columns plus the scheduler columns (or without them: an older file). */
+  constructor(opts: { schedulerColumns?: boolean } = {}) {
+    const sched = new Set(SCHEDULER_COLUMNS.map((e) => e.name));
+    const have = new Set(PARQUET_SCHEMA.map((e) => e.name));
+    const columns = opts.schedulerColumns === false
+      ? PARQUET_SCHEMA.slice(1).filter((e) => !sched.has(e.name))
+      : [...PARQUET_SCHEMA.slice(1), ...SCHEDULER_COLUMNS.filter((e) => !have.has(e.name))];
+    this.schema = [{ ...PARQUET_SCHEMA[0], num_children: columns.length }, ...columns];
+    this.names = columns.map((e) => e.name);
+    for (const n of this.names) this.data.set(n, []);
   }
+
+  /** Adds one row; INT64 values as bigint, nullable ones may be null. */
   push(values: Record<string, unknown>): void {
     for (const n of this.names) {
       if (!(n in values)) throw new Error(`demo data has no value for column ${n}`);
       this.data.get(n)!.push(values[n]);
     }
   }
+
   get length(): number {
     return this.data.get(this.names[0])!.length;
+  }
+
+  /** The Parquet file's bytes (ZSTD, podperf's key/value metadata). */
+  encode(config: FileConfig, coverage: Coverage): ArrayBuffer {
+    const params = { [zlibConstants.ZSTD_c_compressionLevel]: 3 };
+    return parquetWriteBuffer({
+      schema: this.schema,
+      columnData: this.names.map((name) => ({ name, data: this.data.get(name)! })),
+      codec: "ZSTD",
+      compressors: { ZSTD: (input: Uint8Array) => zstdCompressSync(input, { params }) },
+      rowGroupSize: 16_384,
+      statistics: false,
+      kvMetadata: fileMetadata(config, coverage),
+      createdBy: "podperf demo",
+    });
   }
 }
 
@@ -202,6 +236,7 @@ export async function writeDemoFiles(opts: DemoOptions): Promise<DemoFiles> {
   const intervalMs = opts.intervalMs ?? 100;
   const fileSeconds = opts.fileSeconds ?? 600;
   const rnd = mulberry32(opts.seed ?? 13);
+  const pmu = opts.pmu ?? true;
   const pods = demoPods(opts.extraPods ?? 0, rnd);
   const intervalNs = BigInt(Math.round(intervalMs * 1e6));
   const startWall = opts.startWallNs ?? 1_795_953_600_000_000_000n; // 2026-11-29T12:00:00Z
@@ -212,25 +247,31 @@ export async function writeDemoFiles(opts: DemoOptions): Promise<DemoFiles> {
     node: opts.node ?? "demo-node",
     intervalNs,
     monoToWallOffsetNs: offset,
-    counters: COUNTERS,
+    counters: pmu
+      ? COUNTERS
+      : COUNTERS.map((c) =>
+        c.source === "hardware"
+          ? { name: c.name, source: "unavailable" as const, detail: "no hardware PMU" }
+          : c
+      ),
     cpus: CPUS,
   };
-  const have = new Set(PARQUET_SCHEMA.map((e) => e.name));
-  const schema: SchemaElement[] = [
-    { ...PARQUET_SCHEMA[0] },
-    ...PARQUET_SCHEMA.slice(1),
-    ...SCHEDULER_COLUMNS.filter((e) => !have.has(e.name)),
-  ];
-  schema[0].num_children = schema.length - 1;
-  const names = schema.slice(1).map((e) => e.name);
   const slots = Math.round(durationS * 1e3 / intervalMs);
   const slotsPerFile = Math.max(1, Math.round(fileSeconds * 1e3 / intervalMs));
   const slotS = intervalMs / 1e3;
   const out: DemoFiles = { paths: [], rows: 0, bytes: 0 };
   await Deno.mkdir(opts.dir, { recursive: true });
   for (let f0 = 0; f0 < slots; f0 += slotsPerFile) {
-    const cols = new DemoColumns(names);
-    const cov = { rows: 0, knownCpuNs: 0, unknownCpuNs: 0, knownCycles: 0, unknownCycles: 0 };
+    const cols = new SchemaColumns({ schedulerColumns: opts.schedulerColumns });
+    const cov = {
+      rows: 0,
+      knownCpuNs: 0,
+      unknownCpuNs: 0,
+      knownCycles: 0,
+      unknownCycles: 0,
+      // the per-file count the sampler adds to podperf.coverage (ignored by older writers)
+      rowsCarried: 0,
+    };
     for (let s = f0; s < Math.min(slots, f0 + slotsPerFile); s++) {
       const t = Math.floor(s * slotS);
       const mono = monoStart + BigInt(s) * intervalNs;
@@ -242,13 +283,16 @@ export async function writeDemoFiles(opts: DemoOptions): Promise<DemoFiles> {
         const llc = Math.round(instructions * p.mpki(t) / 1000 * (0.9 + 0.2 * rnd()));
         const runq = Math.round(cpuNs * p.runq(t) / 1000 * (0.8 + 0.4 * rnd()));
         const known = p.name !== null;
+        // a record that absorbed a lost stretch, now and then
+        const carried = rnd() < 0.0005;
         cov.rows++;
+        if (carried) cov.rowsCarried++;
         if (known) {
           cov.knownCpuNs += cpuNs;
-          cov.knownCycles += cycles;
+          cov.knownCycles += pmu ? cycles : 0;
         } else {
           cov.unknownCpuNs += cpuNs;
-          cov.unknownCycles += cycles;
+          cov.unknownCycles += pmu ? cycles : 0;
         }
         cols.push({
           ts: mono + offset,
@@ -259,9 +303,9 @@ export async function writeDemoFiles(opts: DemoOptions): Promise<DemoFiles> {
           comm: p.comm,
           cgroup_id: p.cgroupId,
           cpu_ns: BigInt(cpuNs),
-          cycles: BigInt(cycles),
-          instructions: BigInt(instructions),
-          llc_misses: BigInt(llc),
+          cycles: pmu ? BigInt(cycles) : null,
+          instructions: pmu ? BigInt(instructions) : null,
+          llc_misses: pmu ? BigInt(llc) : null,
           page_faults: BigInt(Math.round(rnd() * 3)),
           context_switches: BigInt(Math.round(p.cswPerCpuS * cpuNs / 1e9 + rnd())),
           scaled: false,
@@ -274,22 +318,11 @@ export async function writeDemoFiles(opts: DemoOptions): Promise<DemoFiles> {
           meta_source: p.name === null ? null : "nri",
           runq_delay_ns: BigInt(runq),
           runq_waits: Math.round(p.cswPerCpuS * cpuNs / 2e9),
-          // a record that absorbed a lost stretch, now and then
-          carried: rnd() < 0.0005,
+          carried,
         });
       }
     }
-    const params = { [zlibConstants.ZSTD_c_compressionLevel]: 3 };
-    const buf = parquetWriteBuffer({
-      schema,
-      columnData: names.map((name) => ({ name, data: cols.data.get(name)! })),
-      codec: "ZSTD",
-      compressors: { ZSTD: (input: Uint8Array) => zstdCompressSync(input, { params }) },
-      rowGroupSize: 16_384,
-      statistics: false,
-      kvMetadata: fileMetadata(config, cov),
-      createdBy: "podperf demo",
-    });
+    const buf = cols.encode(config, cov);
     const path = join(
       opts.dir,
       `podperf-${config.node}-demo-${String(out.paths.length).padStart(4, "0")}.parquet`,

@@ -8,8 +8,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeReport } from "../../lib/cli/report.ts";
 import { DEMO_PLANTED, writeDemoFiles } from "../../lib/report/demo_data.ts";
-import { ParquetFileWriter } from "../../lib/output/parquet_writer.ts";
-import type { FileConfig, OutputRow } from "../../lib/output/schema.ts";
 import { dumpDom, screenshot } from "./chromium.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -85,65 +83,34 @@ Deno.test("report of the demo node: clean render in chromium, panels, the plante
   });
 });
 
-const CONFIG: FileConfig = {
-  version: "0.0.0-report-test",
-  node: "vm-node",
-  intervalNs: 1_000_000n,
-  monoToWallOffsetNs: 1_795_953_600_000_000_000n - 5_000_000_000n,
-  cpus: 2,
-  counters: [
-    { name: "cycles", source: "unavailable", detail: "no hardware PMU" },
-    { name: "instructions", source: "unavailable", detail: "no hardware PMU" },
-    { name: "llc_misses", source: "unavailable", detail: "no hardware PMU" },
-    { name: "page_faults", source: "software" },
-    { name: "context_switches", source: "software" },
-  ],
-};
-
-Deno.test("a file without a PMU or scheduler columns: panels say what is unavailable, no zeros drawn", async () => {
+Deno.test("an older file without a PMU or scheduler columns: panels say what is unavailable, no zeros drawn", async () => {
   await withDir(async (dir) => {
-    const path = join(dir, "podperf-vm.parquet");
-    const w = new ParquetFileWriter({ path, config: CONFIG });
-    for (let slot = 0; slot < 6000; slot++) {
-      for (const [i, pod] of ["web", "db"].entries()) {
-        const row: OutputRow = {
-          monoNs: 5_000_000_000n + BigInt(slot) * 1_000_000n,
-          tgid: 100 + i,
-          comm: pod,
-          cgroupId: 900n + BigInt(i),
-          cpuNs: 200_000 + 100 * (slot % 50),
-          cycles: null,
-          instructions: null,
-          llcMisses: null,
-          pageFaults: 0,
-          contextSwitches: 2,
-          scaled: false,
-          records: 2,
-          podName: pod,
-          podNamespace: "vm",
-          podUid: `uid-${pod}`,
-          containerName: pod,
-          containerId: `cid-${pod}`,
-          metaSource: "nri",
-        };
-        w.append(row);
-      }
-    }
-    await w.close();
+    await writeDemoFiles({
+      dir: join(dir, "in"),
+      durationS: 30,
+      intervalMs: 10,
+      pmu: false,
+      schedulerColumns: false,
+    });
     const out = join(dir, "report.html");
-    const r = await writeReport([path], { output: out, everyNs: 1_000_000_000n });
+    const r = await writeReport([join(dir, "in")], { output: out, everyNs: 1_000_000_000n });
     assert.equal(r.series.hasRunq, false);
+    const pods = r.series.groups.length;
+    assert.equal(pods, 7);
     const page = await dumpDom(out);
     assertClean(page);
     const dom = page.dom;
     // per pod: CPU drawn; run-queue, IPC and MPKI each an unavailable panel saying why
-    assert.equal(count(dom, /class="panel unavailable" data-panel="runq"/g), 2);
-    assert.equal(count(dom, /class="panel unavailable" data-panel="ipc"/g), 2);
-    assert.equal(count(dom, /class="panel unavailable" data-panel="mpki"/g), 2);
+    for (const id of ["runq", "ipc", "mpki"]) {
+      assert.equal(
+        count(dom, new RegExp(`class="panel unavailable" data-panel="${id}"`, "g")),
+        pods,
+      );
+    }
     assert.equal(count(dom, /class="panel unavailable" data-panel="node-carried"/g), 1);
     assert.match(dom, /no runq_delay_ns column/);
     assert.match(dom, /cycles: unavailable \(no hardware PMU\)/);
-    assert.equal(count(dom, /<canvas/g), 2 + 2, "node CPU + coverage, and CPU per pod");
+    assert.equal(count(dom, /<canvas/g), 2 + pods, "node CPU + coverage, and CPU per pod");
     assert.match(
       dom,
       /no runq_delay_ns column; CPU-contention victims are judged from CPU share alone/,

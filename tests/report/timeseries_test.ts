@@ -4,10 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ParquetFileWriter } from "../../lib/output/parquet_writer.ts";
-import type { FileConfig, OutputRow } from "../../lib/output/schema.ts";
+import type { FileConfig } from "../../lib/output/schema.ts";
 import { buildSeries } from "../../lib/cli/report.ts";
-import { writeDemoFiles } from "../../lib/report/demo_data.ts";
+import { SchemaColumns, writeDemoFiles } from "../../lib/report/demo_data.ts";
 import { type ReportRow, scanPodperfFiles } from "../../lib/report/row_scan.ts";
 import { summarize, type SummaryBy } from "../../lib/report/summary.ts";
 import { everyRows, type SeriesBy } from "../../lib/report/timeseries.ts";
@@ -142,36 +141,48 @@ const CONFIG: FileConfig = {
   counters: [],
 };
 
-function row(slot: number, cycles: number | null): OutputRow {
+// one row of an older file (no scheduler columns), as column name → value
+function row(slot: number, cycles: number | null): Record<string, unknown> {
+  const mono = 10_000_000_000n + BigInt(slot) * 1_000_000n;
   return {
-    monoNs: 10_000_000_000n + BigInt(slot) * 1_000_000n,
-    tgid: 7,
+    ts: mono + CONFIG.monoToWallOffsetNs,
+    mono_ns: mono,
+    interval_ns: CONFIG.intervalNs,
+    node: "n",
+    pid: 7,
     comm: "app",
-    cgroupId: 70n,
-    cpuNs: 500_000,
-    cycles,
-    instructions: cycles === null ? null : 2 * cycles,
-    llcMisses: null,
-    pageFaults: 0,
-    contextSwitches: 1,
+    cgroup_id: 70n,
+    cpu_ns: 500_000n,
+    cycles: cycles === null ? null : BigInt(cycles),
+    instructions: cycles === null ? null : BigInt(2 * cycles),
+    llc_misses: null,
+    page_faults: 0n,
+    context_switches: 1n,
     scaled: false,
     records: 1,
-    podName: "p",
-    podNamespace: "ns",
-    podUid: "u",
-    containerName: "c",
-    containerId: "cid",
-    metaSource: "nri",
+    pod_name: "p",
+    pod_namespace: "ns",
+    pod_uid: "u",
+    container_name: "c",
+    container_id: "cid",
+    meta_source: "nri",
   };
 }
 
 Deno.test("files without the scheduler columns read; a counter missing in one row makes only its bucket null", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "a.parquet");
-    const w = new ParquetFileWriter({ path, config: CONFIG });
+    const cols = new SchemaColumns({ schedulerColumns: false });
     // 3 s of rows; one row without cycles in the second second
-    for (let i = 0; i < 3000; i++) w.append(row(i, i === 1500 ? null : 1000));
-    await w.close();
+    for (let i = 0; i < 3000; i++) cols.push(row(i, i === 1500 ? null : 1000));
+    const coverage = {
+      rows: 3000,
+      knownCpuNs: 1.5e9,
+      unknownCpuNs: 0,
+      knownCycles: 0,
+      unknownCycles: 0,
+    };
+    await Deno.writeFile(path, new Uint8Array(cols.encode(CONFIG, coverage)));
     const s = await buildSeries([path], { by: "pod", everyNs: 1_000_000_000n });
     assert.equal(s.hasRunq, false);
     assert.equal(s.hasCarried, false);

@@ -301,16 +301,26 @@ export function renderReportHtml(
   const attributed = s.node.reduce((a, n) => a + n.attributedCpuNs, 0);
   // per-file counts the collector may record (lost or carried records), summed over files
   const counts = new Map<string, number>();
+  const count = (k: string, v: unknown) => {
+    if (/lost|carried|dropped/.test(k) && Number.isFinite(Number(v))) {
+      counts.set(k, (counts.get(k) ?? 0) + Number(v));
+    }
+  };
   for (const f of s.files) {
     for (const [k, v] of Object.entries(f.metadata)) {
-      if (/^podperf\.(lost|carried|dropped)/.test(k) && Number.isFinite(Number(v))) {
-        counts.set(k, (counts.get(k) ?? 0) + Number(v));
-      }
+      if (k.startsWith("podperf.") && k !== "podperf.coverage") count(k.slice(8), v);
     }
+    try {
+      // the sampler counts carried rows per file in podperf.coverage (rows_carried)
+      const cov = JSON.parse(f.metadata["podperf.coverage"] ?? "{}");
+      for (const [k, v] of Object.entries(cov)) count(k, v);
+    } catch { /* no coverage: nothing to count */ }
   }
-  const lost = counts.size
-    ? [...counts].map(([k, v]) => `${esc(k.replace("podperf.", ""))}: ${v}`).join(", ")
-    : "lost records: not recorded in these files' metadata";
+  const lost =
+    (counts.size
+      ? [...counts].map(([k, v]) => `${esc(k)}: ${v} (file metadata)`).join(", ")
+      : "no per-file counts in these files' metadata") +
+    (/lost/.test([...counts.keys()].join()) ? "" : "; lost records: not recorded in these files");
   const carried = s.hasCarried
     ? `${s.node.reduce((a, n) => a + (n.carriedRows ?? 0), 0)} carried rows`
     : "carried rows: no carried column in these files";
