@@ -1,5 +1,5 @@
 /**
- * The podperf command line: `collect`, `summary`, `pods`.
+ * The podperf command line: `collect`, `summary`, `report`, `pods`.
  * Errors the user can act on are printed as one line and a non-zero exit code.
  */
 import cac from "cac";
@@ -20,6 +20,7 @@ import {
 import type { OutputRow } from "./lib/output/mod.ts";
 import { COUNTER_NAMES } from "./lib/sampler/mod.ts";
 import { VERSION } from "./lib/version.ts";
+import { runReport, runSummaryEvery } from "./lib/cli/report.ts";
 
 const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup"];
 
@@ -171,6 +172,16 @@ async function runSummary(files: string[], o: Record<string, unknown>): Promise<
   const by = parseBy(String(o.by ?? "pod"));
   const from = parseWallTime("from", o.from);
   const to = parseWallTime("to", o.to);
+  if (o.every !== undefined) {
+    return await runSummaryEvery(files, {
+      by,
+      everyNs: parseDurationNs("every", String(o.every)),
+      json: Boolean(o.json),
+      fromWallNs: from,
+      toWallNs: to,
+      cpus: o.cpus !== undefined ? parseCount("cpus", o.cpus, 1) : undefined,
+    });
+  }
   const rows: OutputRow[] = [];
   let intervalNs = 1_000_000n;
   // The share of node CPU needs the node's CPU count, which each file records.
@@ -242,8 +253,24 @@ export function buildCli(): ReturnType<typeof cac> {
     .option("--cpus <n>", "CPUs of the node (default: from the files' podperf.cpus)")
     .option("--top <n>", "Rows shown (0 = all)", { default: 0 })
     .option("--json", "Print JSON")
+    .option("--every <time>", "Per-group time series in buckets of this length (e.g. 1s)")
     .example("podperf summary --by container out/*.parquet")
+    .example("podperf summary --every 1s out/*.parquet")
     .action((files: string[], o) => runSummary(files, o));
+  cli.command("report [...inputs]", "Write a self-contained HTML report naming victims/suspects")
+    .option("-o, --output <file>", "The HTML file", { default: "report.html" })
+    .option("--every <time>", "Bucket length of the series and the correlation", {
+      default: "1s",
+    })
+    .option("--title <text>", "Page title (default: the node names)")
+    .example("podperf report out/ -o report.html")
+    .action((inputs: string[], o) =>
+      runReport(inputs, {
+        output: String(o.output ?? "report.html"),
+        everyNs: parseDurationNs("every", String(o.every ?? "1s")),
+        title: o.title === undefined ? undefined : String(o.title),
+      })
+    );
   cli.command("pods", "Show the live cgroup → pod map learned from the runtime over NRI")
     .option("--nri-socket <path>", "The runtime's NRI socket", { default: DEFAULT_NRI_SOCKET })
     .option("--timeout <time>", "How long to wait for the runtime", { default: "10s" })

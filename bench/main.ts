@@ -11,6 +11,7 @@ import { benchParquet } from "./parquet_bench.ts";
 import { benchPipeline } from "./pipeline_bench.ts";
 import { benchSampler } from "./sampler_bench.ts";
 import { benchSoak } from "./soak_bench.ts";
+import { benchReport } from "./report_bench.ts";
 
 const args = new Set(Deno.args);
 const quick = args.has("--quick");
@@ -74,6 +75,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "soak",
     `Agent soak (${soakS} s): fork churn + a pod per second; RSS, bounded structures, drain p99`,
     () => benchSoak({ seconds: soakS, everyS: Math.min(10, soakS) }),
+  ],
+  [
+    "report",
+    "podperf report on demo nodes: rows/s into the series, HTML size, chromium render",
+    () => benchReport({ quick }),
   ],
 ];
 

@@ -33,4 +33,7 @@ fi
 bash scripts/build_bpf.sh
 # containerd + runc + busybox + CRI proto for the tests' real runtime (cached in .cache/).
 bash scripts/fetch_containerd.sh
+# TEST-ONLY set-up (report engineer, issue 13): Debian's chromium renders the HTML report in
+# tests/report/ and bench/report_bench.ts. Move to the test set-up script at merge.
+command -v chromium >/dev/null || { log "installing chromium (tests only)"; export DEBIAN_FRONTEND=noninteractive; apt-get update -qq >/dev/null; apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
 log "ready: node_modules/deno/deno $(node_modules/deno/deno --version | head -1 | cut -d' ' -f2)"
