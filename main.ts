@@ -1,12 +1,12 @@
 /**
- * The podperf command line: `collect`, `summary`, `pods`.
+ * The podperf command line: `collect`, `summary`, `report`, `pods`.
  * Errors the user can act on are printed as one line and a non-zero exit code.
  */
 import cac from "cac";
-import { collect, type CollectResult } from "./lib/collect/collector.ts";
+import { collect, type CollectResult, MIN_INTERVAL_NS } from "./lib/collect/collector.ts";
+import { parseListenAddress } from "./lib/agent/http_server.ts";
 import { parseBytes, parseDurationNs, UsageError } from "./lib/cli/units.ts";
 import { log, setLogLevel } from "./lib/log.ts";
-import { ListenAddressError, parseListenAddress } from "./lib/agent/http_server.ts";
 import { DEFAULT_NRI_SOCKET, runPodsCommand } from "./lib/nri/mod.ts";
 import {
   formatJson,
@@ -20,6 +20,7 @@ import {
 import type { OutputRow } from "./lib/output/mod.ts";
 import { COUNTER_NAMES } from "./lib/sampler/mod.ts";
 import { VERSION } from "./lib/version.ts";
+import { runReport, runSummaryEvery } from "./lib/cli/report.ts";
 
 const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup"];
 
@@ -100,8 +101,8 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
     ? undefined
     : parseDurationNs("duration", o.duration as string);
   const intervalNs = parseDurationNs("interval", (o.interval as string) ?? "1ms");
-  if (intervalNs < 10_000n || intervalNs > 10_000_000_000n) {
-    throw new UsageError("interval", "--interval must be between 10us and 10s");
+  if (intervalNs < MIN_INTERVAL_NS || intervalNs > 10_000_000_000n) {
+    throw new UsageError("interval", "--interval must be between 100us and 10s");
   }
   const counters = parseCounters(o.counters);
   const top = parseCount("top", o.top ?? 20, 0);
@@ -115,7 +116,13 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
   if (!/^[0-9]{2}$/.test(String(o.nriIndex ?? "10"))) {
     throw new UsageError("nri-index", `--nri-index must be two digits, got "${o.nriIndex}"`);
   }
-  if (o.listen !== undefined) parseListenAddress(String(o.listen)); // a usage error up front
+  if (o.listen !== undefined) {
+    try {
+      parseListenAddress(String(o.listen));
+    } catch (e) {
+      throw new UsageError("listen", (e as Error).message);
+    }
+  }
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -133,12 +140,16 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       rotateAgeMs,
       fallbacks: o.fallbacks !== false,
       containerdStateDirs: o.containerdState ? [String(o.containerdState)] : undefined,
-      listen: o.listen === undefined ? undefined : String(o.listen),
       podMetrics: {
         byProcess: Boolean(o.metricsByProcess),
         maxSeries: parseCount("metrics-max-series", o.metricsMaxSeries ?? 10000, 1),
       },
       signal: ac.signal,
+      keepTotals: o.summary !== false,
+      listen: o.listen === undefined ? undefined : String(o.listen),
+      statsIntervalMs: Number(
+        parseDurationNs("stats-interval", (o.statsInterval as string) ?? "60s") / 1_000_000n,
+      ),
     });
     if (o.summary !== false) printCollectSummary(result, by, Boolean(o.json), top);
     return result.rowsLost > 0 ? 3 : 0;
@@ -165,6 +176,16 @@ async function runSummary(files: string[], o: Record<string, unknown>): Promise<
   const by = parseBy(String(o.by ?? "pod"));
   const from = parseWallTime("from", o.from);
   const to = parseWallTime("to", o.to);
+  if (o.every !== undefined) {
+    return await runSummaryEvery(files, {
+      by,
+      everyNs: parseDurationNs("every", String(o.every)),
+      json: Boolean(o.json),
+      fromWallNs: from,
+      toWallNs: to,
+      cpus: o.cpus !== undefined ? parseCount("cpus", o.cpus, 1) : undefined,
+    });
+  }
   const rows: OutputRow[] = [];
   let intervalNs = 1_000_000n;
   // The share of node CPU needs the node's CPU count, which each file records.
@@ -217,14 +238,17 @@ export function buildCli(): ReturnType<typeof cac> {
     .option("--node <name>", "Node name for rows and file names (default: hostname)")
     .option("--rotate-size <bytes>", "Start a new file at this size", { default: "256MiB" })
     .option("--rotate-age <time>", "Start a new file at this age", { default: "10m" })
-    .option("--listen <addr>", "Serve /healthz, /readyz and /metrics on HOST:PORT (e.g. :9102)")
     .option("--metrics-by-process", "Per-pod series also split by process name (more series)")
     .option("--metrics-max-series <n>", "Most per-pod series on /metrics", { default: 10000 })
     .option("--by <key>", "Summary grouping: pod, container, process, cgroup", {
       default: "process",
     })
     .option("--top <n>", "Summary rows shown (0 = all)", { default: 20 })
-    .option("--no-summary", "Do not print the summary at the end")
+    .option("--no-summary", "Do not print the summary at the end (keeps no per-process totals)")
+    .option("--listen <addr>", "Serve /healthz, /readyz and /metrics on HOST:PORT (e.g. :9102)")
+    .option("--stats-interval <time>", "Log a one-line stats record this often (0 = never)", {
+      default: "60s",
+    })
     .option("--json", "Print the summary as JSON")
     .example("podperf collect --duration 10s --output /var/lib/podperf")
     .action((o) => runCollect(o));
@@ -235,8 +259,24 @@ export function buildCli(): ReturnType<typeof cac> {
     .option("--cpus <n>", "CPUs of the node (default: from the files' podperf.cpus)")
     .option("--top <n>", "Rows shown (0 = all)", { default: 0 })
     .option("--json", "Print JSON")
+    .option("--every <time>", "Per-group time series in buckets of this length (e.g. 1s)")
     .example("podperf summary --by container out/*.parquet")
+    .example("podperf summary --every 1s out/*.parquet")
     .action((files: string[], o) => runSummary(files, o));
+  cli.command("report [...inputs]", "Write a self-contained HTML report naming victims/suspects")
+    .option("-o, --output <file>", "The HTML file", { default: "report.html" })
+    .option("--every <time>", "Bucket length of the series and the correlation", {
+      default: "1s",
+    })
+    .option("--title <text>", "Page title (default: the node names)")
+    .example("podperf report out/ -o report.html")
+    .action((inputs: string[], o) =>
+      runReport(inputs, {
+        output: String(o.output ?? "report.html"),
+        everyNs: parseDurationNs("every", String(o.every ?? "1s")),
+        title: o.title === undefined ? undefined : String(o.title),
+      })
+    );
   cli.command("pods", "Show the live cgroup → pod map learned from the runtime over NRI")
     .option("--nri-socket <path>", "The runtime's NRI socket", { default: DEFAULT_NRI_SOCKET })
     .option("--timeout <time>", "How long to wait for the runtime", { default: "10s" })
@@ -269,10 +309,7 @@ export async function run(args: string[]): Promise<number> {
     // One line a user can act on; the stack only at debug level.
     console.error(`podperf: error: ${err.message}`);
     log.debug("error detail", { name: err.name, stack: err.stack });
-    return err instanceof UsageError || err instanceof ListenAddressError ||
-        err.name === "CACError"
-      ? 2
-      : 1;
+    return err instanceof UsageError || err.name === "CACError" ? 2 : 1;
   }
 }
 

@@ -18,3 +18,14 @@ Deno.test("throttled logs one line per kind per minute and counts what it held b
     [["disk", 0, 0], ["nri", null, 0], ["disk", 9, 4]],
   );
 });
+
+Deno.test("the throttle remembers at most 256 kinds: the oldest is forgotten first", async () => {
+  const { throttledWriter } = await import("../lib/log.ts");
+  const out: string[] = [];
+  const t = throttledWriter((_level, msg) => out.push(msg));
+  for (let i = 0; i < 257; i++) t(`k${i}`, "warn", `m${i}`, {}, 0);
+  t("k0", "warn", "k0 again", {}, 1); // k0 was forgotten: logged again at once
+  t("k256", "warn", "k256 again", {}, 1); // still remembered: held back
+  assert.equal(out.length, 258);
+  assert.equal(out[257], "k0 again");
+});

@@ -232,6 +232,11 @@ export class CgroupPathIndex {
     this.#now = opts.now ?? (() => performance.now());
   }
 
+  /** cgroups known from the last walk (bounded by maxEntries). */
+  get size(): number {
+    return this.#paths.size;
+  }
+
   /** Walks started so far. */
   get walks(): number {
     return this.#walks;

@@ -110,6 +110,11 @@ export class MetadataResolver {
     }
   }
 
+  /** cgroups in the fallback cache (bounded by maxEntries). */
+  get size(): number {
+    return this.#cache.size;
+  }
+
   /** Metadata of cgroup `cgroupId`, or null when no source knows it. */
   resolve(cgroupId: bigint): PodMeta | null {
     const fromStore = this.#store?.lookup(cgroupId);
@@ -160,7 +165,15 @@ export class MetadataResolver {
   }
 
   #remember(cgroupId: bigint, meta: PodMeta | null, final: boolean, now: number): void {
-    if (!this.#cache.has(cgroupId) && this.#cache.size >= this.maxEntries) {
+    // Amortized expiry: each insert drops a few expired entries from the oldest end, so a node
+    // with churning cgroups holds the recently seen ones, not every cgroup up to the bound.
+    this.#cache.delete(cgroupId);
+    let n = 0;
+    for (const [id, c] of this.#cache) {
+      if (n++ >= 4 || c.expires > now) break;
+      this.#cache.delete(id);
+    }
+    if (this.#cache.size >= this.maxEntries) {
       this.#cache.delete(this.#cache.keys().next().value!);
     }
     this.#cache.set(cgroupId, {

@@ -15,3 +15,20 @@ export {
   readPodperfFile,
   readRowsFromParquet,
 } from "./read_parquet.ts";
+export { type ReportRow, type ScannedFile, scanPodperfFiles } from "./row_scan.ts";
+export {
+  bucketMetrics,
+  type EveryRow,
+  everyRows,
+  SeriesBuilder,
+  type SeriesBy,
+  type TimeSeries,
+} from "./timeseries.ts";
+export {
+  type Finding,
+  findSuspects,
+  pearson,
+  type Suspect,
+  type SuspectReport,
+} from "./suspects.ts";
+export { DEMO_PLANTED, writeDemoFiles } from "./demo_data.ts";

@@ -79,7 +79,8 @@ Deno.test("summary of a file that is not Parquet names the file", async () => {
 Deno.test("flag values the sampler would refuse are usage errors (exit 2) before it starts", async () => {
   const cases: [string[], string][] = [
     [["--counters", "cycles,bogus"], "--counters: unknown bogus (known: cycles, instructions, "],
-    [["--interval", "1us"], "--interval must be between 10us and 10s"],
+    [["--interval", "1us"], "--interval must be between 100us and 10s"],
+    [["--interval", "50us"], "--interval must be between 100us and 10s"],
     [["--top", "x"], '--top: "x" is not a whole number'],
     [["--nri-index", "5"], '--nri-index must be two digits, got "5"'],
     [["--rotate-size", "0"], "--rotate-size must be above 0"],

@@ -80,6 +80,10 @@ Deno.test("containerd: pre-existing and new pods resolve, cleanup and churn retu
     plugin = startPlugin(ctrd.nriSocket, store);
     await plugin.nri.synchronized;
     assert.equal(store.size, 3 + 4, "3 sandboxes + 4 containers");
+    // The normal path meets every start-up deadline.
+    assert.equal(plugin.nri.stats.state, "synced");
+    assert.equal(plugin.nri.stats.deadlineMisses, 0);
+    assert.equal(plugin.nri.stats.reconnects, 0);
     for (const p of before) assertPodResolves(store, p);
 
     // New pods: each resolvable within 100 ms of its StartContainer returning.

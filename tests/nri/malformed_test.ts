@@ -91,7 +91,7 @@ Deno.test("plugin logs one line per malformed input, reconnects and stays alive"
       const errs = lines.filter((l) => l.level === "error").slice(before);
       assert.equal(errs.length, 1, `${c.name}: exactly one error line`);
       assert.match(String(errs[0].fields?.error), new RegExp(c.expect), c.name);
-      assert.equal(errs[0].fields?.kind, "NriProtocolError", c.name);
+      assert.equal(errs[0].fields?.errorKind, "NriProtocolError", c.name);
     }
     // After all that, a normal session still works.
     const peer = await rt.accept();
