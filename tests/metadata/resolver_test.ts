@@ -185,7 +185,8 @@ Deno.test("resolver: path-only answer becomes OCI as soon as the bundle appears"
 
 Deno.test("resolver: unknown cgroups are retried after the negative TTL, non-containers kept", () => {
   let t = 0;
-  const table: Record<string, string> = { "2": "/system.slice/containerd.service" };
+  // a cgroup that is neither a container nor a host service (those are named: host_unit_test)
+  const table: Record<string, string> = { "2": "/kubepods/burstable" };
   const paths = countingPaths(mapPaths(table));
   const r = new MetadataResolver({ paths, negativeTtlMs: 1000, ttlMs: 60_000, now: () => t });
   assert.equal(r.resolve(1n), null);
