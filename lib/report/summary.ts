@@ -183,7 +183,8 @@ export function summaryReport(rows: Iterable<SummaryInput>, opts: SummaryOptions
     if (g === undefined) {
       g = emptyGroup(r, opts.by);
       groups.set(key, g);
-    } else if (g.podName === null && r.podName !== null && opts.by !== "pod") {
+    } else if (opts.by !== "pod" && !hasAnyMeta(g) && hasAnyMeta(r)) {
+      // metadata can arrive after a group's first rows (a cgroup seen before its walk or NRI)
       fillContext(g, r);
     }
     if (opts.by === "process") {
@@ -221,6 +222,10 @@ export function summaryReport(rows: Iterable<SummaryInput>, opts: SummaryOptions
   out.sort((a, b) => b.cpuNs - a.cpuNs || compareKeys(a, b));
   const window = first === null || last === null ? null : { from: first, to: last + interval };
   return { groups: out, window, coverage };
+}
+
+function hasAnyMeta(r: Pick<SummaryInput, "podName" | "podUid" | "containerId" | "containerName">) {
+  return hasPodMeta(r) || r.containerName !== null;
 }
 
 /** The row names a pod or a pod's container (any source), as opposed to a host service or nothing. */

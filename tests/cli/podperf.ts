@@ -5,6 +5,8 @@ export const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** How a podperf run ended. */
 export interface PodperfRun {
+  /** the child's pid (the deno process running main.ts) */
+  pid: number;
   code: number;
   stdout: string;
   stderr: string;
@@ -15,14 +17,22 @@ export async function podperf(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<PodperfRun> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}main.ts`, ...args],
     cwd: ROOT,
     env,
     stdin: "null",
-  }).output();
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = await child.output();
   const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  return {
+    pid: child.pid,
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
 }
 
 /** A podperf child left running (for --watch); read its stdout line by line. */
