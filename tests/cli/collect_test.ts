@@ -18,7 +18,7 @@ interface Group {
 }
 
 /** A two-thread busy process inside a fresh `<slice>/<unit>.service` cgroup. */
-async function busyService(tag: string) {
+function busyService(tag: string) {
   const root = detectCgroup2Mount()!;
   const rel = `/podperf-cli-${tag}.slice/busy-${tag}.service`;
   Deno.mkdirSync(root + rel, { recursive: true });
@@ -52,7 +52,7 @@ async function busyService(tag: string) {
 
 Deno.test("collect's summary: one line per process, cgroup paths, podperf itself left out", async () => {
   const tag = crypto.randomUUID().slice(0, 8);
-  const busy = await busyService(tag);
+  const busy = busyService(tag);
   const out = await Deno.makeTempDir();
   try {
     // let both threads get going so each thread name has samples
