@@ -12,23 +12,22 @@ export async function printCollectSummary(
   json: boolean,
   top: number,
 ): Promise<void> {
-  if (!r.window) {
-    if (json) console.log(JSON.stringify({ by, window: null, groups: [] }, null, 2));
-    else console.log("no samples were collected");
-    return;
-  }
-  const paths = by === "cgroup" || by === "process" ? await localCgroupPaths() : undefined;
+  const paths = r.window && (by === "cgroup" || by === "process")
+    ? await localCgroupPaths()
+    : undefined;
   const report = summaryReport(r.totals, {
     by,
-    from: r.window.from,
-    to: r.window.to + r.intervalNs,
+    from: r.window?.from,
+    to: r.window ? r.window.to + r.intervalNs : undefined,
     intervalNs: r.intervalNs,
     cpus: r.cpus,
     cgroupPath: paths,
   });
   // Totals carry one monotonic time per run: the window is shown in wall-clock time.
   const offset = measureMonoToWallOffsetNs();
-  const window = { from: r.window.from + offset, to: r.window.to + r.intervalNs + offset };
+  const window = r.window
+    ? { from: r.window.from + offset, to: r.window.to + r.intervalNs + offset }
+    : null;
   const cov = report.coverage;
   const files = r.files.map((f) => ({ path: f.path, rows: f.rows, bytes: f.bytes }));
   if (!json) {
@@ -42,8 +41,14 @@ export async function printCollectSummary(
     );
     for (const f of files) console.log(`  ${f.path} (${f.rows} rows, ${f.bytes} bytes)`);
     console.log(`counters: ${r.counters.map((c) => `${c.name}: ${c.source}`).join(", ")}`);
+    if (!window) {
+      console.log("no samples were collected");
+      return;
+    }
   }
-  printSummary({ ...report, window }, {
+  // totals are merged per process and cgroup: the run's own row count is the joined rows
+  const coverage = { ...cov, rows: r.rowsWritten + r.rowsLost };
+  printSummary({ ...report, window, coverage }, {
     by,
     json,
     top,
