@@ -90,6 +90,8 @@ export function formatPods(entries: readonly PodsEntry[], event?: readonly strin
   const rows = [event ? ["EVENT", ...COLUMNS] : COLUMNS];
   entries.forEach((e, i) => rows.push(event ? [event[i], ...cells(e)] : cells(e)));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  // room for every event name, so later --watch lines stay aligned
+  if (event) widths[0] = Math.max(widths[0], "MODIFIED".length);
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
 }
 
