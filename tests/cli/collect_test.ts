@@ -3,7 +3,7 @@
  * whatever its threads are called, cgroup paths, podperf's own process left out, and one JSON
  * document.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { detectCgroup2Mount } from "../../lib/metadata/cgroup_dir.ts";
 import { podperf, ROOT } from "./podperf.ts";
 

@@ -1,5 +1,5 @@
 /** README and set-up scripts say what the CLI and the project really do. */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { podperf, ROOT } from "./podperf.ts";
 
 const readme = Deno.readTextFileSync(`${ROOT}README.md`);

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { editDistance, suggest } from "../../lib/cli/suggest.ts";
 import { keepNegativeValues, parseLogLevel } from "../../lib/cli/help.ts";
 import { checkOutputDir } from "../../lib/cli/output_dir.ts";

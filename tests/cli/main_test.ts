@@ -1,5 +1,5 @@
 /** The CLI as a user runs it: help, usage errors, and one-line failures with exit codes. */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { podperf } from "./podperf.ts";
 
 Deno.test("--help lists the three commands and --log-level", async () => {

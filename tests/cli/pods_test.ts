@@ -2,7 +2,7 @@
  * `podperf pods` as a user runs it: against a real containerd (tests/harness) over NRI, through
  * the OCI-bundle and cgroup-path fallbacks without NRI, `--watch`, and with no runtime at all.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { COMMANDS, createPod, CriClient, startContainerd } from "../harness/mod.ts";
 import { podperf, PodperfChild } from "./podperf.ts";
 

@@ -1,5 +1,5 @@
 /** `podperf summary` on Parquet files written by the real writer, run as a user runs it. */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { ParquetFileWriter } from "../../lib/output/parquet_writer.ts";
 import type { CounterInfo, FileConfig, OutputRow } from "../../lib/output/schema.ts";
 import { detectCgroup2Mount } from "../../lib/metadata/cgroup_dir.ts";

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { hostUnitMeta, isHostUnitMeta, parseHostUnit } from "../../lib/metadata/host_unit.ts";
 import { CgroupPathIndex } from "../../lib/metadata/cgroup_path.ts";
 import { detectCgroup2Mount } from "../../lib/metadata/cgroup_dir.ts";

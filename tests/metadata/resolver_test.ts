@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { MetadataResolver } from "../../lib/metadata/resolver.ts";
 import type { CgroupPathSource, ContainerMetaSource } from "../../lib/metadata/resolver.ts";
 import { CgroupPathIndex } from "../../lib/metadata/cgroup_path.ts";

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { NriUnavailableError, runPodsCommand } from "../../lib/nri/pods_command.ts";
 import { nriTypes } from "../../lib/nri/proto.ts";
 import { FakeRuntime } from "./fake_runtime.ts";

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 
 const root = new URL("../../", import.meta.url).pathname;
 const deno = Deno.execPath();
