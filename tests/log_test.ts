@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 
 const DENO = Deno.execPath();
 const LOG = new URL("../lib/log.ts", import.meta.url).href;

@@ -274,6 +274,11 @@ export class CgroupPathIndex {
     return this.#walking;
   }
 
+  /** Every (cgroup id, path) of the last walk (for `podperf pods`). */
+  entries(): IterableIterator<[bigint, string]> {
+    return this.#paths.entries();
+  }
+
   /** Calls `fn` after each walk; returns the function that stops it. */
   subscribe(fn: () => void): () => void {
     this.#listeners.add(fn);

@@ -4,6 +4,7 @@
  * cgroup id so the per-slot call stays a map lookup.
  */
 import { parseCgroupPath } from "./cgroup_path.ts";
+import { hostUnitMeta, parseHostUnit } from "./host_unit.ts";
 import type { PodMeta } from "./store.ts";
 
 /** cgroup id → metadata (the NRI MetadataStore). */
@@ -147,8 +148,12 @@ export class MetadataResolver {
     const path = this.#paths?.pathOf(cgroupId);
     if (path === undefined) return [null, false]; // the cgroup may simply be newer than the walk
     const parsed = parseCgroupPath(path);
-    // A path never changes for a live cgroup: not a container's now means never.
-    if (parsed === null) return [null, true];
+    // A path never changes for a live cgroup: not a container's now means never. Outside
+    // pods, a host service is named by its systemd unit.
+    if (parsed === null) {
+      const unit = parseHostUnit(path);
+      return [unit === null ? null : hostUnitMeta(unit), true];
+    }
     if (parsed.containerId !== null) {
       const meta = this.#oci?.lookup(parsed.containerId);
       if (meta) return [meta, true];

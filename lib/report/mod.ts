@@ -1,14 +1,32 @@
 /** Summary reports: group output rows, format them as tables or JSON, read Parquet back. */
 export {
+  hasPodMeta,
   summarize,
   type SummaryBy,
+  type SummaryCoverage,
   type SummaryInput,
   type SummaryOptions,
   SummaryOptionsError,
+  type SummaryReport,
+  summaryReport,
   type SummaryRow,
 } from "./summary.ts";
-export { type Column, formatTable, summaryColumns } from "./table.ts";
-export { bigintReplacer, formatJson, formatJsonLines } from "./json.ts";
+export {
+  type Column,
+  droppedColumns,
+  formatTable,
+  summaryColumns,
+  type SummaryColumnsOptions,
+} from "./table.ts";
+export {
+  bigintReplacer,
+  formatJson,
+  formatJsonLines,
+  isoFromNs,
+  type SummaryDocument,
+  summaryGroupJson,
+  summaryJson,
+} from "./json.ts";
 export {
   ParquetReadError,
   type PodperfFile,

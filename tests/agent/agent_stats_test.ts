@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { type AgentCounters, AgentStats, DurationWindow } from "../../lib/agent/agent_stats.ts";
 
 function counters(over: Partial<AgentCounters> = {}): AgentCounters {

@@ -3,7 +3,7 @@
  * pid with its own namespaced one) and record pids the node cannot see: collect refuses.
  * A real child pid namespace made with unshare(1) stands in for a pod without hostPID.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { assertHostPidNamespace, HostPidError } from "../../lib/agent/host_pid.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;

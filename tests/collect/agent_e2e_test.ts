@@ -4,7 +4,7 @@
  * NRI Synchronize, or for the fallback scan), the stats line comes every --stats-interval, and
  * --listen serves probes and the agent's own metrics while it runs.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { COMMANDS, createPod, CriClient, startContainerd } from "../harness/mod.ts";
 import { queryParquet, sqlString } from "../helpers/duckdb.ts";
 import { PodperfProcess } from "../e2e/podperf_process.ts";

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { agentHealthChecks, outputBytes, WRITER_UNHEALTHY_MS } from "../../lib/collect/health.ts";
 
 Deno.test("liveness fails when the drain stops; readiness names each failing condition", () => {

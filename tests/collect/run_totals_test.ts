@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { OTHERS_COMM, RunTotals } from "../../lib/collect/run_totals.ts";
 import { outputRow } from "../../lib/output/mod.ts";
 

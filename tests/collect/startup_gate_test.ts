@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { StartupGate } from "../../lib/collect/startup_gate.ts";
 import type { SlotRow } from "../../lib/aggregate/mod.ts";
 

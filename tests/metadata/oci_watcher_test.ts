@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { containerdTaskDir, OciBundleWatcher } from "../../lib/metadata/oci_watcher.ts";
 import type { OciPodMeta } from "../../lib/metadata/oci_annotations.ts";
 import { IDS, makeFixtureLayout } from "./fixtures/layout.ts";

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { MetadataResolver } from "../../lib/metadata/resolver.ts";
 import type { CgroupPathSource, ContainerMetaSource } from "../../lib/metadata/resolver.ts";
 import { CgroupPathIndex } from "../../lib/metadata/cgroup_path.ts";
@@ -187,7 +187,8 @@ Deno.test("resolver: path-only answer becomes OCI as soon as the bundle appears"
 
 Deno.test("resolver: unknown cgroups are retried after the negative TTL, non-containers kept", () => {
   let t = 0;
-  const table: Record<string, string> = { "2": "/system.slice/containerd.service" };
+  // a cgroup that is neither a container nor a host service (those are named: host_unit_test)
+  const table: Record<string, string> = { "2": "/kubepods/burstable" };
   const paths = countingPaths(mapPaths(table));
   const r = new MetadataResolver({ paths, negativeTtlMs: 1000, ttlMs: 60_000, now: () => t });
   assert.equal(r.resolve(1n), null);

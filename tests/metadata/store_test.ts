@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { type EntryInput, MetadataStore, type StoreChange } from "../../lib/metadata/store.ts";
 
 function input(id: string, over: Partial<EntryInput> = {}): EntryInput {

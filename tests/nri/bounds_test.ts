@@ -2,7 +2,7 @@
  * The plugin's own queues reach their bounds: store updates queued behind a Synchronize being
  * applied, and containers waiting for their cgroup directory.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { NriPlugin } from "../../lib/nri/plugin.ts";
 import { NriProtocolError } from "../../lib/nri/errors.ts";
 import { NriEvent, nriTypes } from "../../lib/nri/proto.ts";

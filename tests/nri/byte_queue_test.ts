@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { ByteQueue } from "../../lib/nri/byte_queue.ts";
 
 Deno.test("a byte queue grown by one big message returns to its initial size once drained", () => {

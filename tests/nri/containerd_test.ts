@@ -2,7 +2,7 @@
  * The plugin against a real containerd 1.7.24 (tests/harness): pre-existing pods, new pods,
  * cleanup after the grace period, churn, and a containerd restart.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import {
   cgroup2Dir,
   cgroupInode,

@@ -3,7 +3,7 @@
  * answers, and ones that trickle their replies a byte at a time. Each is logged once (throttled),
  * dropped and reconnected with backoff, and the state shows in the plugin's stats.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { startNriPlugin } from "../../lib/nri/client.ts";
 import { encodeFrames } from "../../lib/nri/mux.ts";
 import { PLUGIN_SERVICE } from "../../lib/nri/plugin.ts";

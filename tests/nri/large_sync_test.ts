@@ -3,7 +3,7 @@
  * and in chunks: the event loop keeps turning, and closing the plugin mid-apply ends at once.
  * A fake runtime sends it (tests/nri/fake_runtime.ts): no test machine runs 100 k containers.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { startNriPlugin } from "../../lib/nri/client.ts";
 import { nriTypes } from "../../lib/nri/proto.ts";
 import { MetadataStore } from "../../lib/metadata/store.ts";

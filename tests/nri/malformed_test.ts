@@ -3,7 +3,7 @@
  * frames, an unknown conn id, undecodable protobuf. Each must give one logged error line and a
  * clean reconnect; the plugin stays alive and serves the next session normally.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { startNriPlugin } from "../../lib/nri/client.ts";
 import { MetadataStore } from "../../lib/metadata/store.ts";
 import { FakeRuntime } from "./fake_runtime.ts";

@@ -4,7 +4,7 @@
  * counters said in words, and an hour of a busy node rendered within a generous bound.
  * Screenshots go to out/test-artifacts/ (or $PODPERF_TEST_ARTIFACTS).
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { join } from "node:path";
 import { writeReport } from "../../lib/cli/report.ts";
 import { DEMO_PLANTED, writeDemoFiles } from "../../lib/report/demo_data.ts";

@@ -5,7 +5,7 @@
  * run-queue delay when the files have `runq_delay_ns`, else from CPU share alone.
  * PODPERF_KEEP=1 keeps the Parquet files and the page in the temp dir for a look.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { join } from "node:path";
 import { CriClient, startContainerd } from "../harness/mod.ts";
 import { removeCgroupTree } from "../harness/cgroup.ts";

@@ -2,7 +2,7 @@
  * Victims and suspects on the demo node's planted interference, the statistic itself, and
  * min/max downsampling that keeps spikes.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { buildSeries } from "../../lib/cli/report.ts";
 import { DEMO_PLANTED, writeDemoFiles } from "../../lib/report/demo_data.ts";
 import { findSuspects, pearson } from "../../lib/report/suspects.ts";

@@ -2,7 +2,7 @@
  * Per-group time series and `summary --every`: buckets add up to the whole-window totals
  * exactly, unknown counters stay null, and files without the scheduler columns still read.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { join } from "node:path";
 import type { FileConfig } from "../../lib/output/schema.ts";
 import { buildSeries } from "../../lib/cli/report.ts";
