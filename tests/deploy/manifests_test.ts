@@ -5,7 +5,7 @@
  * pinned image, probes and metrics port on the listener collect actually serves, flags that
  * `podperf collect` accepts.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { parse, parseAllDocuments } from "yaml";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { Namespace } from "kubernetes-models/v1/Namespace";

@@ -4,7 +4,7 @@
  * served by the agent's listener and scraped by a real Prometheus; each panel's query must
  * give the ratio those rows define (rates share their timestamps, so ratios are exact).
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { AgentHttpServer } from "../../lib/agent/http_server.ts";
 import { PodSeries } from "../../lib/metrics/mod.ts";
 import type { OutputRow } from "../../lib/output/schema.ts";

@@ -3,7 +3,7 @@
  * the test containerd, Debian's Prometheus 2.42 scrapes it every second, and the answers of
  * its HTTP API are checked against the kernel's cgroup accounting and the pods' lifecycle.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { COMMANDS, createPod, CriClient, startContainerd } from "../harness/mod.ts";
 import { nodeCpuNs, UsagePoller } from "../e2e/cgroup_usage.ts";
 import { PodperfProcess } from "../e2e/podperf_process.ts";

@@ -4,7 +4,7 @@
  * the very bytes of the amd64 build: then nothing in them depends on the architecture (no
  * pt_regs), and the x86 vmlinux.h used for both is only a source of CO-RE-relocated types.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { ARCHES, archInfo, UnsupportedArchError } from "../../ffi/arch.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;

@@ -3,7 +3,7 @@
  * one says which. Checked by running collect with its capability bounding set cut (as uid 0,
  * exec keeps only what the bounding set allows), as a pod with `capabilities.add` runs it.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { missingCapabilities } from "../../lib/sampler/errors.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
