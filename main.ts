@@ -10,17 +10,18 @@ import { DEFAULT_NRI_SOCKET, runPodsCommand } from "./lib/nri/mod.ts";
 import {
   formatJson,
   formatTable,
-  readPodperfFile,
+  resolveInputs,
   summarize,
+  summarizeInputs,
   type SummaryBy,
   summaryColumns,
   type SummaryRow,
 } from "./lib/report/mod.ts";
-import type { OutputRow } from "./lib/output/mod.ts";
 import { COUNTER_NAMES } from "./lib/sampler/mod.ts";
 import { VERSION } from "./lib/version.ts";
+import { uploaderFor } from "./lib/upload/mod.ts";
 
-const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup"];
+const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup", "node"];
 
 function parseCount(flag: string, text: unknown, min: number): number {
   const n = Number(text);
@@ -114,6 +115,9 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
   if (!/^[0-9]{2}$/.test(String(o.nriIndex ?? "10"))) {
     throw new UsageError("nri-index", `--nri-index must be two digits, got "${o.nriIndex}"`);
   }
+  const upload = o.upload === undefined
+    ? undefined
+    : uploaderFor(String(o.upload), String(o.output ?? "out"), String(o.node ?? Deno.hostname()));
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -132,6 +136,7 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       fallbacks: o.fallbacks !== false,
       containerdStateDirs: o.containerdState ? [String(o.containerdState)] : undefined,
       signal: ac.signal,
+      upload,
     });
     if (o.summary !== false) printCollectSummary(result, by, Boolean(o.json), top);
     return result.rowsLost > 0 ? 3 : 0;
@@ -154,27 +159,17 @@ function parseWallTime(flag: string, text: unknown): bigint | undefined {
 }
 
 async function runSummary(files: string[], o: Record<string, unknown>): Promise<number> {
-  if (files.length === 0) throw new UsageError("FILE", "summary: give at least one Parquet file");
+  if (files.length === 0) {
+    throw new UsageError("FILE", "summary: give at least one file, directory, glob or s3:// URL");
+  }
   const by = parseBy(String(o.by ?? "pod"));
   const from = parseWallTime("from", o.from);
   const to = parseWallTime("to", o.to);
-  const rows: OutputRow[] = [];
-  let intervalNs = 1_000_000n;
-  // The share of node CPU needs the node's CPU count, which each file records.
-  let fileCpus: number | undefined;
-  for (const path of files) {
-    const f = await readPodperfFile(path);
-    const offset = BigInt(f.metadata["podperf.mono_to_wall_offset_ns"] ?? "0");
-    intervalNs = BigInt(f.metadata["podperf.interval_ns"] ?? intervalNs);
-    fileCpus ??= f.metadata["podperf.cpus"] ? Number(f.metadata["podperf.cpus"]) : undefined;
-    for (const r of f.rows) {
-      const wall = r.monoNs + offset;
-      if ((from === undefined || wall >= from) && (to === undefined || wall < to)) rows.push(r);
-    }
-  }
-  const cpus = o.cpus !== undefined ? parseCount("cpus", o.cpus, 1) : fileCpus;
+  const cpus = o.cpus !== undefined ? parseCount("cpus", o.cpus, 1) : undefined;
   const top = parseCount("top", o.top ?? 0, 0);
-  printSummary(summarize(rows, { by, intervalNs, cpus }), by, Boolean(o.json), top);
+  const sources = await resolveInputs(files, { toWallNs: to });
+  const s = await summarizeInputs(sources, { by, fromWallNs: from, toWallNs: to, cpus });
+  printSummary(s.rows, by, Boolean(o.json), top);
   return 0;
 }
 
@@ -214,18 +209,26 @@ export function buildCli(): ReturnType<typeof cac> {
       default: "process",
     })
     .option("--top <n>", "Summary rows shown (0 = all)", { default: 20 })
+    .option(
+      "--upload <s3url>",
+      "Upload completed files to s3://BUCKET/PREFIX (credentials and endpoint from AWS_* env)",
+    )
     .option("--no-summary", "Do not print the summary at the end")
     .option("--json", "Print the summary as JSON")
     .example("podperf collect --duration 10s --output /var/lib/podperf")
     .action((o) => runCollect(o));
-  cli.command("summary [...files]", "Summarize Parquet files per pod, container or process")
-    .option("--by <key>", "Group by pod, container, process or cgroup", { default: "pod" })
+  cli.command(
+    "summary [...inputs]",
+    "Summarize Parquet files, directories, globs or s3://BUCKET/PREFIX per pod, container, …",
+  )
+    .option("--by <key>", "Group by pod, container, process, cgroup or node", { default: "pod" })
     .option("--from <time>", "Window start, wall clock (ISO 8601)")
     .option("--to <time>", "Window end, wall clock (ISO 8601)")
     .option("--cpus <n>", "CPUs of the node (default: from the files' podperf.cpus)")
     .option("--top <n>", "Rows shown (0 = all)", { default: 0 })
     .option("--json", "Print JSON")
     .example("podperf summary --by container out/*.parquet")
+    .example("podperf summary --by node --from 2026-11-29T10:00:00Z s3://bucket/podperf")
     .action((files: string[], o) => runSummary(files, o));
   cli.command("pods", "Show the live cgroup → pod map learned from the runtime over NRI")
     .option("--nri-socket <path>", "The runtime's NRI socket", { default: DEFAULT_NRI_SOCKET })

@@ -57,6 +57,8 @@ export interface CollectOptions {
   gracePeriodMs?: number;
   /** Stops the collection (SIGINT/SIGTERM in the CLI). */
   signal?: AbortSignal;
+  /** Ships completed files off the node (lib/upload's Uploader); closed after the writer. */
+  upload?: { start(): Promise<void>; enqueue(path: string): void; close(): Promise<void> };
 }
 
 /** What a collection did. */
@@ -109,6 +111,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   const started = performance.now();
   const intervalNs = opts.intervalNs ?? 1_000_000n;
   await Deno.mkdir(opts.outputDir, { recursive: true });
+  // files left by an earlier run are queued before this run adds its own
+  await opts.upload?.start();
   const offset = measureMonoToWallOffsetNs();
   // The sampler first: without it (no root, no BTF, no libbpf) nothing else should start.
   const sampler = Sampler.open({ intervalNs, counters: opts.counters });
@@ -182,6 +186,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       onFileClosed: (info) => {
         files.push(info);
         log.info("parquet file complete", { ...info });
+        opts.upload?.enqueue(info.path);
       },
     });
     // A failed file was dropped by the writer, its rows counted as lost; say so and keep
@@ -239,6 +244,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       opts.signal?.removeEventListener("abort", onAbort);
       try {
         await writer?.close();
+        // the last file goes up too, within a bounded wait; the rest waits for the next start
+        await opts.upload?.close();
       } finally {
         resolver?.close();
         await oci?.close();

@@ -10,8 +10,13 @@ export {
 export { type Column, formatTable, summaryColumns } from "./table.ts";
 export { bigintReplacer, formatJson, formatJsonLines } from "./json.ts";
 export {
+  type FileFacts,
   ParquetReadError,
   type PodperfFile,
   readPodperfFile,
   readRowsFromParquet,
+  type ScanCounts,
+  scanPodperf,
 } from "./read_parquet.ts";
+export { InputError, type InputSource, resolveInputs } from "./inputs.ts";
+export { type InputSummary, summarizeInputs } from "./summarize_inputs.ts";

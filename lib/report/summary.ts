@@ -2,25 +2,30 @@
 import type { OutputRow } from "../output/schema.ts";
 
 /** What a summary groups by. */
-export type SummaryBy = "pod" | "container" | "process" | "cgroup";
+export type SummaryBy = "pod" | "container" | "process" | "cgroup" | "node";
 
 /** The fields of an OutputRow a summary reads. */
-export type SummaryInput = Pick<
-  OutputRow,
-  | "monoNs"
-  | "tgid"
-  | "comm"
-  | "cgroupId"
-  | "cpuNs"
-  | "cycles"
-  | "instructions"
-  | "llcMisses"
-  | "podName"
-  | "podNamespace"
-  | "podUid"
-  | "containerName"
-  | "containerId"
->;
+export type SummaryInput =
+  & Pick<
+    OutputRow,
+    | "monoNs"
+    | "tgid"
+    | "comm"
+    | "cgroupId"
+    | "cpuNs"
+    | "cycles"
+    | "instructions"
+    | "llcMisses"
+    | "podName"
+    | "podNamespace"
+    | "podUid"
+    | "containerName"
+    | "containerId"
+  >
+  & {
+    /** node that wrote the row (multi-node input); process and cgroup ids are per node */
+    node?: string | null;
+  };
 
 /** Options of summarize(). */
 export interface SummaryOptions {
@@ -40,6 +45,8 @@ export interface SummaryOptions {
  * row that has them (for process/cgroup the pod and container they belong to), else null.
  */
 export interface SummaryRow {
+  /** node (by node; context otherwise when the input names nodes) */
+  node: string | null;
   podNamespace: string | null;
   podName: string | null;
   podUid: string | null;
@@ -75,7 +82,7 @@ export class SummaryOptionsError extends Error {
   }
 }
 
-const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup"];
+const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup", "node"];
 
 function groupKey(r: SummaryInput, by: SummaryBy): string {
   switch (by) {
@@ -88,9 +95,11 @@ function groupKey(r: SummaryInput, by: SummaryBy): string {
     case "container":
       return r.containerId ?? (r.podName === null ? "" : `pod\0${r.podUid}\0${r.containerName}`);
     case "process":
-      return `${r.tgid}\0${r.comm}\0${r.cgroupId}`;
+      return `${r.node ?? ""}\0${r.tgid}\0${r.comm}\0${r.cgroupId}`;
     case "cgroup":
-      return `${r.cgroupId}`;
+      return `${r.node ?? ""}\0${r.cgroupId}`;
+    case "node":
+      return r.node ?? "";
   }
 }
 
@@ -132,7 +141,9 @@ export function summarize(rows: Iterable<SummaryInput>, opts: SummaryOptions): S
     if (g === undefined) {
       g = emptyGroup(r, opts.by);
       groups.set(key, g);
-    } else if (g.podName === null && r.podName !== null && opts.by !== "pod") {
+    } else if (
+      g.podName === null && r.podName !== null && opts.by !== "pod" && opts.by !== "node"
+    ) {
       fillContext(g, r);
     }
     g.cpuNs += r.cpuNs;
@@ -162,6 +173,7 @@ export function summarize(rows: Iterable<SummaryInput>, opts: SummaryOptions): S
 
 function emptyGroup(r: SummaryInput, by: SummaryBy): SummaryRow {
   const g: SummaryRow = {
+    node: r.node ?? null,
     podNamespace: null,
     podName: null,
     podUid: null,
@@ -180,7 +192,7 @@ function emptyGroup(r: SummaryInput, by: SummaryBy): SummaryRow {
     llcMpki: null,
     rows: 0,
   };
-  fillContext(g, r);
+  if (by !== "node") fillContext(g, r);
   if (by === "pod") g.containerName = g.containerId = null;
   return g;
 }
@@ -196,6 +208,7 @@ function fillContext(g: SummaryRow, r: SummaryInput): void {
 // a total order on the key columns so equal cpu times print in a stable order
 function compareKeys(a: SummaryRow, b: SummaryRow): number {
   const fields = [
+    "node",
     "podNamespace",
     "podName",
     "podUid",

@@ -94,5 +94,7 @@ export function summaryColumns(by: SummaryBy): Column<SummaryRow>[] {
       ];
     case "cgroup":
       return [{ header: "CGROUP_ID", value: (r) => r.cgroupId }, ...POD, CONTAINER, ...METRICS];
+    case "node":
+      return [{ header: "NODE", value: (r) => r.node }, ...METRICS];
   }
 }

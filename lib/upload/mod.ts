@@ -21,3 +21,4 @@ export {
 } from "./s3_client.ts";
 export { type AwsCredentials, signRequest } from "./sigv4.ts";
 export { Uploader, type UploaderOptions, type UploadStats, UploadVerifyError } from "./uploader.ts";
+export { uploaderFor } from "./from_cli.ts";
