@@ -34,6 +34,7 @@ export interface ResolveOptions {
 }
 
 const GLOB = /[*?[]/;
+const SLACK_NS = 15n * 60n * 1_000_000_000n;
 
 /** Turns arguments into the list of files to read, in a stable order; throws InputError. */
 export async function resolveInputs(
@@ -183,7 +184,7 @@ export async function expandGlob(pattern: string): Promise<string[]> {
     }
   };
   await step("", 0);
-  return out;
+  return out.sort();
 }
 
 // date=YYYY-MM-DD/hour=HH in a key: the UTC hour its file was opened (lib/upload/layout.ts)
@@ -221,9 +222,12 @@ async function listS3(url: string, opts: ResolveOptions): Promise<InputSource[]>
   const prefix = loc.prefix ? `${loc.prefix}/` : "";
   for await (const o of client.listAll(prefix)) {
     if (!o.key.endsWith(".parquet")) continue;
-    // a file opened after the window's end holds nothing inside it
+    // a file opened after the window's end holds nothing inside it; the slack covers slots
+    // that closed just before their file was opened
     const start = partitionStartNs(o.key.slice(prefix.length));
-    if (opts.toWallNs !== undefined && start !== null && start >= opts.toWallNs) continue;
+    if (opts.toWallNs !== undefined && start !== null && start - SLACK_NS >= opts.toWallNs) {
+      continue;
+    }
     out.push(source(o.key, o.size));
   }
   out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

@@ -30,7 +30,7 @@ export interface InputSummary {
   counts: ScanCounts;
 }
 
-type Total = SummaryInput & { node: string };
+type Total = SummaryInput & { node: string; rows: number };
 
 const add = (a: number | null, b: number | null) => a === null || b === null ? null : a + b;
 
@@ -112,10 +112,12 @@ function fold(totals: Map<string, Total>, node: string, wall: bigint, r: OutputR
       podUid: r.podUid,
       containerName: r.containerName,
       containerId: r.containerId,
+      rows: 1,
     });
     return;
   }
   if (wall < t.monoNs) t.monoNs = wall;
+  t.rows++;
   t.cpuNs += r.cpuNs;
   t.cycles = add(t.cycles, r.cycles);
   t.instructions = add(t.instructions, r.instructions);

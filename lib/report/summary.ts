@@ -25,6 +25,8 @@ export type SummaryInput =
   & {
     /** node that wrote the row (multi-node input); process and cgroup ids are per node */
     node?: string | null;
+    /** input rows this one stands for when rows were merged while streaming (default 1) */
+    rows?: number;
   };
 
 /** Options of summarize(). */
@@ -150,7 +152,7 @@ export function summarize(rows: Iterable<SummaryInput>, opts: SummaryOptions): S
     g.cycles = addCounter(g.cycles, r.cycles, isNew);
     g.instructions = addCounter(g.instructions, r.instructions, isNew);
     g.llcMisses = addCounter(g.llcMisses, r.llcMisses, isNew);
-    g.rows++;
+    g.rows += r.rows ?? 1;
   }
   const from = opts.from ?? first;
   const to = opts.to ?? (last === null ? null : last + interval);
