@@ -77,7 +77,8 @@ export interface CompletedPart {
 /** Headers of a body to upload: its MD5 (base64, checked by the store) and SHA-256 (hex). */
 export interface BodyDigest {
   md5Base64: string;
-  sha256Hex: string;
+  /** needed to sign over plain HTTP; computed from the body when absent */
+  sha256Hex?: string;
 }
 
 const unquote = (etag: string | null) => (etag ?? "").replace(/^"|"$/g, "");
@@ -131,11 +132,16 @@ export class S3Client {
   ): Promise<Response> {
     const url = this.url(key, opts.query);
     const credentials = await this.credentials.get();
+    // over TLS the body's integrity is TLS's and Content-MD5's job: hashing it once more for
+    // the signature would cost a SHA-256 pass per byte uploaded
+    const unsigned = opts.body !== undefined && url.protocol === "https:";
     const headers = signRequest({
       method,
       url,
       headers: opts.headers ?? {},
-      payloadSha256: opts.sha256 ?? (opts.body ? sha256Hex(opts.body) : EMPTY_SHA256),
+      payloadSha256: unsigned
+        ? "UNSIGNED-PAYLOAD"
+        : opts.sha256 ?? (opts.body ? sha256Hex(opts.body) : EMPTY_SHA256),
       region: this.region,
       service: "s3",
       credentials,

@@ -85,19 +85,20 @@ async function readFull(f: Deno.FsFile, buf: Uint8Array): Promise<void> {
 /** MD5 (base64 and hex) and SHA-256 of bytes, in 1 MiB steps with a yield between them. */
 async function digestOf(
   bytes: Uint8Array,
-): Promise<{ md5Base64: string; md5Hex: string; sha256Hex: string }> {
-  const md5 = createHash("md5"), sha = createHash("sha256");
+  withSha = true,
+): Promise<{ md5Base64: string; md5Hex: string; sha256Hex: string | undefined }> {
+  const md5 = createHash("md5"), sha = withSha ? createHash("sha256") : null;
   for (let off = 0; off < bytes.length; off += CHUNK) {
     const part = bytes.subarray(off, Math.min(off + CHUNK, bytes.length));
     md5.update(part);
-    sha.update(part);
+    sha?.update(part);
     if (off + CHUNK < bytes.length) await new Promise((r) => setTimeout(r, 0));
   }
   const m = md5.digest();
   return {
     md5Base64: m.toString("base64"),
     md5Hex: m.toString("hex"),
-    sha256Hex: sha.digest("hex"),
+    sha256Hex: sha?.digest("hex"),
   };
 }
 
@@ -308,11 +309,13 @@ export class Uploader implements MetricsSource {
       const small = size <= this.#o.multipartThreshold;
       // whole-file SHA-256 first: it decides whether the object is already there
       let whole: Uint8Array | null = null;
+      let wholeDigest: Awaited<ReturnType<typeof digestOf>> | null = null;
       let sha: string;
       if (small) {
         whole = new Uint8Array(size);
         await readFull(f, whole);
-        sha = (await digestOf(whole)).sha256Hex;
+        wholeDigest = await digestOf(whole);
+        sha = wholeDigest.sha256Hex!;
       } else {
         const h = createHash("sha256");
         const buf = new Uint8Array(CHUNK);
@@ -333,8 +336,8 @@ export class Uploader implements MetricsSource {
         log.warn("upload: replacing a different object under the same key", { key });
       }
       const meta = { [SHA_META]: sha, "podperf-node": node };
-      if (whole) {
-        const d = await digestOf(whole);
+      if (whole && wholeDigest) {
+        const d = wholeDigest;
         const { etag, sse } = await c.put(key, whole, d, meta);
         // with SSE-KMS the ETag is not an MD5; the store checked Content-MD5 all the same
         if (etag && etag !== d.md5Hex && !sse?.startsWith("aws:kms")) {
@@ -370,7 +373,8 @@ export class Uploader implements MetricsSource {
       for (let off = 0, n = 1; off < size; off += this.#o.partBytes, n++) {
         const body = buf.subarray(0, Math.min(this.#o.partBytes, size - off));
         await readFull(f, body);
-        const d = await digestOf(body);
+        // parts are signed with their SHA-256 only over plain HTTP (see S3Client)
+        const d = await digestOf(body, c.endpoint.protocol !== "https:");
         const { etag, sse } = await c.uploadPart(key, id, n, body, d);
         if (etag && etag !== d.md5Hex && !sse?.startsWith("aws:kms")) {
           throw new UploadVerifyError(key, `part ${n} ETag ${etag} is not the MD5 ${d.md5Hex}`);
