@@ -115,9 +115,11 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
   if (!/^[0-9]{2}$/.test(String(o.nriIndex ?? "10"))) {
     throw new UsageError("nri-index", `--nri-index must be two digits, got "${o.nriIndex}"`);
   }
-  const upload = o.upload === undefined
+  // the env form lets a DaemonSet take the target from a Secret (deploy/upload.yaml)
+  const uploadUrl = o.upload ?? (Deno.env.get("PODPERF_UPLOAD") || undefined);
+  const upload = uploadUrl === undefined
     ? undefined
-    : uploaderFor(String(o.upload), String(o.output ?? "out"), String(o.node ?? Deno.hostname()));
+    : uploaderFor(String(uploadUrl), String(o.output ?? "out"), String(o.node ?? Deno.hostname()));
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -211,7 +213,7 @@ export function buildCli(): ReturnType<typeof cac> {
     .option("--top <n>", "Summary rows shown (0 = all)", { default: 20 })
     .option(
       "--upload <s3url>",
-      "Upload completed files to s3://BUCKET/PREFIX (credentials and endpoint from AWS_* env)",
+      "Upload completed files to s3://BUCKET/PREFIX (default $PODPERF_UPLOAD; AWS_* env)",
     )
     .option("--no-summary", "Do not print the summary at the end")
     .option("--json", "Print the summary as JSON")

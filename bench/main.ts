@@ -9,6 +9,7 @@ import { benchGrowth, benchMemory, benchOverhead } from "./overhead_bench.ts";
 import { benchParquet } from "./parquet_bench.ts";
 import { benchPipeline } from "./pipeline_bench.ts";
 import { benchSampler } from "./sampler_bench.ts";
+import { benchS3Client, benchSummaryRead, benchUploader } from "./upload_bench.ts";
 
 const args = new Set(Deno.args);
 const quick = args.has("--quick");
@@ -64,6 +65,17 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "memory",
     "Collector RSS after a long collection",
     () => benchMemory(quick ? { seconds: 15 } : {}),
+  ],
+  [
+    "s3client",
+    "S3 client choice: SigV4 over fetch vs AWS SDK (fresh process each)",
+    () => benchS3Client(quick ? 1 : 3),
+  ],
+  ["upload", "Uploader to s3rver: throughput and CPU per GiB", () => benchUploader()],
+  [
+    "summary-read",
+    "summary rows/s and peak RSS vs input size, next to DuckDB",
+    () => benchSummaryRead(quick),
   ],
 ];
 

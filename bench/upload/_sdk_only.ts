@@ -1,2 +1,2 @@
-import { S3Client, PutObjectCommand } from "@aws-sdk/client-s3";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 console.log(typeof S3Client, typeof PutObjectCommand);

@@ -12,7 +12,12 @@ let first = 0, put: (key: string, b: Uint8Array) => Promise<unknown>;
 const rssMiB = () => Math.round(Deno.memoryUsage().rss / 2 ** 20);
 if (which === "sdk") {
   const { S3Client, HeadObjectCommand, PutObjectCommand } = await import("@aws-sdk/client-s3");
-  const c = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: creds });
+  const c = new S3Client({
+    region: "us-east-1",
+    endpoint,
+    forcePathStyle: true,
+    credentials: creds,
+  });
   await c.send(new HeadObjectCommand({ Bucket: "podperf", Key: "none" })).catch(() => {});
   first = performance.now();
   put = (key, b) => c.send(new PutObjectCommand({ Bucket: "podperf", Key: key, Body: b }));
