@@ -10,7 +10,9 @@
 import { cpuUsage } from "node:process";
 import { join } from "node:path";
 import { Uploader } from "../lib/upload/uploader.ts";
-import { S3rver } from "../tests/helpers/s3rver.ts";
+import { S3Client } from "../lib/upload/s3_client.ts";
+import { staticProvider } from "../lib/upload/credentials.ts";
+import { S3rver, S3RVER_KEY } from "../tests/helpers/s3rver.ts";
 import { writeNodeFiles } from "../tests/upload/fixtures.ts";
 
 const here = (p: string) => new URL(p, import.meta.url).pathname;
@@ -49,17 +51,25 @@ async function weight(entry: string): Promise<{ bundleKiB: number; npmKiB: numbe
       stderr: "null",
     }).output();
     const bundle = (await Deno.stat(tmp)).size;
-    const info = await new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", here(entry)],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const pkgs = Object.keys(JSON.parse(new TextDecoder().decode(info.stdout)).npmPackages ?? {});
-    let npm = 0;
-    for (const id of pkgs) {
-      const name = id.replace(/@[^@]+$/, "");
-      npm += await bytesOf(["du", "-sb", here(`../node_modules/${name}`)]).catch(() => 0);
+    // what `deno compile` has to carry besides the bundle: the npm packages the entry needs,
+    // their dependencies followed through package.json (node_modules is flat)
+    const root = here("../node_modules/");
+    const seen = new Set<string>();
+    const visit = (name: string) => {
+      if (seen.has(name)) return;
+      try {
+        const pj = JSON.parse(Deno.readTextFileSync(`${root}${name}/package.json`));
+        seen.add(name);
+        for (const d of Object.keys(pj.dependencies ?? {})) visit(d);
+      } catch { /* optional or platform package not installed */ }
+    };
+    for (
+      const m of Deno.readTextFileSync(here(entry)).matchAll(/from "((?:@[^/"]+\/)?[^/".][^/"]*)/g)
+    ) {
+      visit(m[1]);
     }
+    let npm = 0;
+    for (const name of seen) npm += await bytesOf(["du", "-sb", `${root}${name}`]);
     return { bundleKiB: Math.round(bundle / 1024), npmKiB: Math.round(npm / 1024) };
   } finally {
     await Deno.remove(tmp);
@@ -94,7 +104,7 @@ export async function benchS3Client(reps = 3): Promise<Record<string, unknown>[]
   }
 }
 
-/** The uploader on `files` × `mib` MiB random files (multipart, 16 MiB parts). */
+/** The uploader on `files` × `mib` MiB random files (multipart, 8 MiB parts). */
 export async function benchUploader(files = 8, mib = 32): Promise<Record<string, unknown>[]> {
   const server = await S3rver.start();
   const dir = await Deno.makeTempDir();
@@ -115,7 +125,13 @@ export async function benchUploader(files = 8, mib = 32): Promise<Record<string,
       const up = new Uploader({
         dir,
         location: { bucket: "podperf", prefix: `c${concurrency}` },
-        client: server.client(),
+        // the default 120 s request timeout: s3rver under nice and other load is slow
+        client: new S3Client({
+          bucket: "podperf",
+          region: "us-east-1",
+          endpoint: server.endpoint,
+          credentials: staticProvider(S3RVER_KEY),
+        }),
         node: "bench",
         concurrency,
       });

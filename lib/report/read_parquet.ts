@@ -108,6 +108,12 @@ function factsOf(name: string, meta: FileMetaData): FileFacts {
 const asBig = (v: unknown): bigint | null =>
   typeof v === "bigint" ? v : typeof v === "number" ? BigInt(Math.trunc(v)) : null;
 
+/** One row group's columns, by name; a column the file lacks is absent. */
+export interface ColumnBatch {
+  rows: number;
+  columns: Map<string, ArrayLike<unknown>>;
+}
+
 /**
  * Yields the rows of one file a row group at a time (each batch ≤ one row group). Throws
  * ParquetReadError naming the file on any failure.
@@ -116,7 +122,28 @@ export async function* scanPodperf(
   source: InputSource,
   opts: ScanOptions = {},
   counts?: ScanCounts,
-): AsyncGenerator<OutputRow[], FileFacts> {
+): AsyncGenerator<OutputRow[], void> {
+  for await (const b of scanPodperfColumns(source, opts, counts)) {
+    const names = [...b.columns.keys()], data = [...b.columns.values()];
+    const rows = new Array<OutputRow>(b.rows);
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < b.rows; i++) {
+      for (let c = 0; c < names.length; c++) o[names[c]] = data[c][i];
+      rows[i] = rowFromObject(o);
+    }
+    yield rows;
+  }
+}
+
+/**
+ * The columnar form of scanPodperf(): one row group's column arrays at a time, for readers
+ * that fold values without making a row object each (summary).
+ */
+export async function* scanPodperfColumns(
+  source: InputSource,
+  opts: ScanOptions = {},
+  counts?: ScanCounts,
+): AsyncGenerator<ColumnBatch, void> {
   let file: AsyncBuffer & { close(): void };
   try {
     file = await source.open();
@@ -173,15 +200,8 @@ export async function* scanPodperf(
       } catch (err) {
         throw new ParquetReadError(source.name, (err as Error).message, { cause: err });
       }
-      const rows = new Array<OutputRow>(n);
-      const o: Record<string, unknown> = {};
-      for (let i = 0; i < n; i++) {
-        for (let c = 0; c < columns.length; c++) o[columns[c]] = data[c][i];
-        rows[i] = rowFromObject(o);
-      }
-      yield rows;
+      yield { rows: n, columns: new Map(columns.map((c, i) => [c, data[i]])) };
     }
-    return facts;
   } finally {
     file.close();
   }

@@ -1,13 +1,13 @@
 /**
- * `summary` over any number of files, local or in a bucket, in bounded memory: each row group is
- * folded into one running total per (node, process, cgroup, pod) as it is read, so memory
- * follows the number of distinct processes, not rows. Each file's monotonic timestamps are
- * turned into wall clock with that file's own offset before anything is compared, so clocks of
- * different nodes and boots are never mixed.
+ * `summary` over any number of files, local or in a bucket, in bounded memory: each row group's
+ * columns are folded into one running total per (node, process, cgroup, pod) as they are read,
+ * without a row object each, so memory follows the number of distinct processes, not rows.
+ * Each file's monotonic timestamps are compared only with that file's window (the wall-clock
+ * window moved onto its clock with its own offset) and turned into wall clock with that offset,
+ * so clocks of different nodes and boots are never mixed.
  */
-import type { OutputRow } from "../output/schema.ts";
 import type { InputSource } from "./inputs.ts";
-import { type FileFacts, type ScanCounts, scanPodperf } from "./read_parquet.ts";
+import { type FileFacts, type ScanCounts, scanPodperfColumns } from "./read_parquet.ts";
 import { summarize, type SummaryBy, type SummaryInput, type SummaryRow } from "./summary.ts";
 
 /** Options of summarizeInputs(). */
@@ -32,14 +32,17 @@ export interface InputSummary {
 
 type Total = SummaryInput & { node: string; rows: number };
 
-const add = (a: number | null, b: number | null) => a === null || b === null ? null : a + b;
+// the distinct processes seen; past this the input is not podperf-shaped and memory would grow
+const MAX_GROUPS = 5_000_000;
 
 /** Reads every source once, streaming, and summarizes the rows inside the window. */
 export async function summarizeInputs(
   sources: readonly InputSource[],
   opts: InputSummaryOptions,
 ): Promise<InputSummary> {
-  const totals = new Map<string, Total>();
+  // node → tgid → totals of that pid (usually one; more when a pid was reused)
+  const byNode = new Map<string, Map<number, Total[]>>();
+  let groups = 0;
   const cpusByNode = new Map<string, number>();
   let intervalNs = 0n;
   let first: bigint | null = null, last: bigint | null = null;
@@ -47,7 +50,7 @@ export async function summarizeInputs(
   const counts: ScanCounts = { rowGroupsRead: 0, rowGroupsSkipped: 0 };
   for (const source of sources) {
     let facts: FileFacts | null = null;
-    const scan = scanPodperf(source, {
+    const scan = scanPodperfColumns(source, {
       fromWallNs: opts.fromWallNs,
       toWallNs: opts.toWallNs,
       onFile: (f) => {
@@ -58,22 +61,90 @@ export async function summarizeInputs(
     }, counts);
     for await (const batch of scan) {
       const f = facts! as FileFacts;
-      rowsRead += batch.length;
-      for (const r of batch) {
-        const wall = r.monoNs + f.monoToWallOffsetNs;
-        if (opts.fromWallNs !== undefined && wall < opts.fromWallNs) continue;
-        if (opts.toWallNs !== undefined && wall >= opts.toWallNs) continue;
+      const off = f.monoToWallOffsetNs;
+      // the window on this file's own monotonic clock
+      const lo = opts.fromWallNs === undefined ? null : opts.fromWallNs - off;
+      const hi = opts.toWallNs === undefined ? null : opts.toWallNs - off;
+      let pids = byNode.get(f.node);
+      if (!pids) byNode.set(f.node, pids = new Map());
+      const c = batch.columns;
+      const col = <T>(name: string) => (c.get(name) ?? []) as ArrayLike<T>;
+      const mono = col<bigint>("mono_ns"), pid = col<number>("pid"), comm = col<string>("comm");
+      const cg = col<bigint>("cgroup_id"), cpu = col<bigint | number>("cpu_ns");
+      const cyc = col<bigint | null>("cycles"), ins = col<bigint | null>("instructions");
+      const llc = col<bigint | null>("llc_misses");
+      const podName = col<string | null>("pod_name"), podNs = col<string | null>("pod_namespace");
+      const podUid = col<string | null>("pod_uid"), ctr = col<string | null>("container_name");
+      const cid = col<string | null>("container_id");
+      let bMin: bigint | null = null, bMax: bigint | null = null;
+      rowsRead += batch.rows;
+      for (let i = 0; i < batch.rows; i++) {
+        const m = mono[i];
+        if ((lo !== null && m < lo) || (hi !== null && m >= hi)) continue;
         rowsInWindow++;
-        if (first === null || wall < first) first = wall;
-        if (last === null || wall > last) last = wall;
-        fold(totals, f.node, wall, r);
+        if (bMin === null || m < bMin) bMin = m;
+        if (bMax === null || m > bMax) bMax = m;
+        const p = pid[i], g = cg[i], cm = comm[i];
+        const pn = podName[i] ?? null, pu = podUid[i] ?? null, cn = ctr[i] ?? null;
+        const ci = cid[i] ?? null;
+        let list = pids.get(p);
+        if (!list) pids.set(p, list = []);
+        let t: Total | undefined;
+        for (const x of list) {
+          if (
+            x.cgroupId === g && x.comm === cm && x.podUid === pu && x.containerId === ci &&
+            x.podName === pn && x.containerName === cn
+          ) {
+            t = x;
+            break;
+          }
+        }
+        const cy = cyc[i], is = ins[i], ll = llc[i];
+        if (t === undefined) {
+          if (++groups > MAX_GROUPS) {
+            throw new RangeError(`more than ${MAX_GROUPS} distinct processes in the input`);
+          }
+          list.push({
+            node: f.node,
+            monoNs: m + off,
+            tgid: p,
+            comm: cm,
+            cgroupId: g,
+            cpuNs: Number(cpu[i]),
+            cycles: cy == null ? null : Number(cy),
+            instructions: is == null ? null : Number(is),
+            llcMisses: ll == null ? null : Number(ll),
+            podName: pn,
+            podNamespace: podNs[i] ?? null,
+            podUid: pu,
+            containerName: cn,
+            containerId: ci,
+            rows: 1,
+          });
+          continue;
+        }
+        if (m + off < t.monoNs) t.monoNs = m + off;
+        t.rows++;
+        t.cpuNs += Number(cpu[i]);
+        t.cycles = t.cycles === null || cy == null ? null : t.cycles + Number(cy);
+        t.instructions = t.instructions === null || is == null ? null : t.instructions + Number(is);
+        t.llcMisses = t.llcMisses === null || ll == null ? null : t.llcMisses + Number(ll);
+      }
+      if (bMin !== null) {
+        const w0 = bMin + off, w1 = bMax! + off;
+        if (first === null || w0 < first) first = w0;
+        if (last === null || w1 > last) last = w1;
       }
     }
   }
   const interval = intervalNs > 0n ? intervalNs : 1_000_000n;
   const cpus = opts.cpus ??
     (cpusByNode.size ? [...cpusByNode.values()].reduce((a, b) => a + b, 0) : undefined);
-  const rows = first === null ? [] : summarize(totals.values(), {
+  function* totals(): Generator<Total> {
+    for (const pids of byNode.values()) for (const list of pids.values()) yield* list;
+  }
+  // merged totals carry the wall time of their first row: the merged stream is on wall time
+  const rows = first === null ? [] : summarize(totals(), {
     by: opts.by,
     from: first,
     to: last! + interval,
@@ -85,41 +156,7 @@ export async function summarizeInputs(
     files: sources.length,
     rowsRead,
     rowsInWindow,
-    nodes: [...new Set([...totals.values()].map((t) => t.node))].sort(),
+    nodes: [...byNode.entries()].filter(([, m]) => m.size > 0).map(([n]) => n).sort(),
     counts,
   };
-}
-
-// one running total per identity; its monoNs is the wall time of its first row (the merged
-// stream is on the wall clock, see the module comment)
-function fold(totals: Map<string, Total>, node: string, wall: bigint, r: OutputRow): void {
-  const key = `${node}\0${r.tgid}\0${r.comm}\0${r.cgroupId}\0${r.podUid}\0${r.containerId}\0` +
-    `${r.podName}\0${r.containerName}`;
-  const t = totals.get(key);
-  if (t === undefined) {
-    totals.set(key, {
-      node,
-      monoNs: wall,
-      tgid: r.tgid,
-      comm: r.comm,
-      cgroupId: r.cgroupId,
-      cpuNs: r.cpuNs,
-      cycles: r.cycles,
-      instructions: r.instructions,
-      llcMisses: r.llcMisses,
-      podName: r.podName,
-      podNamespace: r.podNamespace,
-      podUid: r.podUid,
-      containerName: r.containerName,
-      containerId: r.containerId,
-      rows: 1,
-    });
-    return;
-  }
-  if (wall < t.monoNs) t.monoNs = wall;
-  t.rows++;
-  t.cpuNs += r.cpuNs;
-  t.cycles = add(t.cycles, r.cycles);
-  t.instructions = add(t.instructions, r.instructions);
-  t.llcMisses = add(t.llcMisses, r.llcMisses);
 }

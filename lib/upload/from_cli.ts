@@ -4,7 +4,7 @@ import { Uploader } from "./uploader.ts";
 
 /**
  * Builds the uploader of `collect --upload`. Tuning from the environment:
- * PODPERF_UPLOAD_CONCURRENCY (files at once, default 2), PODPERF_UPLOAD_PART_MIB (default 16).
+ * PODPERF_UPLOAD_CONCURRENCY (files at once, default 2), PODPERF_UPLOAD_PART_MIB (default 8).
  */
 export function uploaderFor(
   url: string,
@@ -24,6 +24,6 @@ export function uploaderFor(
     client,
     node,
     concurrency: int(env.PODPERF_UPLOAD_CONCURRENCY, 2, 1),
-    partBytes: int(env.PODPERF_UPLOAD_PART_MIB, 16, 5) << 20,
+    partBytes: int(env.PODPERF_UPLOAD_PART_MIB, 8, 5) << 20,
   });
 }

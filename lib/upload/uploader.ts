@@ -30,7 +30,7 @@ export interface UploaderOptions {
   node: string;
   /** files uploaded at once (default 2) */
   concurrency?: number;
-  /** multipart part size (default 16 MiB; S3's minimum is 5 MiB) */
+  /** multipart part size (default 8 MiB; S3's minimum is 5 MiB) */
   partBytes?: number;
   /** files above this go up in parts (default: partBytes) */
   multipartThreshold?: number;
@@ -114,7 +114,7 @@ export class Uploader implements MetricsSource {
   #lastError: string | null = null;
 
   constructor(o: UploaderOptions) {
-    const partBytes = o.partBytes ?? 16 << 20;
+    const partBytes = o.partBytes ?? 8 << 20;
     this.#o = {
       concurrency: 2,
       retryBaseMs: 1000,
