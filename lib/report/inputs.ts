@@ -16,13 +16,20 @@ export class InputError extends Error {
   }
 }
 
+/** A random-access view of a file. */
+export interface SourceBuffer extends AsyncBuffer {
+  /** Reads [start, end) ahead in one request; later slices inside it are served from memory. */
+  prefetch?(start: number, end: number): Promise<void>;
+  close(): void;
+}
+
 /** One Parquet file to read, local or in a bucket. */
 export interface InputSource {
   /** path or s3:// URL, for messages */
   name: string;
   size: number;
   /** A random-access view of the file; close() releases it. */
-  open(): Promise<AsyncBuffer & { close(): void }>;
+  open(): Promise<SourceBuffer>;
 }
 
 /** Options of resolveInputs(). */
@@ -204,15 +211,24 @@ async function listS3(url: string, opts: ResolveOptions): Promise<InputSource[]>
   const source = (key: string, size: number): InputSource => ({
     name: `s3://${loc.bucket}/${key}`,
     size,
-    open: () =>
-      Promise.resolve({
+    open() {
+      // one window of prefetched bytes (a row group's chunks): bounded by the row group size
+      let win: { start: number; bytes: Uint8Array } | null = null;
+      return Promise.resolve({
         byteLength: size,
-        slice: async (start: number, end = size) => {
-          const b = await client.getRange(key, start, end);
+        async prefetch(start: number, end: number) {
+          win = { start, bytes: await client.getRange(key, start, end) };
+        },
+        async slice(start: number, end = size) {
+          const w = win;
+          const b = w && start >= w.start && end <= w.start + w.bytes.length
+            ? w.bytes.subarray(start - w.start, end - w.start)
+            : await client.getRange(key, start, end);
           return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
         },
-        close: () => {},
-      }),
+        close: () => (win = null),
+      });
+    },
   });
   if (loc.prefix.endsWith(".parquet")) {
     const head = await client.head(loc.prefix);

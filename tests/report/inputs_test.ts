@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { expandGlob, InputError, resolveInputs } from "../../lib/report/inputs.ts";
-import { S3rver } from "../helpers/s3rver.ts";
+import { S3rver, S3RVER_KEY } from "../helpers/s3rver.ts";
+import { S3Client } from "../../lib/upload/s3_client.ts";
+import { staticProvider } from "../../lib/upload/credentials.ts";
+import { summarizeInputs } from "../../lib/report/summarize_inputs.ts";
 import { writeNodeFiles } from "../upload/fixtures.ts";
 
 Deno.test("inputs: files, directories (recursive), globs, de-duplicated, temporaries skipped", async () => {
@@ -75,6 +78,24 @@ Deno.test({
       const buf = await sources[0].open();
       const tail = new Uint8Array(await buf.slice(buf.byteLength - 4));
       assert.equal(new TextDecoder().decode(tail), "PAR1");
+      // reading: the footer, then one ranged GET per row group (not one per column chunk)
+      let gets = 0;
+      const counting = new S3Client({
+        bucket: "podperf",
+        region: "us-east-1",
+        endpoint: server.endpoint,
+        credentials: staticProvider(S3RVER_KEY),
+        fetch: (input, init) => {
+          if ((init?.method ?? "GET") === "GET") gets++;
+          return fetch(input, init);
+        },
+      });
+      const counted = await resolveInputs(["s3://podperf/p"], { s3Client: () => counting });
+      const listGets = gets;
+      const s = await summarizeInputs(counted, { by: "pod" });
+      assert.equal(s.rowsRead, 6000);
+      assert.equal(s.counts.rowGroupsRead, 6);
+      assert.equal(gets - listGets, 2 * (1 + 3));
       // a window ending before the partition's hour prunes it by path
       const early = BigInt(Date.parse("2026-11-29T09:40:00Z")) * 1_000_000n;
       await assert.rejects(
