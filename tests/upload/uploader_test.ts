@@ -249,12 +249,21 @@ Deno.test({
     try {
       const [f] = await writeNodeFiles(dir, { node: "n4", files: 1, rowsPerFile: 800 });
       const copy = await Deno.readFile(f.path);
-      const first = uploader(server, dir);
-      await first.start();
-      assert.ok(await until(() => first.stats().queued === 0, 20_000));
-      await first.close();
-      // the state a kill between the confirmed upload and the delete leaves: object and file
-      await Deno.writeFile(f.path, copy);
+      // a real process killed after the store confirmed the upload, before the local delete
+      const killed = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("./kill_child.ts", import.meta.url).pathname,
+          dir,
+          server.endpoint,
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert.equal(killed.signal, "SIGKILL");
+      assert.deepEqual(listDir(dir), [basename(f.path)], "the file is still on disk");
+      assert.equal((await listKeys(server)).length, 1, "and already in the bucket");
       const requests: string[] = [];
       const client = new S3Client({
         bucket: "podperf",
