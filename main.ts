@@ -226,7 +226,10 @@ export function buildCli(): ReturnType<typeof cac> {
     .option("--by <key>", "Group by pod, container, process, cgroup or node", { default: "pod" })
     .option("--from <time>", "Window start, wall clock (ISO 8601)")
     .option("--to <time>", "Window end, wall clock (ISO 8601)")
-    .option("--cpus <n>", "CPUs of the node (default: from the files' podperf.cpus)")
+    .option(
+      "--cpus <n>",
+      "CPUs for the node share (default: the files' podperf.cpus, summed over nodes)",
+    )
     .option("--top <n>", "Rows shown (0 = all)", { default: 0 })
     .option("--json", "Print JSON")
     .example("podperf summary --by container out/*.parquet")

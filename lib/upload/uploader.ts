@@ -6,7 +6,7 @@
  * steps, so the drain loop and NRI are never held up for long.
  */
 import { createHash } from "node:crypto";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { log } from "../log.ts";
 import type { MetricsSource } from "../agent/metrics_source.ts";
 import { objectKey } from "./layout.ts";
@@ -139,7 +139,9 @@ export class Uploader implements MetricsSource {
   }
 
   /** Queues a completed file (the writer's onFileClosed). */
-  enqueue(path: string): void {
+  enqueue(file: string): void {
+    // one spelling per file, whichever way the writer, the scan or retention names it
+    const path = resolve(file);
     if (this.#stopped || this.#entries.has(path)) return;
     const now = Date.now();
     this.#entries.set(path, { path, since: now, attempts: 0, nextAt: now, running: false });
@@ -148,7 +150,7 @@ export class Uploader implements MetricsSource {
 
   /** Retention's predicate: true while the file is not confirmed in the store. */
   keep(path: string): boolean {
-    return this.#entries.has(path);
+    return this.#entries.has(resolve(path));
   }
 
   stats(): UploadStats {
