@@ -83,6 +83,8 @@ export interface ScanOptions {
   toWallNs?: bigint;
   /** called once per file before its row groups */
   onFile?: (facts: FileFacts) => void;
+  /** columns to read (default: every OutputRow column the file has) */
+  columns?: readonly string[];
 }
 
 /** What a scan skipped and read, for benchmarks and tests. */
@@ -168,7 +170,7 @@ export async function* scanPodperfColumns(
     const facts = factsOf(source.name, meta);
     opts.onFile?.(facts);
     // the file's own columns drive the read: older files lack newer columns
-    const columns = COLUMNS.filter((c) => have.has(c));
+    const columns = (opts.columns ?? COLUMNS).filter((c) => have.has(c));
     const tsIndex = meta.schema.slice(1).findIndex((e) => e.name === "ts");
     let scan;
     try {

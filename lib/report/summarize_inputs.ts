@@ -32,6 +32,23 @@ export interface InputSummary {
 
 type Total = SummaryInput & { node: string; rows: number };
 
+// what a summary reads: fewer column chunks to fetch and decode
+const SUMMARY_COLUMNS = [
+  "mono_ns",
+  "pid",
+  "comm",
+  "cgroup_id",
+  "cpu_ns",
+  "cycles",
+  "instructions",
+  "llc_misses",
+  "pod_name",
+  "pod_namespace",
+  "pod_uid",
+  "container_name",
+  "container_id",
+];
+
 // the distinct processes seen; past this the input is not podperf-shaped and memory would grow
 const MAX_GROUPS = 5_000_000;
 
@@ -51,6 +68,7 @@ export async function summarizeInputs(
   for (const source of sources) {
     let facts: FileFacts | null = null;
     const scan = scanPodperfColumns(source, {
+      columns: SUMMARY_COLUMNS,
       fromWallNs: opts.fromWallNs,
       toWallNs: opts.toWallNs,
       onFile: (f) => {
