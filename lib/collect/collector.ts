@@ -26,6 +26,7 @@ import {
 } from "../sampler/mod.ts";
 import { type JoinCoverage, SlotJoiner } from "./join.ts";
 import { RunTotals } from "./run_totals.ts";
+import type { Uploader } from "../upload/uploader.ts";
 import { VERSION } from "../version.ts";
 
 /** Options of collect(). */
@@ -57,8 +58,11 @@ export interface CollectOptions {
   gracePeriodMs?: number;
   /** Stops the collection (SIGINT/SIGTERM in the CLI). */
   signal?: AbortSignal;
-  /** Ships completed files off the node (lib/upload's Uploader); closed after the writer. */
-  upload?: { start(): Promise<void>; enqueue(path: string): void; close(): Promise<void> };
+  /**
+   * Ships completed files off the node; closed after the writer. Its stats() and
+   * renderMetrics() are for the stats line and /metrics, keep() for retention.
+   */
+  upload?: Pick<Uploader, "start" | "enqueue" | "close" | "keep" | "stats" | "renderMetrics">;
 }
 
 /** What a collection did. */
