@@ -81,6 +81,13 @@ export interface BodyDigest {
   sha256Hex?: string;
 }
 
+const STATUS_CODES: Record<number, string> = {
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  503: "ServiceUnavailable",
+};
+
 const unquote = (etag: string | null) => (etag ?? "").replace(/^"|"$/g, "");
 
 /** A signed S3 client bound to one bucket. */
@@ -161,7 +168,8 @@ export class S3Client {
     const text = method === "HEAD" ? "" : await res.text().catch(() => "");
     throw new S3Error(
       res.status,
-      xmlText(text, "Code") ?? (res.status === 404 ? "NotFound" : `HTTP${res.status}`),
+      // HEAD answers have no body: name the status
+      xmlText(text, "Code") ?? STATUS_CODES[res.status] ?? `HTTP${res.status}`,
       xmlText(text, "Message") ?? "",
       operation,
       key,

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { basename, join, resolve } from "node:path";
 import { log } from "../log.ts";
 import type { MetricsSource } from "../agent/metrics_source.ts";
+import { CredentialsError } from "./credentials.ts";
 import { objectKey } from "./layout.ts";
 import { type CompletedPart, S3Client, S3Error, type S3Location } from "./s3_client.ts";
 
@@ -128,6 +129,14 @@ export class Uploader implements MetricsSource {
 
   /** Queues the completed files already in the directory (left by an earlier run). */
   async start(): Promise<void> {
+    const c = this.#o.client;
+    log.info("upload: target", {
+      url: `s3://${this.#o.location.bucket}/${this.#o.location.prefix}`,
+      endpoint: c.endpoint.origin,
+      pathStyle: c.pathStyle,
+      region: c.region,
+      credentials: c.credentials.source,
+    });
     const names: string[] = [];
     for await (const e of Deno.readDir(this.#o.dir)) {
       // completed files only: the writer's temporaries are `.name.parquet.tmp`
@@ -275,14 +284,16 @@ export class Uploader implements MetricsSource {
       const delay = cap / 2 + this.#o.random() * cap / 2;
       e.nextAt = Date.now() + delay;
       const auth = err instanceof S3Error && err.isAuth;
+      const creds = err instanceof CredentialsError;
       log.throttled(
-        auth ? "upload-auth" : "upload-failure",
-        auth ? "error" : "warn",
+        auth || creds ? "upload-auth" : "upload-failure",
+        auth || creds ? "error" : "warn",
         auth
-          ? `upload: the store refused the credentials (${
-            (err as S3Error).code
-          }); files are kept and retried`
-          : `upload failed; file kept and retried`,
+          ? `upload: the store refused the credentials (${(err as S3Error).code}); ` +
+            "files are kept and retried"
+          : creds
+          ? `upload: ${msg}; files are kept and retried`
+          : "upload failed; file kept and retried",
         { path: e.path, error: msg, attempt: e.attempts, retryInMs: Math.round(delay) },
       );
     }
