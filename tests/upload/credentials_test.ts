@@ -122,3 +122,38 @@ Deno.test("no credentials: one clear error naming the variables; static keys win
     false,
   );
 });
+
+Deno.test({
+  name: "web identity credentials (with their session token) sign requests a real S3 server takes",
+  sanitizeResources: false,
+  async fn() {
+    const { S3rver } = await import("../helpers/s3rver.ts");
+    const server = await S3rver.start();
+    const dir = await Deno.makeTempDir();
+    // stands in for STS: hands out s3rver's key as temporary credentials
+    const sts = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      await req.text();
+      const xml = STS_OK(new Date(Date.now() + 3_600_000).toISOString())
+        .replace("ASgeIAIOSFODNN7EXAMPLE", "S3RVER")
+        .replace("wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY", "S3RVER");
+      return new Response(xml);
+    });
+    try {
+      await Deno.writeTextFile(`${dir}/token`, "jwt");
+      const client = clientFromEnv("podperf", {
+        AWS_WEB_IDENTITY_TOKEN_FILE: `${dir}/token`,
+        AWS_ROLE_ARN: "arn:aws:iam::1:role/r",
+        AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${sts.addr.port}`,
+        AWS_ENDPOINT_URL: server.endpoint,
+      });
+      const body = new TextEncoder().encode("hello");
+      const { createHash } = await import("node:crypto");
+      await client.put("k", body, { md5Base64: createHash("md5").update(body).digest("base64") });
+      assert.equal((await client.head("k"))?.size, 5);
+    } finally {
+      await sts.shutdown();
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
