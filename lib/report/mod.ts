@@ -16,7 +16,9 @@ export {
   readPodperfFile,
   readRowsFromParquet,
   type ScanCounts,
+  type ScanOptions,
   scanPodperf,
+  scanPodperfColumns,
 } from "./read_parquet.ts";
-export { InputError, type InputSource, resolveInputs } from "./inputs.ts";
+export { InputError, type InputSource, resolveInputs, type SourceBuffer } from "./inputs.ts";
 export { type InputSummary, summarizeInputs } from "./summarize_inputs.ts";
