@@ -11,7 +11,13 @@ import { log } from "../log.ts";
 import type { MetricsSource } from "../agent/metrics_source.ts";
 import { CredentialsError } from "./credentials.ts";
 import { objectKey } from "./layout.ts";
-import { type CompletedPart, S3Client, S3Error, type S3Location } from "./s3_client.ts";
+import {
+  type CompletedPart,
+  S3Client,
+  S3Error,
+  type S3Location,
+  S3NetworkError,
+} from "./s3_client.ts";
 
 /** The object in the store does not match the local file after upload. */
 export class UploadVerifyError extends Error {
@@ -113,6 +119,8 @@ export class Uploader implements MetricsSource {
   #idle: (() => void)[] = [];
   #s = { uploaded: 0, alreadyPresent: 0, failed: 0, bytes: 0, vanished: 0 };
   #lastError: string | null = null;
+  #storeFailures = 0;
+  #holdUntil = 0;
 
   constructor(o: UploaderOptions) {
     const partBytes = o.partBytes ?? 8 << 20;
@@ -234,9 +242,17 @@ export class Uploader implements MetricsSource {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const now = Date.now();
+    // the store itself is failing: one file probes it when the hold ends, the rest wait
+    if (this.#holdUntil > now) {
+      if (this.#running === 0) {
+        this.#timer = setTimeout(() => this.#pump(), this.#holdUntil - now);
+      }
+      return;
+    }
     let next = Infinity;
+    const limit = this.#storeFailures > 0 ? 1 : this.#o.concurrency;
     for (const e of this.#entries.values()) {
-      if (this.#running >= this.#o.concurrency) break;
+      if (this.#running >= limit) break;
       if (e.running) continue;
       if (e.nextAt > now) {
         next = Math.min(next, e.nextAt);
@@ -251,7 +267,7 @@ export class Uploader implements MetricsSource {
         this.#pump();
       });
     }
-    if (next !== Infinity && this.#running < this.#o.concurrency) {
+    if (next !== Infinity && this.#running < limit) {
       this.#timer = setTimeout(() => this.#pump(), Math.max(0, next - now));
     }
   }
@@ -259,6 +275,8 @@ export class Uploader implements MetricsSource {
   async #attempt(e: Entry): Promise<void> {
     try {
       const done = await this.#uploadFile(e.path);
+      this.#storeFailures = 0;
+      this.#holdUntil = 0;
       this.#entries.delete(e.path);
       if (done === "vanished") return;
       try {
@@ -276,15 +294,17 @@ export class Uploader implements MetricsSource {
       this.#s.failed++;
       const msg = (err as Error).message;
       this.#lastError = msg;
-      const cap = Math.min(
-        this.#o.retryMaxMs,
-        this.#o.retryBaseMs * 2 ** Math.min(e.attempts - 1, 20),
-      );
-      // full jitter: nodes that lost the store together do not come back in step
-      const delay = cap / 2 + this.#o.random() * cap / 2;
-      e.nextAt = Date.now() + delay;
       const auth = err instanceof S3Error && err.isAuth;
       const creds = err instanceof CredentialsError;
+      // unreachable, overloaded or refusing us: the whole store, not this file, is the problem
+      const store = auth || creds || err instanceof S3NetworkError ||
+        (err instanceof S3Error && (err.status >= 500 || err.status === 429));
+      const n = store ? ++this.#storeFailures : e.attempts;
+      const cap = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.min(n - 1, 20));
+      // half fixed, half random: nodes that lost the store together do not come back in step
+      const delay = cap / 2 + this.#o.random() * cap / 2;
+      e.nextAt = Date.now() + delay;
+      if (store) this.#holdUntil = e.nextAt;
       log.throttled(
         auth || creds ? "upload-auth" : "upload-failure",
         auth || creds ? "error" : "warn",

@@ -338,3 +338,30 @@ async function captureStderr(fn: () => Promise<void>): Promise<string> {
   }
   return text;
 }
+
+Deno.test({
+  name: "upload: while the store is down one file probes it; the others wait",
+  sanitizeResources: false,
+  async fn() {
+    const server = await S3rver.start();
+    const dir = await Deno.makeTempDir();
+    try {
+      await writeNodeFiles(dir, { node: "n6", files: 6, rowsPerFile: 100 });
+      await server.kill();
+      const up = uploader(server, dir, { retryBaseMs: 200, retryMaxMs: 200 });
+      await up.start();
+      await new Promise((r) => setTimeout(r, 1500));
+      // six files each retrying every 100–200 ms would make ~50 attempts; probing makes ~10
+      const failed = up.stats().failed;
+      assert.ok(failed >= 3 && failed <= 20, `attempts during the outage: ${failed}`);
+      assert.equal(up.stats().queued, 6);
+      await server.restart();
+      assert.ok(await until(() => up.stats().queued === 0, 20_000), JSON.stringify(up.stats()));
+      await up.close();
+      assert.equal((await listKeys(server)).length, 6);
+    } finally {
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
