@@ -95,26 +95,53 @@ export async function localSource(path: string): Promise<InputSource> {
       const f = await Deno.open(path, { read: true });
       // one handle, one position: reads are chained so concurrent slices do not interleave
       let chain: Promise<unknown> = Promise.resolve();
-      return {
-        byteLength: st.size,
-        slice(start: number, end = st.size): Promise<ArrayBuffer> {
-          const run = async () => {
-            const buf = new Uint8Array(end - start);
-            await f.seek(start, Deno.SeekMode.Start);
-            let off = 0;
-            while (off < buf.length) {
-              const n = await f.read(buf.subarray(off));
-              if (n === null) throw new Error(`${path}: file shorter than ${end} bytes`);
-              off += n;
-            }
-            return buf.buffer;
-          };
-          const p = chain.then(run, run);
-          chain = p.catch(() => {});
-          return p;
-        },
-        close: () => f.close(),
+      const read = (start: number, end: number): Promise<Uint8Array> => {
+        const run = async () => {
+          const buf = new Uint8Array(end - start);
+          await f.seek(start, Deno.SeekMode.Start);
+          let off = 0;
+          while (off < buf.length) {
+            const n = await f.read(buf.subarray(off));
+            if (n === null) throw new Error(`${path}: file shorter than ${end} bytes`);
+            off += n;
+          }
+          return buf;
+        };
+        const p = chain.then(run, run);
+        chain = p.catch(() => {});
+        return p;
       };
+      return windowed(st.size, read, () => f.close());
+    },
+  };
+}
+
+/**
+ * A SourceBuffer over a ranged reader with one prefetched window (a row group's chunks): a row
+ * group costs one read, and memory stays one row group.
+ */
+function windowed(
+  size: number,
+  read: (start: number, end: number) => Promise<Uint8Array>,
+  close: () => void,
+): SourceBuffer {
+  let win: { start: number; bytes: Uint8Array } | null = null;
+  return {
+    byteLength: size,
+    async prefetch(start: number, end: number) {
+      win = null;
+      win = { start, bytes: await read(start, end) };
+    },
+    async slice(start: number, end = size) {
+      const w = win;
+      const b = w && start >= w.start && end <= w.start + w.bytes.length
+        ? w.bytes.subarray(start - w.start, end - w.start)
+        : await read(start, end);
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    },
+    close() {
+      win = null;
+      close();
     },
   };
 }
@@ -211,24 +238,7 @@ async function listS3(url: string, opts: ResolveOptions): Promise<InputSource[]>
   const source = (key: string, size: number): InputSource => ({
     name: `s3://${loc.bucket}/${key}`,
     size,
-    open() {
-      // one window of prefetched bytes (a row group's chunks): bounded by the row group size
-      let win: { start: number; bytes: Uint8Array } | null = null;
-      return Promise.resolve({
-        byteLength: size,
-        async prefetch(start: number, end: number) {
-          win = { start, bytes: await client.getRange(key, start, end) };
-        },
-        async slice(start: number, end = size) {
-          const w = win;
-          const b = w && start >= w.start && end <= w.start + w.bytes.length
-            ? w.bytes.subarray(start - w.start, end - w.start)
-            : await client.getRange(key, start, end);
-          return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-        },
-        close: () => (win = null),
-      });
-    },
+    open: () => Promise.resolve(windowed(size, (a, b) => client.getRange(key, a, b), () => {})),
   });
   if (loc.prefix.endsWith(".parquet")) {
     const head = await client.head(loc.prefix);
