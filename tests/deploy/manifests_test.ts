@@ -6,10 +6,11 @@
  * `podperf collect` accepts.
  */
 import assert from "@podperf/assert";
-import { parse, parseAllDocuments } from "yaml";
+import { parseAllDocuments } from "yaml";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { ResourceQuota } from "kubernetes-models/v1/ResourceQuota";
+import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
@@ -29,6 +30,7 @@ const TYPES: Record<string, [string, string]> = {
   "v1/ServiceAccount": ["IServiceAccount", "kubernetes-models/v1/ServiceAccount"],
   "v1/Service": ["IService", "kubernetes-models/v1/Service"],
   "v1/ResourceQuota": ["IResourceQuota", "kubernetes-models/v1/ResourceQuota"],
+  "v1/Secret": ["ISecret", "kubernetes-models/v1/Secret"],
   "apps/v1/DaemonSet": ["IDaemonSet", "kubernetes-models/apps/v1/DaemonSet"],
   "monitoring.coreos.com/v1/ServiceMonitor": [
     "IServiceMonitor",
@@ -73,6 +75,7 @@ const MODELS: Record<string, new (o: any) => { validate(): void }> = {
   "v1/ServiceAccount": ServiceAccount,
   "v1/Service": Service,
   "v1/ResourceQuota": ResourceQuota,
+  "v1/Secret": Secret,
   "apps/v1/DaemonSet": DaemonSet,
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
 };
@@ -90,7 +93,9 @@ async function manifests(): Promise<{ path: string; obj: Obj }[]> {
     for await (const e of Deno.readDir(dir)) {
       const p = `${dir}${e.name}`;
       if (e.isDirectory) await walk(`${p}/`);
-      else if (/\.ya?ml$/.test(e.name) && !/^(kustomization|kind-config)\.yaml$/.test(e.name)) {
+      else if (
+        /\.ya?ml$/.test(e.name) && !/^(kustomization|kind-config)\.yaml$|-patch\.yaml$/.test(e.name)
+      ) {
         for (const obj of await yamlDocs(p)) out.push({ path: p.slice(DEPLOY.length), obj });
       }
     }
@@ -105,23 +110,26 @@ async function daemonSet(): Promise<Obj> {
   return ds;
 }
 
-/** RFC 6902 `add` (the only op the components use): enough to apply deploy/upload. */
-function jsonPatchAdd(doc: Obj, ops: { op: string; path: string; value: unknown }[]): Obj {
-  const out = structuredClone(doc);
-  for (const op of ops) {
-    assert.equal(op.op, "add", `unsupported op ${op.op}`);
-    const keys = op.path.split("/").slice(1).map((k) =>
-      k.replaceAll("~1", "/").replaceAll("~0", "~")
-    );
-    const last = keys.pop()!;
-    // deno-lint-ignore no-explicit-any
-    let at: any = out;
-    for (const k of keys) {
-      at = at[Array.isArray(at) ? Number(k) : k];
-      assert.ok(at !== undefined, `${op.path}: ${k} missing`);
+/**
+ * A strategic merge as kubectl/kustomize do it for what the patches use: objects merge key by
+ * key, lists of named objects (containers) merge by name, other values replace.
+ */
+function strategicMerge(base: Obj, patch: Obj): Obj {
+  const out = structuredClone(base);
+  for (const [k, v] of Object.entries(patch)) {
+    const b = out[k];
+    if (Array.isArray(v) && Array.isArray(b) && v.every((x) => x?.name !== undefined)) {
+      out[k] = [...b];
+      for (const item of v) {
+        const i = out[k].findIndex((x: Obj) => x.name === item.name);
+        if (i >= 0) out[k][i] = strategicMerge(out[k][i], item);
+        else out[k].push(item);
+      }
+    } else if (v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object") {
+      out[k] = strategicMerge(b, v);
+    } else {
+      out[k] = v;
     }
-    if (Array.isArray(at)) at.splice(last === "-" ? at.length : Number(last), 0, op.value);
-    else at[last] = op.value;
   }
   return out;
 }
@@ -130,16 +138,20 @@ function jsonPatchAdd(doc: Obj, ops: { op: string; path: string; value: unknown 
 async function withUploadComponent(): Promise<Obj> {
   const [component] = await yamlDocs(`${DEPLOY}upload/kustomization.yaml`);
   assert.equal(component.kind, "Component");
-  assert.equal(component.patches[0].target.kind, "DaemonSet");
-  return jsonPatchAdd(await daemonSet(), parse(component.patches[0].patch));
+  for (const r of component.resources) await Deno.stat(`${DEPLOY}upload/${r}`);
+  const [patch] = await yamlDocs(`${DEPLOY}upload/${component.patches[0].path}`);
+  const ds = await daemonSet();
+  assert.equal(patch.metadata.name, ds.metadata.name);
+  const { apiVersion: _a, kind: _k, metadata: _m, ...body } = patch;
+  return strategicMerge(ds, body);
 }
 
 /**
- * Flags other branches add to collect the same day (retention: output, upload: upload). Only
+ * Flags another branch adds to collect the same day (retention: output). Only
  * these exact names may be missing from this branch's CLI; once merged they are checked like
  * every other flag, and this set can go.
  */
-const PENDING_FLAGS = new Set(["--retain-size", "--retain-age", "--upload"]);
+const PENDING_FLAGS = new Set(["--retain-size", "--retain-age"]);
 
 /** The long flag names `podperf collect` accepts (its own and the global ones). */
 function collectFlags(): Set<string> {
@@ -159,6 +171,7 @@ Deno.test("deploy: every manifest validates against its Kubernetes schema", asyn
     "namespace.yaml: Namespace",
     "priority-quota.yaml: ResourceQuota",
     "serviceaccount.yaml: ServiceAccount",
+    "upload/secret.yaml: Secret",
   ]);
   for (const { path, obj } of all) {
     const Model = MODELS[`${obj.apiVersion}/${obj.kind}`];
@@ -267,8 +280,13 @@ Deno.test("deploy: every flag the manifests pass is one podperf collect accepts"
   // The upload component, applied as kustomize would, still validates.
   const uploaded = await withUploadComponent();
   assert.doesNotThrow(() => new DaemonSet(uploaded).validate());
-  const args: string[] = uploaded.spec.template.spec.containers[0].args;
-  assert.ok(args.some((a) => a.startsWith("--upload=s3://")));
+  const uc = uploaded.spec.template.spec.containers[0];
+  const args: string[] = uc.args;
+  // The target and credentials come from the Secret as environment (PODPERF_UPLOAD, AWS_*).
+  const [secret] = await yamlDocs(`${DEPLOY}upload/secret.yaml`);
+  assert.deepEqual(uc.envFrom, [{ secretRef: { name: secret.metadata.name } }]);
+  assert.match(secret.stringData.PODPERF_UPLOAD, /^s3:\/\//);
+  assert.ok(uc.securityContext && uc.env, "the patch keeps the container's own settings");
   for (const a of args.slice(1)) {
     const flag = a.split("=")[0];
     if (PENDING_FLAGS.has(flag) && !known.has(flag)) continue;
