@@ -146,7 +146,7 @@ export function buildCli(): ReturnType<typeof cac> {
     .option("--top <n>", "Summary rows shown (0 = all)", { default: 20 })
     .option(
       "--upload <s3url>",
-      "Upload completed files to s3://BUCKET/PREFIX (default $PODPERF_UPLOAD; AWS_* env)",
+      "Upload completed files to s3://BUCKET/PREFIX (unset: $PODPERF_UPLOAD; AWS_* env)",
     )
     .option("--no-summary", "Do not print the summary at the end (keeps no per-process totals)")
     .option("--listen <addr>", "Serve /healthz, /readyz and /metrics on HOST:PORT (e.g. :9102)")
