@@ -143,7 +143,11 @@ export async function runSummaryEvery(files: string[], o: SummaryEveryOptions): 
       {
         by,
         every_ns: o.everyNs,
-        window: { from_ns: series.windowStartNs, to_ns: series.windowEndNs },
+        // ISO strings: ns since the epoch do not fit a JSON number exactly
+        window: {
+          from: new Date(series.windowStartNs / 1e6).toISOString(),
+          to: new Date(series.windowEndNs / 1e6).toISOString(),
+        },
         cpus: series.cpus,
         has_runq_delay: series.hasRunq,
         buckets,
