@@ -36,6 +36,7 @@ export {
   type PodMeta,
 } from "./lib/metadata/mod.ts";
 export { type OutputRow, OutputWriteError, RotatingParquetWriter } from "./lib/output/mod.ts";
+export { PodSeries, type PodSeriesOptions } from "./lib/metrics/mod.ts";
 export {
   readPodperfFile,
   readRowsFromParquet,
@@ -43,3 +44,12 @@ export {
   type SummaryRow,
 } from "./lib/report/mod.ts";
 export { VERSION } from "./lib/version.ts";
+export {
+  clientFromEnv,
+  parseS3Url,
+  S3Client,
+  S3Error,
+  Uploader,
+  type UploaderOptions,
+  type UploadStats,
+} from "./lib/upload/mod.ts";
