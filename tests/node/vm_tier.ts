@@ -232,14 +232,18 @@ Deno.test({
       const p = report.podsCommand!;
       assert.ok(p, evidence);
       assert.equal(p.code, 0, p.output);
-      const entries = p.output.split("\n").filter((l) => l.startsWith("{")).map((l) =>
-        JSON.parse(l) as Record<string, unknown>
-      );
+      // `pods --json` prints one document: { nri, fallbacks, entries: [...] }.
+      const doc = JSON.parse(p.output.slice(p.output.indexOf("{"))) as {
+        entries: Record<string, unknown>[];
+      };
+      const entries = doc.entries;
       for (const { pod, c } of pods.flatMap((pod) => pod.containers.map((c) => ({ pod, c })))) {
-        const e = entries.find((e) => e.containerId === c.id);
+        const e = entries.find((e) => e.container_id === c.id);
         assert.ok(e, `pods has no entry for ${pod.name}/${c.name}:\n${p.output}`);
-        assert.equal(e.podName, pod.name);
-        assert.equal(String(e.cgroupId), c.cgroupId, `${pod.name}/${c.name}: cgroup id`);
+        assert.equal(e.pod_name, pod.name);
+        assert.equal(e.source, "nri");
+        assert.equal(e.cgroup_path, c.cgroupPath, `${pod.name}/${c.name}: cgroup path`);
+        assert.equal(String(e.cgroup_id), c.cgroupId, `${pod.name}/${c.name}: cgroup id`);
       }
     });
 
