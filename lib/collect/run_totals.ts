@@ -3,15 +3,7 @@
  * long run's memory grows with the number of processes, not with its length.
  */
 import type { OutputRow } from "../output/mod.ts";
-
-type CounterKey = "cycles" | "instructions" | "llcMisses" | "pageFaults" | "contextSwitches";
-const COUNTERS: readonly CounterKey[] = [
-  "cycles",
-  "instructions",
-  "llcMisses",
-  "pageFaults",
-  "contextSwitches",
-];
+import { COUNTER_FIELDS as COUNTERS } from "../sampler/counter_table.ts";
 
 /** Merges rows by (tgid, cgroup id); counters stay null once any merged row lacked them. */
 export class RunTotals {
@@ -31,8 +23,11 @@ export class RunTotals {
         continue;
       }
       acc.cpuNs += row.cpuNs;
+      acc.runqDelayNs += row.runqDelayNs;
+      acc.runqWaits += row.runqWaits;
       acc.records += row.records;
       acc.scaled ||= row.scaled;
+      acc.carried ||= row.carried;
       for (const k of COUNTERS) {
         const v = row[k];
         acc[k] = acc[k] === null || v === null ? null : acc[k]! + v;

@@ -87,6 +87,7 @@ export class ParquetFileWriter {
     unknownCpuNs: 0,
     knownCycles: 0,
     unknownCycles: 0,
+    rowsCarried: 0,
   };
   readonly #config: FileConfig;
   readonly #rowGroupBytes: number;

@@ -7,18 +7,19 @@ import type { SchemaElement } from "hyparquet";
 import type { ChunkEncoder, ThriftObject } from "./column_chunk.ts";
 import { StringColumn } from "./string_column.ts";
 import { type Coverage, type FileConfig, type OutputRow, PARQUET_SCHEMA } from "./schema.ts";
+import { COUNTER_FIELDS, COUNTER_NAMES, NR_COUNTERS } from "../sampler/counter_table.ts";
 
 // Per-row bytes of the fixed-width columns once encoded uncompressed, for the byte bound.
-// 10 INT64 (ts, mono_ns, interval_ns, cgroup_id, cpu_ns, 5 counters), 2 INT32, 1 BOOLEAN
-const FIXED_ROW_BYTES = 8 * 10 + 4 * 2 + 1;
+// INT64: ts, mono_ns, interval_ns, cgroup_id, cpu_ns, runq_delay_ns and the counters;
+// INT32: pid, runq_waits, records; BOOLEAN: scaled, carried
+const FIXED_ROW_BYTES = 8 * (6 + NR_COUNTERS) + 4 * 3 + 2;
 
 const SIGNED_PLAIN = { unsigned: false, dictionary: false };
 const ELEMENT = new Map(PARQUET_SCHEMA.slice(1).map((e) => [e.name, e]));
 function el(name: string): SchemaElement {
   return ELEMENT.get(name)!;
 }
-const COUNTER_COLUMNS = ["cycles", "instructions", "llc_misses", "page_faults", "context_switches"]
-  .map(el);
+const COUNTER_COLUMNS = COUNTER_NAMES.map(el);
 const POD_COLUMNS = [
   "pod_name",
   "pod_namespace",
@@ -37,6 +38,9 @@ export class RowGroupBuffer {
   readonly #tgid: Int32Array;
   readonly #cgroupId: BigUint64Array;
   readonly #cpuNs: Float64Array;
+  readonly #runqNs: Float64Array;
+  readonly #runqWaits: Int32Array;
+  readonly #carried: Uint8Array;
   // counters: value per row and column; NaN marks NULL so no side mask is needed
   readonly #counters: Float64Array[];
   readonly #scaled: Uint8Array;
@@ -55,7 +59,10 @@ export class RowGroupBuffer {
     this.#tgid = new Int32Array(capacity);
     this.#cgroupId = new BigUint64Array(capacity);
     this.#cpuNs = new Float64Array(capacity);
-    this.#counters = Array.from({ length: 5 }, () => new Float64Array(capacity));
+    this.#runqNs = new Float64Array(capacity);
+    this.#runqWaits = new Int32Array(capacity);
+    this.#carried = new Uint8Array(capacity);
+    this.#counters = Array.from({ length: NR_COUNTERS }, () => new Float64Array(capacity));
     this.#scaled = new Uint8Array(capacity);
     this.#records = new Int32Array(capacity);
     this.#node = new StringColumn(capacity);
@@ -93,13 +100,13 @@ export class RowGroupBuffer {
     this.#tgid[i] = row.tgid;
     this.#cgroupId[i] = row.cgroupId;
     this.#cpuNs[i] = row.cpuNs;
+    this.#runqNs[i] = row.runqDelayNs;
+    this.#runqWaits[i] = row.runqWaits;
     const c = this.#counters;
-    c[0][i] = row.cycles ?? NaN;
-    c[1][i] = row.instructions ?? NaN;
-    c[2][i] = row.llcMisses ?? NaN;
-    c[3][i] = row.pageFaults ?? NaN;
-    c[4][i] = row.contextSwitches ?? NaN;
+    for (let k = 0; k < NR_COUNTERS; k++) c[k][i] = row[COUNTER_FIELDS[k]] ?? NaN;
     this.#scaled[i] = row.scaled ? 1 : 0;
+    this.#carried[i] = row.carried ? 1 : 0;
+    if (row.carried) coverage.rowsCarried = (coverage.rowsCarried ?? 0) + 1;
     this.#records[i] = row.records;
     this.#node.push(i, this.#nodeName);
     this.#comm.push(i, row.comm);
@@ -132,7 +139,6 @@ export class RowGroupBuffer {
       ts[i] = sum; // stored modulo 2^32
       ts[i + 1] = mono[i + 1] + hi + (sum > 0xffffffff ? 1 : 0);
     }
-    const [cycles, instructions, llc, faults, switches] = COUNTER_COLUMNS;
     const [podName, podNamespace, podUid, containerName, containerId, metaSource] = POD_COLUMNS;
     const c = this.#counters, p = this.#pod;
     return [
@@ -145,12 +151,11 @@ export class RowGroupBuffer {
       enc.strings(el("comm"), this.#comm, n),
       enc.int64(el("cgroup_id"), words(this.#cgroupId), n, { unsigned: true, dictionary: true }),
       enc.int64FromNumbers(el("cpu_ns"), this.#cpuNs, n),
-      enc.int64FromNumbers(cycles, c[0], n),
-      enc.int64FromNumbers(instructions, c[1], n),
-      enc.int64FromNumbers(llc, c[2], n),
-      enc.int64FromNumbers(faults, c[3], n),
-      enc.int64FromNumbers(switches, c[4], n),
+      enc.int64FromNumbers(el("runq_delay_ns"), this.#runqNs, n),
+      enc.int32(el("runq_waits"), this.#runqWaits, n),
+      ...COUNTER_COLUMNS.map((col, k) => enc.int64FromNumbers(col, c[k], n)),
       enc.boolean(el("scaled"), this.#scaled, n),
+      enc.boolean(el("carried"), this.#carried, n),
       enc.int32(el("records"), this.#records, n),
       enc.strings(podName, p[0], n),
       enc.strings(podNamespace, p[1], n),

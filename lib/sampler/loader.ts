@@ -6,15 +6,17 @@
 import podperfObject from "../../bpf/podperf.bpf.o" with { type: "bytes" };
 import { BPF, type Libbpf, libbpf } from "../../ffi/libbpf.ts";
 import { errno } from "../../ffi/libc.ts";
-import {
-  closeCounters,
-  type CounterSource,
-  openCounters,
-  type OpenedCounters,
-} from "./counters.ts";
+import { closeCounters, type CounterSource, DEFAULT_EVENTS, openCounters } from "./counters.ts";
+import { COUNTER_NAMES } from "./counter_table.ts";
 import { onlineCpus } from "./cpus.ts";
-import { BpfLoadError, BtfMissingError, NotRootError, SamplerOptionError } from "./errors.ts";
-import { closeFd, PERF, perfEventOpen, type PerfEventSpec } from "./perf_event.ts";
+import {
+  BpfLoadError,
+  BtfMissingError,
+  NotRootError,
+  PerfEventOpenError,
+  SamplerOptionError,
+} from "./errors.ts";
+import { closeFd, PERF, perfEventOpen, type PerfEventSpec, readTimeEnabled } from "./perf_event.ts";
 import { type CounterName, NR_COUNTERS } from "./record.ts";
 import { type RecordCallback, RingReader } from "./ring_reader.ts";
 
@@ -47,6 +49,8 @@ export interface SamplerStats {
   readErrors: bigint;
   /** CPU ns of the excluded process (the collector), not recorded. */
   selfNs: bigint;
+  /** CPUs attached or released after start because they went offline or came online. */
+  hotplugEvents: number;
 }
 
 /** Kernel run-time stats of one BPF program (needs `runStats`). */
@@ -59,17 +63,23 @@ export interface BpfProgramStats {
 
 const DEFAULT_INTERVAL_NS = 1_000_000n;
 const DEFAULT_RING_BYTES = 16 << 20;
-const COUNTER_MAPS = [
-  "counter_cycles",
-  "counter_instructions",
-  "counter_llc_misses",
-  "counter_page_faults",
-  "counter_context_switches",
-] as const;
-const CFG_SIZE = 8; // struct podperf_config
+const CFG_SIZE = 16; // struct podperf_config
 const STAT_LOST = 0;
 const STAT_READ_ERRORS = 1;
 const STAT_SELF_NS = 2;
+/** How often drain() looks for CPUs that went offline or came (back) online. */
+const HOTPLUG_CHECK_MS = 1000;
+
+/** What the sampler installed on one online CPU. */
+interface CpuAttachment {
+  /** the cpu-clock sampling event the tick program hangs on; its link owns (closes) it */
+  tickFd: number;
+  link: Deno.PointerObject;
+  /** counter event per slot, or -1 */
+  counterFds: number[];
+  /** the tick event's time_enabled at the last check: it stops when the CPU goes offline */
+  enabledNs: bigint;
+}
 
 const enc = new TextEncoder();
 function cstr(s: string): Uint8Array {
@@ -106,14 +116,17 @@ export class Sampler {
   readonly counterSources: CounterSource[];
   /** The tick period in ns. */
   readonly intervalNs: bigint;
-  /** The CPUs sampled. */
-  readonly cpus: number[];
-
   readonly #bpf: Libbpf;
   #obj: Deno.PointerObject | null = null;
-  #links: Deno.PointerObject[] = [];
-  #tickFds: number[] = [];
-  #counters: OpenedCounters | null = null;
+  #switchLink: Deno.PointerObject | null = null;
+  #tickProg: Deno.PointerObject | null = null;
+  #tickSpec: PerfEventSpec | null = null;
+  #counterSpecs: (PerfEventSpec | null)[] = [];
+  #countersMapFd = -1;
+  #attached = new Map<number, CpuAttachment>();
+  #detached = false;
+  #nextHotplugCheck = 0;
+  #hotplugEvents = 0;
   #ring: RingReader | null = null;
   #statsFd = -1;
   #statsMapFd = -1;
@@ -122,10 +135,9 @@ export class Sampler {
   readonly #statBuf: BigUint64Array;
   readonly #key = new Uint32Array(1);
 
-  private constructor(bpf: Libbpf, intervalNs: bigint, cpus: number[]) {
+  private constructor(bpf: Libbpf, intervalNs: bigint) {
     this.#bpf = bpf;
     this.intervalNs = intervalNs;
-    this.cpus = cpus;
     this.counterSources = [];
     this.#possibleCpus = bpf.libbpf_num_possible_cpus();
     this.#statBuf = new BigUint64Array(Math.max(this.#possibleCpus, 1));
@@ -152,7 +164,7 @@ export class Sampler {
     } catch {
       throw new BtfMissingError(btfPath);
     }
-    const s = new Sampler(libbpf(), intervalNs, onlineCpus());
+    const s = new Sampler(libbpf(), intervalNs);
     try {
       s.#load(opts, ringBytes, btfOverride);
     } catch (e) {
@@ -162,13 +174,24 @@ export class Sampler {
     return s;
   }
 
+  /** The CPUs sampled now (CPUs followed through hotplug), ascending. */
+  get cpus(): number[] {
+    return [...this.#attached.keys()].sort((a, b) => a - b);
+  }
+
   #load(opts: SamplerOptions, ringBytes: number, btfPath: string | undefined): void {
     const b = this.#bpf;
-    this.#counters = openCounters(this.cpus, {
-      enabled: opts.counters,
-      events: opts.counterEvents,
-    });
-    this.counterSources.push(...this.#counters.sources);
+    const cpus = onlineCpus();
+    // Detection on every online CPU decides which slots exist; the fds are then kept per CPU.
+    const detected = openCounters(cpus, { enabled: opts.counters, events: opts.counterEvents });
+    this.counterSources.push(...detected.sources);
+    this.#counterSpecs = COUNTER_NAMES.map((name, slot) =>
+      detected.fds[slot] ? opts.counterEvents?.[name] ?? DEFAULT_EVENTS[name] : null
+    );
+    const perCpu = new Map<number, number[]>(cpus.map((cpu, i) => [
+      cpu,
+      detected.fds.map((fds) => fds ? fds[i] : -1),
+    ]));
 
     // struct bpf_object_open_opts: name the object, and point CO-RE at an overridden BTF.
     const openOpts = new Uint8Array(BPF.OPEN_OPTS_SIZE);
@@ -178,17 +201,28 @@ export class Sampler {
     ov.setBigUint64(0, BigInt(BPF.OPEN_OPTS_SIZE), true);
     ov.setBigUint64(BPF.OPEN_OPTS_OBJECT_NAME, ptrOf(name), true);
     if (btf) ov.setBigUint64(BPF.OPEN_OPTS_BTF_CUSTOM_PATH, ptrOf(btf), true);
-    this.#obj = checkPtr(
-      "bpf_object__open_mem",
-      b.bpf_object__open_mem(podperfObject, BigInt(podperfObject.byteLength), openOpts),
-    );
+    let ringMap: Deno.PointerObject;
+    try {
+      this.#obj = checkPtr(
+        "bpf_object__open_mem",
+        b.bpf_object__open_mem(podperfObject, BigInt(podperfObject.byteLength), openOpts),
+      );
 
-    const ringMap = this.#map("records");
-    check("bpf_map__set_max_entries(records)", b.bpf_map__set_max_entries(ringMap, ringBytes));
-    this.#writeConfig(opts.excludeTgid ?? Deno.pid, this.#counters.mask);
-    check("bpf_object__load", b.bpf_object__load(this.#obj));
+      ringMap = this.#map("records");
+      check("bpf_map__set_max_entries(records)", b.bpf_map__set_max_entries(ringMap, ringBytes));
+      const countersMap = this.#map("counters");
+      check(
+        "bpf_map__set_max_entries(counters)",
+        b.bpf_map__set_max_entries(countersMap, NR_COUNTERS * this.#possibleCpus),
+      );
+      this.#writeConfig(opts.excludeTgid ?? Deno.pid, detected.mask, this.#possibleCpus);
+      check("bpf_object__load", b.bpf_object__load(this.#obj));
+      this.#countersMapFd = b.bpf_map__fd(countersMap);
+    } catch (e) {
+      closeCounters(detected);
+      throw e;
+    }
 
-    this.#installCounters(this.#counters);
     this.#statsMapFd = b.bpf_map__fd(this.#map("stats"));
     this.#ring = new RingReader(b.bpf_map__fd(ringMap), ringBytes);
     if (opts.runStats) {
@@ -196,26 +230,113 @@ export class Sampler {
       if (this.#statsFd < 0) throw new BpfLoadError("bpf_enable_stats", -this.#statsFd);
     }
 
-    const onSwitch = this.#program("on_switch");
-    this.#links.push(checkPtr("attach raw_tp/sched_switch", b.bpf_program__attach(onSwitch)));
     // The tick is a per-CPU cpu-clock perf event, not a bpf_timer: it runs in the interrupted
     // task's context (current = the task to charge), attaches on any kernel with perf_event
     // programs, and exclude_idle keeps an idle CPU quiet. A bpf_timer would need arming on each
     // CPU from a program running there, CPU pinning (6.7+), and still interrupt idle CPUs.
-    const onTick = this.#program("on_tick");
-    const tick: PerfEventSpec = {
+    this.#tickProg = this.#program("on_tick");
+    this.#tickSpec = {
       type: PERF.TYPE_SOFTWARE,
       config: PERF.COUNT_SW_CPU_CLOCK,
       samplePeriod: this.intervalNs,
       excludeIdle: opts.excludeIdle ?? true,
+      readTimeEnabled: true,
     };
-    for (const cpu of this.cpus) {
-      const fd = perfEventOpen(tick, cpu);
-      this.#tickFds.push(fd);
-      this.#links.push(
-        checkPtr(`attach perf_event on cpu ${cpu}`, b.bpf_program__attach_perf_event(onTick, fd)),
+    for (const cpu of cpus) this.#attachCpu(cpu, perCpu.get(cpu)!);
+    // Last: every CPU's counters are installed before the first switch reads them.
+    const onSwitch = this.#program("on_switch");
+    this.#switchLink = checkPtr("attach tp_btf/sched_switch", b.bpf_program__attach(onSwitch));
+    this.#nextHotplugCheck = performance.now() + HOTPLUG_CHECK_MS;
+  }
+
+  /**
+   * Installs the counters and the tick on `cpu`. `counterFds` are already opened events (owned
+   * from here on); null opens the available slots now (a CPU that came online).
+   */
+  #attachCpu(cpu: number, counterFds: number[] | null): void {
+    const fds = counterFds ?? this.#counterSpecs.map((spec) => {
+      if (!spec) return -1;
+      try {
+        return perfEventOpen(spec, cpu);
+      } catch (e) {
+        if (!(e instanceof PerfEventOpenError)) throw e;
+        return -1; // its reads fail and are counted in readErrors
+      }
+    });
+    const att: CpuAttachment = { tickFd: -1, link: null!, counterFds: fds, enabledNs: -1n };
+    try {
+      fds.forEach((fd, slot) => {
+        if (fd >= 0) this.#installCounter(slot * this.#possibleCpus + cpu, fd);
+      });
+      att.tickFd = perfEventOpen(this.#tickSpec!, cpu);
+      att.link = checkPtr(
+        `attach perf_event on cpu ${cpu}`,
+        this.#bpf.bpf_program__attach_perf_event(this.#tickProg, att.tickFd),
       );
+    } catch (e) {
+      if (att.tickFd >= 0) closeFd(att.tickFd);
+      fds.forEach((fd) => fd >= 0 && closeFd(fd));
+      throw e;
     }
+    att.enabledNs = readTimeEnabled(att.tickFd);
+    this.#attached.set(cpu, att);
+  }
+
+  #detachCpu(cpu: number): void {
+    const att = this.#attached.get(cpu);
+    if (!att) return;
+    this.#attached.delete(cpu);
+    // bpf_link__destroy closes the perf event fd the link was made from: not closed again.
+    this.#bpf.bpf_link__destroy(att.link);
+    for (const fd of att.counterFds) if (fd >= 0) closeFd(fd);
+  }
+
+  #installCounter(index: number, fd: number): void {
+    const key = new Uint32Array([index]);
+    const val = new Uint32Array([fd]);
+    check(
+      `install counters[${index}]`,
+      this.#bpf.bpf_map_update_elem(
+        this.#countersMapFd,
+        new Uint8Array(key.buffer),
+        new Uint8Array(val.buffer),
+        BPF.BPF_ANY,
+      ),
+    );
+  }
+
+  /**
+   * Follows CPU hotplug: a CPU that went offline loses its per-CPU perf events for good (they
+   * stay dead when it comes back), so a CPU whose tick event stopped advancing its enabled
+   * time, or that is newly online, gets fresh events; an offline CPU's are released. Returns
+   * the number of CPUs (re)attached or released.
+   */
+  refreshCpus(): number {
+    if (this.#detached || !this.#obj) return 0;
+    this.#nextHotplugCheck = performance.now() + HOTPLUG_CHECK_MS;
+    const online = new Set(onlineCpus());
+    let changed = 0;
+    for (const [cpu, att] of [...this.#attached]) {
+      const enabled = online.has(cpu) ? readTimeEnabled(att.tickFd) : -1n;
+      if (enabled > att.enabledNs) {
+        att.enabledNs = enabled;
+        continue;
+      }
+      this.#detachCpu(cpu);
+      changed++;
+    }
+    for (const cpu of online) {
+      if (this.#attached.has(cpu)) continue;
+      try {
+        this.#attachCpu(cpu, null);
+        changed++;
+      } catch (e) {
+        // offline again already, or out of fds: the next check retries
+        if (!(e instanceof PerfEventOpenError || e instanceof BpfLoadError)) throw e;
+      }
+    }
+    this.#hotplugEvents += changed;
+    return changed;
   }
 
   #map(name: string): Deno.PointerObject {
@@ -234,7 +355,7 @@ export class Sampler {
     return p;
   }
 
-  #writeConfig(excludeTgid: number, counterMask: number): void {
+  #writeConfig(excludeTgid: number, counterMask: number, nrCpus: number): void {
     const size = new BigUint64Array(1);
     const p = checkPtr(
       "bpf_map__initial_value(.rodata.cfg)",
@@ -246,29 +367,7 @@ export class Sampler {
     const cfg = new DataView(Deno.UnsafePointerView.getArrayBuffer(p, CFG_SIZE));
     cfg.setUint32(0, excludeTgid, true);
     cfg.setUint32(4, counterMask, true);
-  }
-
-  #installCounters(counters: OpenedCounters): void {
-    const key = new Uint32Array(1);
-    const val = new Uint32Array(1);
-    for (let slot = 0; slot < NR_COUNTERS; slot++) {
-      const fds = counters.fds[slot];
-      if (!fds) continue;
-      const mapFd = this.#bpf.bpf_map__fd(this.#map(COUNTER_MAPS[slot]));
-      this.cpus.forEach((cpu, i) => {
-        key[0] = cpu;
-        val[0] = fds[i];
-        check(
-          `install ${COUNTER_MAPS[slot]}[${cpu}]`,
-          this.#bpf.bpf_map_update_elem(
-            mapFd,
-            new Uint8Array(key.buffer),
-            new Uint8Array(val.buffer),
-            BPF.BPF_ANY,
-          ),
-        );
-      });
-    }
+    cfg.setUint32(8, nrCpus, true);
   }
 
   /**
@@ -277,6 +376,7 @@ export class Sampler {
    * only valid during the call.
    */
   drain(onRecord: RecordCallback, maxRecords?: number): number {
+    if (performance.now() >= this.#nextHotplugCheck) this.refreshCpus();
     return this.#ring ? this.#ring.drain(onRecord, maxRecords) : 0;
   }
 
@@ -291,6 +391,7 @@ export class Sampler {
       lost: this.#stat(STAT_LOST),
       readErrors: this.#stat(STAT_READ_ERRORS),
       selfNs: this.#stat(STAT_SELF_NS),
+      hotplugEvents: this.#hotplugEvents,
     };
   }
 
@@ -336,17 +437,15 @@ export class Sampler {
    * stats readable, so a last drain sees every record the kernel will ever commit; idempotent.
    */
   detach(): void {
-    for (const link of this.#links) this.#bpf.bpf_link__destroy(link);
-    this.#links = [];
-    this.#tickFds.forEach(closeFd);
-    this.#tickFds = [];
+    this.#detached = true;
+    for (const cpu of [...this.#attached.keys()]) this.#detachCpu(cpu);
+    if (this.#switchLink) this.#bpf.bpf_link__destroy(this.#switchLink);
+    this.#switchLink = null;
   }
 
   /** Detaches everything and frees the kernel objects; idempotent. */
   close(): void {
     this.detach();
-    if (this.#counters) closeCounters(this.#counters);
-    this.#counters = null;
     this.#ring?.close();
     this.#ring = null;
     if (this.#statsFd >= 0) closeFd(this.#statsFd);

@@ -24,12 +24,17 @@ export interface PerfEventSpec {
   samplePeriod?: bigint;
   /** Do not count (or fire) while the CPU runs its idle task. */
   excludeIdle?: boolean;
+  /** read() returns the value and time_enabled (PERF_FORMAT_TOTAL_TIME_ENABLED). */
+  readTimeEnabled?: boolean;
 }
 
 // PERF_ATTR_SIZE_VER7; every kernel since 5.x accepts it.
 const ATTR_SIZE = 128;
 const FLAG_EXCLUDE_IDLE = 1n << 7n;
 const PERF_FLAG_FD_CLOEXEC = 8n;
+const FORMAT_TOTAL_TIME_ENABLED = 1n;
+const readBuf = new BigUint64Array(2);
+const readBytes = new Uint8Array(readBuf.buffer);
 
 /** Opens `spec` on `cpu` for all tasks (pid -1); returns the fd or throws PerfEventOpenError. */
 export function perfEventOpen(spec: PerfEventSpec, cpu: number): number {
@@ -39,6 +44,7 @@ export function perfEventOpen(spec: PerfEventSpec, cpu: number): number {
   v.setUint32(4, ATTR_SIZE, true);
   v.setBigUint64(8, BigInt(spec.config), true);
   v.setBigUint64(16, spec.samplePeriod ?? 0n, true);
+  v.setBigUint64(32, spec.readTimeEnabled ? FORMAT_TOTAL_TIME_ENABLED : 0n, true);
   v.setBigUint64(40, spec.excludeIdle ? FLAG_EXCLUDE_IDLE : 0n, true);
   const ptr = Deno.UnsafePointer.value(Deno.UnsafePointer.of(attr));
   const fd = libc().syscall(
@@ -56,4 +62,13 @@ export function perfEventOpen(spec: PerfEventSpec, cpu: number): number {
 /** Closes a file descriptor opened through libc. */
 export function closeFd(fd: number): void {
   libc().close(fd);
+}
+
+/**
+ * time_enabled of an event opened with `readTimeEnabled`, or -1n when it cannot be read. It
+ * stops advancing when the event's CPU goes offline (the event never resumes).
+ */
+export function readTimeEnabled(fd: number): bigint {
+  const n = libc().read(fd, readBytes, 16n);
+  return n === 16n ? readBuf[1] : -1n;
 }

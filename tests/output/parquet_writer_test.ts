@@ -34,12 +34,15 @@ Deno.test("DuckDB reads the contract's column types", async () => {
       comm: "VARCHAR",
       cgroup_id: "UBIGINT",
       cpu_ns: "BIGINT",
+      runq_delay_ns: "BIGINT",
+      runq_waits: "INTEGER",
       cycles: "BIGINT",
       instructions: "BIGINT",
       llc_misses: "BIGINT",
       page_faults: "BIGINT",
       context_switches: "BIGINT",
       scaled: "BOOLEAN",
+      carried: "BOOLEAN",
       records: "INTEGER",
       pod_name: "VARCHAR",
       pod_namespace: "VARCHAR",
@@ -110,6 +113,7 @@ Deno.test("file metadata carries config, counters and coverage computed from the
       unknown_cpu_ns: 5020,
       known_cycles: 250,
       unknown_cycles: 200,
+      rows_carried: 0,
     };
     assert.deepEqual(JSON.parse(kv["podperf.coverage"] as string), coverage);
     assert.deepEqual(info.coverage, {
@@ -118,6 +122,7 @@ Deno.test("file metadata carries config, counters and coverage computed from the
       unknownCpuNs: 5020,
       knownCycles: 250,
       unknownCycles: 200,
+      rowsCarried: 0,
     });
     const [{ created_by }] = await queryParquet(
       `SELECT created_by FROM parquet_file_metadata('${path}')`,
@@ -135,7 +140,7 @@ Deno.test("every column is ZSTD and string columns are dictionary-encoded", asyn
     const meta = await queryParquet(
       `SELECT path_in_schema AS col, compression, encodings FROM parquet_metadata('${path}')`,
     );
-    assert.equal(meta.length, 21);
+    assert.equal(meta.length, 24);
     for (const m of meta) assert.equal(m.compression, "ZSTD", `${m.col}`);
     const strings = [
       "node",
