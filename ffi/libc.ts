@@ -5,6 +5,7 @@ const SYMBOLS = {
   syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -38,4 +39,7 @@ export const LIBC = {
   CLOCK_REALTIME: 0,
   CLOCK_MONOTONIC: 1,
   _SC_PAGESIZE: 30,
+  O_RDONLY: 0,
+  O_DIRECTORY: 0o200000,
+  O_CLOEXEC: 0o2000000,
 } as const;

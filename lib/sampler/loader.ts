@@ -16,7 +16,7 @@ import {
   PerfEventOpenError,
   SamplerOptionError,
 } from "./errors.ts";
-import { closeFd, PERF, perfEventOpen, type PerfEventSpec, readTimeEnabled } from "./perf_event.ts";
+import { closeFd, PERF, perfEventOpen, type PerfEventSpec, readTimeRunning } from "./perf_event.ts";
 import { type CounterName, NR_COUNTERS } from "./record.ts";
 import { type RecordCallback, RingReader } from "./ring_reader.ts";
 
@@ -77,8 +77,8 @@ interface CpuAttachment {
   link: Deno.PointerObject;
   /** counter event per slot, or -1 */
   counterFds: number[];
-  /** the tick event's time_enabled at the last check: it stops when the CPU goes offline */
-  enabledNs: bigint;
+  /** the tick event's time_running at the last check: it stops when the CPU goes offline */
+  runningNs: bigint;
 }
 
 const enc = new TextEncoder();
@@ -126,6 +126,7 @@ export class Sampler {
   #attached = new Map<number, CpuAttachment>();
   #detached = false;
   #nextHotplugCheck = 0;
+  #lastHotplugCheck = 0;
   #hotplugEvents = 0;
   #ring: RingReader | null = null;
   #statsFd = -1;
@@ -240,13 +241,14 @@ export class Sampler {
       config: PERF.COUNT_SW_CPU_CLOCK,
       samplePeriod: this.intervalNs,
       excludeIdle: opts.excludeIdle ?? true,
-      readTimeEnabled: true,
+      readTimes: true,
     };
     for (const cpu of cpus) this.#attachCpu(cpu, perCpu.get(cpu)!);
     // Last: every CPU's counters are installed before the first switch reads them.
     const onSwitch = this.#program("on_switch");
     this.#switchLink = checkPtr("attach tp_btf/sched_switch", b.bpf_program__attach(onSwitch));
-    this.#nextHotplugCheck = performance.now() + HOTPLUG_CHECK_MS;
+    this.#lastHotplugCheck = performance.now();
+    this.#nextHotplugCheck = this.#lastHotplugCheck + HOTPLUG_CHECK_MS;
   }
 
   /**
@@ -263,7 +265,7 @@ export class Sampler {
         return -1; // its reads fail and are counted in readErrors
       }
     });
-    const att: CpuAttachment = { tickFd: -1, link: null!, counterFds: fds, enabledNs: -1n };
+    const att: CpuAttachment = { tickFd: -1, link: null!, counterFds: fds, runningNs: -1n };
     try {
       fds.forEach((fd, slot) => {
         if (fd >= 0) this.#installCounter(slot * this.#possibleCpus + cpu, fd);
@@ -278,7 +280,7 @@ export class Sampler {
       fds.forEach((fd) => fd >= 0 && closeFd(fd));
       throw e;
     }
-    att.enabledNs = readTimeEnabled(att.tickFd);
+    att.runningNs = readTimeRunning(att.tickFd);
     this.#attached.set(cpu, att);
   }
 
@@ -307,19 +309,24 @@ export class Sampler {
 
   /**
    * Follows CPU hotplug: a CPU that went offline loses its per-CPU perf events for good (they
-   * stay dead when it comes back), so a CPU whose tick event stopped advancing its enabled
+   * stay dead when it comes back), so a CPU whose tick event stopped advancing its running
    * time, or that is newly online, gets fresh events; an offline CPU's are released. Returns
    * the number of CPUs (re)attached or released.
    */
   refreshCpus(): number {
     if (this.#detached || !this.#obj) return 0;
-    this.#nextHotplugCheck = performance.now() + HOTPLUG_CHECK_MS;
+    const now = performance.now();
+    const elapsedNs = BigInt(Math.round((now - this.#lastHotplugCheck) * 1e6));
+    this.#lastHotplugCheck = now;
+    this.#nextHotplugCheck = now + HOTPLUG_CHECK_MS;
     const online = new Set(onlineCpus());
     let changed = 0;
     for (const [cpu, att] of [...this.#attached]) {
-      const enabled = online.has(cpu) ? readTimeEnabled(att.tickFd) : -1n;
-      if (enabled > att.enabledNs) {
-        att.enabledNs = enabled;
+      // A CPU event's time runs with the wall clock while its CPU is online; one that fell
+      // behind by half the interval was switched off by an offline (however short) for good.
+      const running = online.has(cpu) ? readTimeRunning(att.tickFd) : -1n;
+      if (running >= 0n && running - att.runningNs >= elapsedNs / 2n) {
+        att.runningNs = running;
         continue;
       }
       this.#detachCpu(cpu);
