@@ -43,7 +43,7 @@ struct cpu_state {
 	__u32 cur_pid;    /* the task the bases belong to */
 	__u32 waited;     /* its run began after a run-queue wait not yet emitted */
 	__u32 held;       /* counter baseline held since a record could not be reserved */
-	__u32 pad;
+	__u32 woke;       /* this CPU forced a wake-up since the ring was last below wake_bytes */
 	struct slot_state slot[PODPERF_NR_COUNTERS];
 };
 
@@ -151,6 +151,25 @@ static __always_inline void read_counters(struct cpu_state *st, struct podperf_r
 }
 
 /*
+ * The drain is woken by fill level, not by every record: a wake-up is a context switch, which
+ * would be a record, which would wake it again. Each CPU forces one wake-up per crossing of
+ * wake_bytes; the drain also wakes on its own timeout.
+ */
+static __always_inline __u64 wakeup_flags(struct cpu_state *st)
+{
+	if (!cfg.wake_bytes)
+		return 0;
+	if (bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) < cfg.wake_bytes) {
+		st->woke = 0;
+		return BPF_RB_NO_WAKEUP;
+	}
+	if (st->woke)
+		return BPF_RB_NO_WAKEUP;
+	st->woke = 1;
+	return BPF_RB_FORCE_WAKEUP;
+}
+
+/*
  * Charges `t` (the task running on this CPU) cpu_ns of scheduler time and runq_ns of wait,
  * placed over [ts_base, end]. `o` is t's owed charge (switch-out only, else NULL). Returns
  * false when the ring is full. The idle task and the collector are not recorded, but their
@@ -205,7 +224,7 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 	/* comm is NUL-padded in the kernel (strscpy_pad), so all 16 bytes are defined. */
 	bpf_probe_read_kernel(r->comm, sizeof(r->comm), t->group_leader->comm);
 	read_counters(st, r);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, wakeup_flags(st));
 	return true;
 }
 

@@ -57,7 +57,7 @@ struct podperf_config {
 	__u32 exclude_tgid; /* the collector: draining must not feed itself */
 	__u32 counter_mask; /* bit i = counter slot i has perf events installed */
 	__u32 nr_cpus;      /* stride of the counters map: slot i of CPU c is at i * nr_cpus + c */
-	__u32 pad;
+	__u32 wake_bytes;   /* wake the drain when this much is waiting (0: on every record) */
 };
 
 /*

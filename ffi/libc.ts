@@ -11,6 +11,17 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   sysconf: { parameters: ["i32"], result: "i64" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  // on a worker thread: the JS loop keeps running while it waits
+  epoll_wait_nonblocking: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
+  sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened libc symbols. */
@@ -42,4 +53,10 @@ export const LIBC = {
   O_RDONLY: 0,
   O_DIRECTORY: 0o200000,
   O_CLOEXEC: 0o2000000,
+  EPOLL_CLOEXEC: 0o2000000,
+  EPOLL_CTL_ADD: 1,
+  EPOLLIN: 1,
+  EPOLLET: 1 << 31,
+  PRIO_PROCESS: 0,
+  SCHED_FIFO: 1,
 } as const;

@@ -22,6 +22,7 @@ import {
   type CounterSource,
   measureMonoToWallOffsetNs,
   monoNowNs,
+  raiseDrainPriority,
   Sampler,
 } from "../sampler/mod.ts";
 import { type JoinCoverage, SlotJoiner } from "./join.ts";
@@ -88,19 +89,6 @@ export function describeCounters(sources: readonly CounterSource[]): string {
   );
 }
 
-function abortable(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
-
 /**
  * Runs a collection and returns its totals. The current Parquet file is finished on every
  * exit path, so every row counted in `rowsWritten` is in a complete file.
@@ -141,6 +129,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   try {
     const missingHw = counters.filter((c) => HW.has(c.name) && c.source !== "hardware");
     log.info("counters", { counters: describeCounters(counters) });
+    // The drain must not lose the CPU to a saturated node (lib/sampler/priority.ts).
+    log.info("drain priority", { ...raiseDrainPriority() });
     if (missingHw.length) {
       log.warn("hardware counters unavailable: their columns are NULL in the output", {
         counters: missingHw.map((c) => c.name).join(","),
@@ -216,7 +206,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     const deadline = opts.durationMs === undefined ? Infinity : started + opts.durationMs;
     while (!stop.signal.aborted && performance.now() < deadline) {
       const wait = Math.min(opts.drainIntervalMs ?? 50, deadline - performance.now());
-      await abortable(Math.max(wait, 0), stop.signal);
+      // Woken early when the ring fills past its wake level (fill level, not every record).
+      await sampler.waitForData(Math.max(wait, 0), stop.signal);
       drainOnce(a);
       try {
         out.rotateIfDue();

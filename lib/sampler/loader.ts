@@ -5,7 +5,7 @@
 
 import podperfObject from "../../bpf/podperf.bpf.o" with { type: "bytes" };
 import { BPF, type Libbpf, libbpf } from "../../ffi/libbpf.ts";
-import { errno } from "../../ffi/libc.ts";
+import { errno, LIBC, libc } from "../../ffi/libc.ts";
 import { closeCounters, type CounterSource, DEFAULT_EVENTS, openCounters } from "./counters.ts";
 import { COUNTER_NAMES } from "./counter_table.ts";
 import { onlineCpus } from "./cpus.ts";
@@ -39,6 +39,11 @@ export interface SamplerOptions {
   runStats?: boolean;
   /** Replaces a slot's perf event (tests: a software event in a hardware slot). */
   counterEvents?: Partial<Record<CounterName, PerfEventSpec>>;
+  /**
+   * waitForData() returns once this many bytes wait in the ring (default a quarter of it):
+   * the kernel wakes the drain by fill level rather than on every record.
+   */
+  wakeBytes?: number;
 }
 
 /** Error counters summed over CPUs. */
@@ -64,6 +69,7 @@ export interface BpfProgramStats {
 const DEFAULT_INTERVAL_NS = 1_000_000n;
 const DEFAULT_RING_BYTES = 16 << 20;
 const CFG_SIZE = 16; // struct podperf_config
+const EPOLL_EVENT_SIZE = 12; // struct epoll_event (packed on x86_64)
 const STAT_LOST = 0;
 const STAT_READ_ERRORS = 1;
 const STAT_SELF_NS = 2;
@@ -128,6 +134,9 @@ export class Sampler {
   #nextHotplugCheck = 0;
   #lastHotplugCheck = 0;
   #hotplugEvents = 0;
+  #epollFd = -1;
+  #wakeBytes = 0;
+  readonly #epollEvents = new Uint8Array(EPOLL_EVENT_SIZE);
   #ring: RingReader | null = null;
   #statsFd = -1;
   #statsMapFd = -1;
@@ -216,7 +225,13 @@ export class Sampler {
         "bpf_map__set_max_entries(counters)",
         b.bpf_map__set_max_entries(countersMap, NR_COUNTERS * this.#possibleCpus),
       );
-      this.#writeConfig(opts.excludeTgid ?? Deno.pid, detected.mask, this.#possibleCpus);
+      this.#wakeBytes = Math.max(1, Math.min(opts.wakeBytes ?? ringBytes / 4, ringBytes / 2));
+      this.#writeConfig(
+        opts.excludeTgid ?? Deno.pid,
+        detected.mask,
+        this.#possibleCpus,
+        this.#wakeBytes,
+      );
       check("bpf_object__load", b.bpf_object__load(this.#obj));
       this.#countersMapFd = b.bpf_map__fd(countersMap);
     } catch (e) {
@@ -226,6 +241,7 @@ export class Sampler {
 
     this.#statsMapFd = b.bpf_map__fd(this.#map("stats"));
     this.#ring = new RingReader(b.bpf_map__fd(ringMap), ringBytes);
+    this.#epollFd = watchReadable(b.bpf_map__fd(ringMap));
     if (opts.runStats) {
       this.#statsFd = b.bpf_enable_stats(BPF.BPF_STATS_RUN_TIME);
       if (this.#statsFd < 0) throw new BpfLoadError("bpf_enable_stats", -this.#statsFd);
@@ -362,7 +378,7 @@ export class Sampler {
     return p;
   }
 
-  #writeConfig(excludeTgid: number, counterMask: number, nrCpus: number): void {
+  #writeConfig(excludeTgid: number, counterMask: number, nrCpus: number, wake: number): void {
     const size = new BigUint64Array(1);
     const p = checkPtr(
       "bpf_map__initial_value(.rodata.cfg)",
@@ -375,6 +391,7 @@ export class Sampler {
     cfg.setUint32(0, excludeTgid, true);
     cfg.setUint32(4, counterMask, true);
     cfg.setUint32(8, nrCpus, true);
+    cfg.setUint32(12, wake, true);
   }
 
   /**
@@ -385,6 +402,37 @@ export class Sampler {
   drain(onRecord: RecordCallback, maxRecords?: number): number {
     if (performance.now() >= this.#nextHotplugCheck) this.refreshCpus();
     return this.#ring ? this.#ring.drain(onRecord, maxRecords) : 0;
+  }
+
+  /**
+   * Resolves when `wakeBytes` wait in the ring, after `maxMs`, or when `signal` aborts,
+   * whichever comes first. The wait runs on a worker thread (a nonblocking FFI call), so the
+   * JS loop keeps serving everything else; nothing is drained here.
+   *
+   * @example
+   * while (!signal.aborted) {
+   *   await sampler.waitForData(50, signal);
+   *   sampler.drain(onRecord);
+   * }
+   */
+  async waitForData(maxMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.#epollFd < 0 || signal?.aborted || maxMs <= 0) return;
+    if (this.pendingBytes() >= this.#wakeBytes) return;
+    const wait = libc().epoll_wait_nonblocking(
+      this.#epollFd,
+      this.#epollEvents,
+      1,
+      Math.ceil(maxMs),
+    ).then(() => {});
+    if (!signal) return await wait;
+    // An abort returns at once; the worker's epoll_wait still ends by its own timeout.
+    let onAbort = () => {};
+    const aborted = new Promise<void>((r) => signal.addEventListener("abort", onAbort = () => r()));
+    try {
+      await Promise.race([wait, aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   }
 
   /** Bytes waiting in the ring buffer. */
@@ -455,6 +503,8 @@ export class Sampler {
     this.detach();
     this.#ring?.close();
     this.#ring = null;
+    if (this.#epollFd >= 0) closeFd(this.#epollFd);
+    this.#epollFd = -1;
     if (this.#statsFd >= 0) closeFd(this.#statsFd);
     this.#statsFd = -1;
     this.#statsMapFd = -1;
@@ -462,6 +512,24 @@ export class Sampler {
     if (this.#obj) this.#bpf.bpf_object__close(this.#obj);
     this.#obj = null;
   }
+}
+
+/**
+ * An epoll fd reporting each wake-up of the ring buffer map `fd`. Edge-triggered: the map
+ * polls readable whenever it holds any data, but the drain should wake only when the BPF side
+ * forces a wake-up (fill level), not on every record.
+ */
+function watchReadable(fd: number): number {
+  const ep = libc().epoll_create1(LIBC.EPOLL_CLOEXEC);
+  if (ep < 0) throw new BpfLoadError("epoll_create1", errno());
+  const ev = new DataView(new ArrayBuffer(EPOLL_EVENT_SIZE));
+  ev.setUint32(0, (LIBC.EPOLLIN | LIBC.EPOLLET) >>> 0, true);
+  if (libc().epoll_ctl(ep, LIBC.EPOLL_CTL_ADD, fd, new Uint8Array(ev.buffer)) < 0) {
+    const e = errno();
+    closeFd(ep);
+    throw new BpfLoadError("epoll_ctl(ring)", e);
+  }
+  return ep;
 }
 
 function ptrOf(buf: Uint8Array): bigint {

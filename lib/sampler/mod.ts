@@ -29,4 +29,5 @@ export type { CounterName, DecodedRecord } from "./record.ts";
 export { COUNTER_FIELDS, COUNTERS } from "./counter_table.ts";
 export type { CounterDef, CounterField, CounterValues } from "./counter_table.ts";
 export type { RecordCallback } from "./ring_reader.ts";
+export { type DrainPriority, raiseDrainPriority } from "./priority.ts";
 export { measureMonoToWallOffsetNs, monoNowNs, wallNowNs } from "./clock.ts";
