@@ -5,7 +5,7 @@
  */
 import { benchAggregate } from "./aggregate_bench.ts";
 import { benchNri } from "./nri_bench.ts";
-import { benchGrowth, benchMemory, benchOverhead } from "./overhead_bench.ts";
+import { benchGrowth, benchMemory, benchOverhead, benchSaturation } from "./overhead_bench.ts";
 import { benchParquet } from "./parquet_bench.ts";
 import { benchPipeline } from "./pipeline_bench.ts";
 import { benchSampler } from "./sampler_bench.ts";
@@ -59,6 +59,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "growth",
     "podperf cost vs busy processes and sampling interval",
     () => benchGrowth(quick ? { reps: 1, windowS: 4 } : {}),
+  ],
+  [
+    "saturation",
+    "podperf on a saturated node: 2–64 runnable ping-pong tasks (lost, rows/s, bytes/row, RSS)",
+    () => benchSaturation(quick ? { windowS: 4 } : {}),
   ],
   [
     "memory",
