@@ -51,8 +51,9 @@ export interface SlotAggregatorOptions {
   onRows: (rows: SlotRow[]) => void;
   /**
    * how far behind the drain's start time a CPU that emitted nothing is assumed to have
-   * passed: a busy CPU's open stretch began at its last tick, up to one interval ago, and
-   * records are committed within microseconds of their ts; default one interval + 1 ms
+   * passed: a busy CPU's task is charged at the scheduler's own updates (its HZ tick, ≥ 100 Hz)
+   * seen at our tick, so its uncharged time began up to one scheduler tick plus one interval
+   * ago; default one interval + 11 ms
    */
   lagNs?: number;
   /**
@@ -146,7 +147,7 @@ export class SlotAggregator {
         `cpus must be 1 to ${MAX_CPUS}, got ${opts.cpus}`,
       );
     }
-    const lag = opts.lagNs ?? interval + 1_000_000;
+    const lag = opts.lagNs ?? interval + 11_000_000;
     if (!Number.isFinite(lag) || lag < 0) {
       throw new AggregateConfigError("lagNs", opts.lagNs, `lagNs must be ≥ 0, got ${lag}`);
     }
@@ -301,12 +302,16 @@ export class SlotAggregator {
     table.runqWaits[e] += waits;
   }
 
-  /** Closes the oldest open slots until the table is below its bound again. */
+  /**
+   * Closes the oldest open slots until the table is at most half full again: halving the open
+   * range each step, so reaching the bound costs O(entries · log slots) once, not per record.
+   */
   #makeRoom(): void {
-    const limit = this.maxEntries - 2 * MAX_SLOTS_PER_RECORD - 2;
-    while (this.#table.size >= limit) {
+    const target = (this.maxEntries - 2 * MAX_SLOTS_PER_RECORD - 2) / 2;
+    while (this.#table.size > target) {
+      const min = this.#table.minSlot(), max = this.#table.maxSlot();
       this.#forcedCloses++;
-      this.#closeBefore(this.#table.minSlot() + 1);
+      this.#closeBefore(min + Math.max(1, Math.ceil((max - min) / 2)));
     }
   }
 

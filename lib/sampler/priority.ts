@@ -27,6 +27,13 @@ export function raiseDrainPriority(fifoPriority = 1, nice = -10): DrainPriority 
   const refused: string[] = [];
   const param = new Int32Array([fifoPriority]);
   if (libc().sched_setscheduler(0, LIBC.SCHED_FIFO, new Uint8Array(param.buffer)) === 0) {
+    // The drain's wait returns through a runtime worker thread, and the JS thread waits on
+    // GC helper threads: left at normal priority on a saturated node they stall it for
+    // seconds. Threads created later inherit the policy of the thread that creates them.
+    for (const t of Deno.readDirSync("/proc/thread-self/..")) {
+      const tid = Number(t.name);
+      if (tid > 0) libc().sched_setscheduler(tid, LIBC.SCHED_FIFO, new Uint8Array(param.buffer));
+    }
     return { policy: "fifo", refused };
   }
   refused.push(`SCHED_FIFO: ${errnoName(errno())}`);
