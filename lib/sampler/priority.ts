@@ -1,9 +1,8 @@
 /**
  * The drain's scheduling priority. A collector at normal priority loses the CPU to a saturated
  * node's runnable tasks exactly when records pour in fastest (32 runnable tasks on 2 CPUs lost
- * 6,811 records, 64 lost half), so the thread that drains asks for SCHED_FIFO, or failing
- * that a lower nice value. Both apply to the calling thread only (Linux), i.e. the JS thread
- * that runs the drain; Deno's other threads keep their priority.
+ * 6,811 records, 64 lost half), so the collector asks for SCHED_FIFO for all its threads,
+ * or failing that a lower nice value for the calling (JS) thread.
  */
 import { errno, LIBC, libc } from "../../ffi/libc.ts";
 import { errnoName } from "./errors.ts";
@@ -17,7 +16,7 @@ export interface DrainPriority {
 }
 
 /**
- * Raises the calling thread's scheduling priority: SCHED_FIFO priority `fifoPriority` (the
+ * Raises the process's scheduling priority: SCHED_FIFO priority `fifoPriority` (the
  * lowest real-time one by default: it only has to beat normal tasks, and the kernel's RT
  * throttling still leaves others 5%), else nice `nice`. Without CAP_SYS_NICE (or an RLIMIT
  * allowing it) both fail and the drain stays at normal priority: it then keeps up only while

@@ -8,6 +8,7 @@ import { cgroupUsageNs } from "../e2e/cgroup_usage.ts";
 import { monoNowNs, OFF, Sampler } from "../../lib/sampler/mod.ts";
 import { makeCgroup, removeCgroup } from "./fixtures/busy_child.ts";
 import { type CgroupLoad, pingPongBinary, spawnInCgroup } from "./fixtures/loads.ts";
+import { chargeInWindow } from "./fixtures/window.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,10 +27,15 @@ Deno.test("per-cgroup cpu_ns of sleep/wake ping-pong pairs is within 2% of cpu.s
     let mono0 = 0n, mono1 = 0n;
     const take = (v: DataView, off: number) => {
       const cg = v.getBigUint64(off + OFF.cgroupId, true);
-      const ts = v.getBigUint64(off + OFF.tsNs, true);
-      if (ts > mono0 && ts <= mono1 && byCg.has(cg)) {
-        byCg.set(cg, byCg.get(cg)! + Number(v.getBigUint64(off + OFF.cpuNs, true)));
-      }
+      if (!byCg.has(cg)) return;
+      const ns = chargeInWindow(
+        v.getBigUint64(off + OFF.tsNs, true),
+        v.getBigUint64(off + OFF.spanNs, true),
+        v.getBigUint64(off + OFF.cpuNs, true),
+        mono0,
+        mono1,
+      );
+      byCg.set(cg, byCg.get(cg)! + ns);
     };
     s.drain(() => {});
     mono0 = monoNowNs();

@@ -10,6 +10,7 @@ import {
   Sampler,
 } from "../../lib/sampler/mod.ts";
 import { makeCgroup, removeCgroup, schedstatNs, spawnBusy, stop } from "./fixtures/busy_child.ts";
+import { chargeInWindow } from "./fixtures/window.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -54,9 +55,12 @@ Deno.test("a busy process is charged its kernel-measured CPU time, in its cgroup
     await sleep(20);
     records.push(...await collect(s, 0, new Set([pid])));
 
-    const inWindow = records.filter((r) => r.tsNs > mono0 && r.tsNs <= mono1);
+    const inWindow = records.filter((r) => r.tsNs > mono0 && r.tsNs - r.spanNs < mono1);
     const kernelNs = Number(k1 - k0);
-    const sampledNs = Number(sum(inWindow));
+    const sampledNs = inWindow.reduce(
+      (a, r) => a + chargeInWindow(r.tsNs, r.spanNs, r.cpuNs, mono0, mono1),
+      0,
+    );
     const err = Math.abs(sampledNs - kernelNs) / kernelNs;
     console.log(`kernel ${kernelNs} ns, sampled ${sampledNs} ns, error ${(err * 100).toFixed(3)}%`);
     assert.ok(kernelNs > 1e9, `child ran only ${kernelNs} ns in 5 s`);
