@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { CommCache } from "../../lib/aggregate/comm_cache.ts";
 
 function words(name: string): [number, number, number, number] {

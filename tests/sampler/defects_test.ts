@@ -3,7 +3,7 @@
  * a counter that did not run is NULL (not 0), comm names the process (its thread-group
  * leader), detach() closes each fd once, and CPU hotplug is followed.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { errno, LIBC, libc } from "../../ffi/libc.ts";
 import { type DecodedRecord, decodeRecord, monoNowNs, Sampler } from "../../lib/sampler/mod.ts";
 import { PERF } from "../../lib/sampler/perf_event.ts";

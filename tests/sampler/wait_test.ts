@@ -1,5 +1,5 @@
 /** waitForData: woken by the ring's fill level, by its timeout, or by an abort. */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { raiseDrainPriority, Sampler } from "../../lib/sampler/mod.ts";
 import { makeCgroup, removeCgroup, spawnBusy, stop } from "./fixtures/busy_child.ts";
 
