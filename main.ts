@@ -20,6 +20,7 @@ import { runSummaryCommand } from "./lib/cli/summary.ts";
 import { log, setLogLevel } from "./lib/log.ts";
 import { DEFAULT_NRI_SOCKET, runPodsCommand } from "./lib/nri/mod.ts";
 import { VERSION } from "./lib/version.ts";
+import { uploaderFor } from "./lib/upload/mod.ts";
 import { runReport } from "./lib/cli/report.ts";
 
 async function runCollect(o: Record<string, unknown>): Promise<number> {
@@ -50,6 +51,11 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
     }
   }
   const outputDir = await checkOutputDir(String(o.output ?? "out"));
+  // the env form lets a DaemonSet take the target from a Secret (deploy/upload.yaml)
+  const uploadUrl = o.upload ?? (Deno.env.get("PODPERF_UPLOAD") || undefined);
+  const upload = uploadUrl === undefined
+    ? undefined
+    : uploaderFor(String(uploadUrl), String(o.output ?? "out"), String(o.node ?? Deno.hostname()));
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -68,6 +74,7 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       fallbacks: o.fallbacks !== false,
       containerdStateDirs: o.containerdState ? [String(o.containerdState)] : undefined,
       signal: ac.signal,
+      upload,
       keepTotals: o.summary !== false,
       listen: o.listen === undefined ? undefined : String(o.listen),
       statsIntervalMs: Number(
@@ -131,6 +138,10 @@ export function buildCli(): ReturnType<typeof cac> {
       default: "process",
     })
     .option("--top <n>", "Summary rows shown (0 = all)", { default: 20 })
+    .option(
+      "--upload <s3url>",
+      "Upload completed files to s3://BUCKET/PREFIX (default $PODPERF_UPLOAD; AWS_* env)",
+    )
     .option("--no-summary", "Do not print the summary at the end (keeps no per-process totals)")
     .option("--listen <addr>", "Serve /healthz, /readyz and /metrics on HOST:PORT")
     .option("--stats-interval <time>", "Log a one-line stats record this often (0 = never)", {
@@ -139,11 +150,17 @@ export function buildCli(): ReturnType<typeof cac> {
     .option("--json", "Print the summary as JSON")
     .example("podperf collect --duration 10s --output /var/lib/podperf")
     .action((o) => runCollect(o));
-  cli.command("summary [...files]", "Summarize Parquet files per pod, container or process")
-    .option("--by <key>", "Group by pod, container, process or cgroup", { default: "pod" })
+  cli.command(
+    "summary [...inputs]",
+    "Summarize Parquet files, directories, globs or s3://BUCKET/PREFIX per pod, container, …",
+  )
+    .option("--by <key>", "Group by pod, container, process, cgroup or node", { default: "pod" })
     .option("--from <time>", "Window start, wall clock (ISO 8601)")
     .option("--to <time>", "Window end, wall clock (ISO 8601)")
-    .option("--cpus <n>", "CPUs of the node (default: from the files' podperf.cpus)")
+    .option(
+      "--cpus <n>",
+      "CPUs for the node share (default: the files' podperf.cpus, summed over nodes)",
+    )
     .option("--top <n>", "Rows shown (0 = all)", { default: 0 })
     .option("--json", "Print JSON")
     .option("--every <time>", "Per-group time series in buckets of this length (e.g. 1s)")

@@ -12,6 +12,7 @@ import { benchPipeline } from "./pipeline_bench.ts";
 import { benchSampler } from "./sampler_bench.ts";
 import { benchSoak } from "./soak_bench.ts";
 import { benchReport } from "./report_bench.ts";
+import { benchS3Client, benchSummaryRead, benchUploader } from "./upload_bench.ts";
 
 const args = new Set(Deno.args);
 const quick = args.has("--quick");
@@ -85,6 +86,17 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "report",
     "podperf report on demo nodes: rows/s into the series, HTML size, chromium render",
     () => benchReport({ quick }),
+  ],
+  [
+    "s3client",
+    "S3 client choice: SigV4 over fetch vs AWS SDK (fresh process each)",
+    () => benchS3Client(quick ? 1 : 3),
+  ],
+  ["upload", "Uploader to s3rver: throughput and CPU per GiB", () => benchUploader()],
+  [
+    "summary-read",
+    "summary rows/s and peak RSS vs input size, next to DuckDB",
+    () => benchSummaryRead(quick),
   ],
 ];
 

@@ -1,6 +1,5 @@
 /** `podperf summary FILE…`: read podperf Parquet files back and summarize a window of them. */
-import type { CounterInfo, OutputRow } from "../output/mod.ts";
-import { isoFromNs, readPodperfFile, summaryReport } from "../report/mod.ts";
+import { isoFromNs, resolveInputs, summarizeInputs } from "../report/mod.ts";
 import { parseBy, parseCount, parseWallTime } from "./flags.ts";
 import { runSummaryEvery } from "./report.ts";
 import { localCgroupPaths } from "./cgroup_paths.ts";
@@ -30,7 +29,7 @@ export class NoRowsInWindowError extends Error {
 
 /** Runs `summary`; resolves to the exit code. Usage errors are thrown as UsageError. */
 export async function runSummaryCommand(
-  files: string[],
+  inputs: string[],
   o: Record<string, unknown>,
 ): Promise<number> {
   // Flags first: `--by FILE` must be reported as a bad --by, not as a missing file.
@@ -42,9 +41,11 @@ export async function runSummaryCommand(
   if (from !== undefined && to !== undefined && to <= from) {
     throw new UsageError("to", `--to ${o.to} is not after --from ${o.from}`);
   }
-  if (files.length === 0) throw new UsageError("FILE", "summary: give at least one Parquet file");
+  if (inputs.length === 0) {
+    throw new UsageError("FILE", "summary: give at least one file, directory, glob or s3:// URL");
+  }
   if (o.every !== undefined) {
-    return await runSummaryEvery(files, {
+    return await runSummaryEvery(inputs, {
       by,
       everyNs: parseDurationNs("every", String(o.every)),
       json: Boolean(o.json),
@@ -53,60 +54,29 @@ export async function runSummaryCommand(
       cpus: cpusFlag,
     });
   }
-
-  const rows: OutputRow[] = [];
-  const counterLists: CounterInfo[][] = [];
-  const nodes = new Set<string>();
-  const read: { path: string; rows: number }[] = [];
-  let intervalNs = 1_000_000n;
-  let coverFrom: bigint | null = null, coverTo: bigint | null = null;
-  // The share of node CPU needs the node's CPU count, which each file records.
-  let fileCpus: number | undefined;
-  for (const path of files) {
-    const f = await readPodperfFile(path);
-    const m = f.metadata;
-    const offset = BigInt(m["podperf.mono_to_wall_offset_ns"] ?? "0");
-    intervalNs = BigInt(m["podperf.interval_ns"] ?? intervalNs);
-    fileCpus ??= m["podperf.cpus"] ? Number(m["podperf.cpus"]) : undefined;
-    if (m["podperf.counters"]) counterLists.push(JSON.parse(m["podperf.counters"]));
-    nodes.add(m["podperf.node"] ?? "");
-    read.push({ path, rows: f.rows.length });
-    for (const r of f.rows) {
-      // Windows are wall clock: files of other runs and nodes have other monotonic clocks.
-      const wall = r.monoNs + offset;
-      if (coverFrom === null || wall < coverFrom) coverFrom = wall;
-      if (coverTo === null || wall + intervalNs > coverTo) coverTo = wall + intervalNs;
-      if ((from === undefined || wall >= from) && (to === undefined || wall < to)) {
-        r.monoNs = wall;
-        rows.push(r);
-      }
+  const sources = await resolveInputs(inputs, { toWallNs: to });
+  const s = await summarizeInputs(sources, { by, fromWallNs: from, toWallNs: to, cpus: cpusFlag });
+  if (s.window === null && (from !== undefined || to !== undefined)) {
+    // Say what the inputs do cover: one more pass, only on this error path.
+    const all = await summarizeInputs(await resolveInputs(inputs), { by: "node" });
+    if (all.window) {
+      throw new NoRowsInWindowError(from ?? null, to ?? null, all.window.from, all.window.to);
     }
   }
-  if (rows.length === 0 && coverFrom !== null && coverTo !== null) {
-    throw new NoRowsInWindowError(from ?? null, to ?? null, coverFrom, coverTo);
-  }
-  const cpus = cpusFlag ?? fileCpus;
   // Paths only where the cgroup ids are this node's (files from elsewhere keep their inodes).
-  const here = Deno.hostname();
-  const paths = (by === "cgroup" || by === "process") && nodes.size === 1 && nodes.has(here)
-    ? await localCgroupPaths()
-    : undefined;
-  const report = summaryReport(rows, {
-    by,
-    intervalNs,
-    cpus,
-    from,
-    to,
-    cgroupPath: paths,
-  });
-  const counters = mergeCounterSources(counterLists);
-  printSummary(report, {
+  if ((by === "cgroup" || by === "process") && s.nodes.length === 1) {
+    const paths = s.nodes[0] === Deno.hostname() ? await localCgroupPaths() : undefined;
+    if (paths) {
+      for (const g of s.rows) if (g.cgroupId !== null) g.cgroupPath = paths(g.cgroupId) ?? null;
+    }
+  }
+  printSummary({ groups: s.rows, window: s.window, coverage: s.coverage }, {
     by,
     json: Boolean(o.json),
     top,
-    cpus: cpus ?? null,
-    counters,
-    extraJson: { files: read },
+    cpus: s.cpus,
+    counters: mergeCounterSources(s.counters),
+    extraJson: { files: s.inputs },
   });
   return 0;
 }

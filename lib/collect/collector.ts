@@ -34,6 +34,7 @@ import { agentHealthChecks, outputBytes } from "./health.ts";
 import { type JoinCoverage, SlotJoiner } from "./join.ts";
 import { RunTotals } from "./run_totals.ts";
 import { StartupGate } from "./startup_gate.ts";
+import type { Uploader } from "../upload/uploader.ts";
 import { VERSION } from "../version.ts";
 
 /** Options of collect(). */
@@ -80,6 +81,11 @@ export interface CollectOptions {
   sinks?: readonly RowSink[];
   /** How long the first rows wait for pod metadata before going on unnamed, ms (default 2000). */
   startupWaitMs?: number;
+  /**
+   * Ships completed files off the node; closed after the writer. Its stats() and
+   * renderMetrics() are for the stats line and /metrics, keep() for retention.
+   */
+  upload?: Pick<Uploader, "start" | "enqueue" | "close" | "keep" | "stats" | "renderMetrics">;
 }
 
 /**
@@ -143,6 +149,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   // Before anything is opened: outside the host's pid namespace every pid would be wrong.
   assertHostPidNamespace();
   await Deno.mkdir(opts.outputDir, { recursive: true });
+  // files left by an earlier run are queued before this run adds its own
+  await opts.upload?.start();
   const offset = measureMonoToWallOffsetNs();
   // The sampler first: without it (no root, no BTF, no libbpf) nothing else should start.
   const sampler = Sampler.open({ intervalNs, counters: opts.counters });
@@ -291,6 +299,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         files.push(info);
         if (files.length > MAX_LISTED_FILES) files.shift();
         log.info("parquet file complete", { ...info });
+        opts.upload?.enqueue(info.path);
       },
       // The agent's counters in each file's key/value metadata, once the writer takes them
       // (the writer half of issue 10 adds this option; until then it is ignored).
@@ -339,7 +348,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     const statsEvery = opts.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
     if (statsEvery > 0) {
       statsTimer = setInterval(() => {
-        log.info("stats", agentStats.record());
+        const up = opts.upload?.stats();
+        log.info("stats", up ? { ...agentStats.record(), upload: up } : agentStats.record());
         // Retention and other writers change the directory: re-measure off the loop's path.
         void outputBytes(opts.outputDir).then((n) => (bytesOnDisk = n));
       }, statsEvery);
@@ -355,7 +365,11 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
           lastWriteFailureAt: () => lastWriteFailureAt,
           metadataReady: () => metadataReady,
         }),
-        metrics: [agentStats, ...(opts.metricsSources ?? [])],
+        metrics: [
+          agentStats,
+          ...(opts.metricsSources ?? []),
+          ...(opts.upload ? [opts.upload] : []),
+        ],
       });
       log.info("listening", { address: opts.listen, port: server.port });
     }
@@ -401,6 +415,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       opts.signal?.removeEventListener("abort", onAbort);
       try {
         await writer?.close();
+        // the last file goes up too, within a bounded wait; the rest waits for the next start
+        await opts.upload?.close();
       } finally {
         for (const extra of opts.sinks ?? []) {
           await extra.close().catch((e) =>

@@ -35,6 +35,7 @@ export function isoFromNs(ns: bigint): string {
 /** One summary group in the CLI's JSON convention: snake_case, as the Parquet columns. */
 export function summaryGroupJson(g: SummaryRow): Record<string, unknown> {
   return {
+    node: g.node,
     pod_namespace: g.podNamespace,
     pod_name: g.podName,
     pod_uid: g.podUid,

@@ -28,10 +28,15 @@ export {
   summaryJson,
 } from "./json.ts";
 export {
+  type FileFacts,
   ParquetReadError,
   type PodperfFile,
   readPodperfFile,
   readRowsFromParquet,
+  type ScanCounts,
+  type ScanOptions,
+  scanPodperf,
+  scanPodperfColumns,
 } from "./read_parquet.ts";
 export { type ReportRow, type ScannedFile, scanPodperfFiles } from "./row_scan.ts";
 export {
@@ -50,3 +55,5 @@ export {
   type SuspectReport,
 } from "./suspects.ts";
 export { DEMO_PLANTED, writeDemoFiles } from "./demo_data.ts";
+export { InputError, type InputSource, resolveInputs, type SourceBuffer } from "./inputs.ts";
+export { type InputSummary, summarizeInputs } from "./summarize_inputs.ts";

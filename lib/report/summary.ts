@@ -3,25 +3,32 @@ import type { OutputRow } from "../output/schema.ts";
 import { isHostUnitMeta } from "../metadata/host_unit.ts";
 
 /** What a summary groups by. */
-export type SummaryBy = "pod" | "container" | "process" | "cgroup";
+export type SummaryBy = "pod" | "container" | "process" | "cgroup" | "node";
 
 /** The fields of an OutputRow a summary reads. */
-export type SummaryInput = Pick<
-  OutputRow,
-  | "monoNs"
-  | "tgid"
-  | "comm"
-  | "cgroupId"
-  | "cpuNs"
-  | "cycles"
-  | "instructions"
-  | "llcMisses"
-  | "podName"
-  | "podNamespace"
-  | "podUid"
-  | "containerName"
-  | "containerId"
->;
+export type SummaryInput =
+  & Pick<
+    OutputRow,
+    | "monoNs"
+    | "tgid"
+    | "comm"
+    | "cgroupId"
+    | "cpuNs"
+    | "cycles"
+    | "instructions"
+    | "llcMisses"
+    | "podName"
+    | "podNamespace"
+    | "podUid"
+    | "containerName"
+    | "containerId"
+  >
+  & {
+    /** node that wrote the row (multi-node input); process and cgroup ids are per node */
+    node?: string | null;
+    /** input rows this one stands for when rows were merged while streaming (default 1) */
+    rows?: number;
+  };
 
 /** Options of summarize(). */
 export interface SummaryOptions {
@@ -43,6 +50,8 @@ export interface SummaryOptions {
  * row that has them (for process/cgroup the pod and container they belong to), else null.
  */
 export interface SummaryRow {
+  /** node (by node; context otherwise when the input names nodes) */
+  node: string | null;
   podNamespace: string | null;
   podName: string | null;
   podUid: string | null;
@@ -83,7 +92,7 @@ export class SummaryOptionsError extends Error {
   }
 }
 
-const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup"];
+const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup", "node"];
 
 function groupKey(r: SummaryInput, by: SummaryBy): string {
   switch (by) {
@@ -100,9 +109,11 @@ function groupKey(r: SummaryInput, by: SummaryBy): string {
       return r.podName === null ? "" : `pod\0${r.podUid}\0${r.containerName}`;
     case "process":
       // one line per process: threads (and, in older files, their names) fold into it
-      return `${r.tgid}`;
+      return `${r.node ?? ""}\0${r.tgid}`;
     case "cgroup":
-      return `${r.cgroupId}`;
+      return `${r.node ?? ""}\0${r.cgroupId}`;
+    case "node":
+      return r.node ?? "";
   }
 }
 
@@ -169,7 +180,7 @@ export function summaryReport(rows: Iterable<SummaryInput>, opts: SummaryOptions
     if (opts.to !== undefined && r.monoNs >= opts.to) continue;
     if (first === null || r.monoNs < first) first = r.monoNs;
     if (last === null || r.monoNs > last) last = r.monoNs;
-    coverage.rows++;
+    coverage.rows += r.rows ?? 1;
     if (hasPodMeta(r)) {
       coverage.knownCpuNs += r.cpuNs;
       coverage.knownCycles += r.cycles ?? 0;
@@ -183,7 +194,7 @@ export function summaryReport(rows: Iterable<SummaryInput>, opts: SummaryOptions
     if (g === undefined) {
       g = emptyGroup(r, opts.by);
       groups.set(key, g);
-    } else if (opts.by !== "pod" && !hasAnyMeta(g) && hasAnyMeta(r)) {
+    } else if (opts.by !== "pod" && opts.by !== "node" && !hasAnyMeta(g) && hasAnyMeta(r)) {
       // metadata can arrive after a group's first rows (a cgroup seen before its walk or NRI)
       fillContext(g, r);
     }
@@ -196,7 +207,7 @@ export function summaryReport(rows: Iterable<SummaryInput>, opts: SummaryOptions
     g.cycles = addCounter(g.cycles, r.cycles, isNew);
     g.instructions = addCounter(g.instructions, r.instructions, isNew);
     g.llcMisses = addCounter(g.llcMisses, r.llcMisses, isNew);
-    g.rows++;
+    g.rows += r.rows ?? 1;
   }
   const from = opts.from ?? first;
   const to = opts.to ?? (last === null ? null : last + interval);
@@ -235,6 +246,7 @@ export function hasPodMeta(r: Pick<SummaryInput, "podName" | "podUid" | "contain
 
 function emptyGroup(r: SummaryInput, by: SummaryBy): SummaryRow {
   const g: SummaryRow = {
+    node: r.node ?? null,
     podNamespace: null,
     podName: null,
     podUid: null,
@@ -254,7 +266,7 @@ function emptyGroup(r: SummaryInput, by: SummaryBy): SummaryRow {
     llcMpki: null,
     rows: 0,
   };
-  fillContext(g, r);
+  if (by !== "node") fillContext(g, r);
   // a host service's name is its container_name: keep it, it is what the group is
   if (by === "pod" && !isHostUnitMeta(r)) g.containerName = g.containerId = null;
   return g;
@@ -271,6 +283,7 @@ function fillContext(g: SummaryRow, r: SummaryInput): void {
 // a total order on the key columns so equal cpu times print in a stable order
 function compareKeys(a: SummaryRow, b: SummaryRow): number {
   const fields = [
+    "node",
     "podNamespace",
     "podName",
     "podUid",

@@ -130,6 +130,8 @@ export function summaryColumns(
         CONTAINER,
         ...metrics,
       ];
+    case "node":
+      return [{ header: "NODE", value: (r) => r.node }, ...metrics];
   }
 }
 

@@ -201,7 +201,7 @@ Deno.test("aggregator rows joined with metadata summarize to the records' cpu ti
 Deno.test("bad options are refused with the option named", () => {
   for (
     const [opts, option] of [
-      [{ by: "node" }, "by"],
+      [{ by: "host" }, "by"],
       [{ by: "pod", cpus: 0 }, "cpus"],
       [{ by: "pod", from: 5n, to: 5n }, "to"],
     ] as const
