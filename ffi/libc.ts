@@ -13,6 +13,7 @@ const SYMBOLS = {
   sysconf: { parameters: ["i32"], result: "i64" },
   epoll_create1: { parameters: ["i32"], result: "i32" },
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
   // on a worker thread: the JS loop keeps running while it waits
   epoll_wait_nonblocking: {
     name: "epoll_wait",

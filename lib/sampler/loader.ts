@@ -417,6 +417,9 @@ export class Sampler {
    */
   async waitForData(maxMs: number, signal?: AbortSignal): Promise<void> {
     if (this.#epollFd < 0 || signal?.aborted || maxMs <= 0) return;
+    // Forget wake-ups that came while nobody waited (edge-triggered: they stay queued), then
+    // look at the fill level itself.
+    while (libc().epoll_wait(this.#epollFd, this.#epollEvents, 1, 0) > 0) { /* consumed */ }
     if (this.pendingBytes() >= this.#wakeBytes) return;
     const wait = libc().epoll_wait_nonblocking(
       this.#epollFd,
