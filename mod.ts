@@ -36,6 +36,7 @@ export {
   type PodMeta,
 } from "./lib/metadata/mod.ts";
 export { type OutputRow, OutputWriteError, RotatingParquetWriter } from "./lib/output/mod.ts";
+export { PodSeries, type PodSeriesOptions } from "./lib/metrics/mod.ts";
 export {
   readPodperfFile,
   readRowsFromParquet,
