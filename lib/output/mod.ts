@@ -1,4 +1,4 @@
-/** Parquet output: the row contract, a crash-safe file writer and size/age rotation. */
+/** Parquet output: the row contract, a crash-safe file writer, rotation, and the writer Worker. */
 export {
   type CounterInfo,
   type Coverage,
