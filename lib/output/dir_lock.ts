@@ -8,7 +8,12 @@
  */
 import { join } from "node:path";
 import { OutputConfigError } from "./errors.ts";
-import { FILE_MODE, PROCESS_OWNER } from "./parquet_writer.ts";
+import { FILE_MODE } from "./parquet_writer.ts";
+
+/** A fresh owner tag: random, so neither a reused pid nor a second writer in one process clash. */
+export function newOwner(): string {
+  return crypto.randomUUID().replaceAll("-", "").slice(0, 8);
+}
 
 /** An exclusive lock on one owner's lock file; release() on clean shutdown. */
 export class OwnerLock {
@@ -24,7 +29,7 @@ export class OwnerLock {
    * renamed once locked, so no other writer ever sees it unlocked and takes it for a dead one.
    * Throws OutputConfigError when the directory is not writable.
    */
-  static acquire(dir: string, prefix: string, owner: string = PROCESS_OWNER): OwnerLock {
+  static acquire(dir: string, prefix: string, owner: string = newOwner()): OwnerLock {
     const path = lockPath(dir, prefix, owner);
     const fresh = `${path}.new`;
     let file: Deno.FsFile;
@@ -41,15 +46,26 @@ export class OwnerLock {
       file.close();
       throw new OutputConfigError("dir", `cannot lock ${fresh}`);
     }
-    Deno.renameSync(fresh, path);
+    // link, not rename: never replaces a lock file someone else holds under the name
+    try {
+      Deno.linkSync(fresh, path);
+    } finally {
+      Deno.removeSync(fresh);
+    }
     return new OwnerLock(path, owner, file);
   }
 
-  /** Unlocks and removes the lock file (after every file of this owner is finished). */
-  release(): void {
-    try {
-      Deno.removeSync(this.path);
-    } catch { /* already gone */ }
+  /**
+   * Unlocks, and removes the lock file unless `keepFile`: a writer that leaves a temporary
+   * file it could not finish (disk full) keeps its lock file, unlocked, so the next start
+   * sees a dead owner and salvages it.
+   */
+  release(keepFile = false): void {
+    if (!keepFile) {
+      try {
+        Deno.removeSync(this.path);
+      } catch { /* already gone */ }
+    }
     try {
       this.file.close(); // closing the descriptor drops the flock
     } catch { /* already closed */ }

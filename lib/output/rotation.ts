@@ -203,7 +203,9 @@ export class RotatingParquetWriter {
     try {
       if (this.#current) this.#finish(this.#current);
     } finally {
-      this.#lock.release();
+      const tag = `.${this.#lock.owner}.tmp`;
+      const left = [...Deno.readDirSync(this.#opts.dir)].some((e) => e.name.endsWith(tag));
+      this.#lock.release(left);
     }
   }
 
