@@ -12,12 +12,7 @@ import {
   OciBundleWatcher,
 } from "../metadata/mod.ts";
 import { type NriPluginHandle, startNriPlugin } from "../nri/mod.ts";
-import {
-  type ClosedFileInfo,
-  type OutputRow,
-  OutputWriteError,
-  RotatingParquetWriter,
-} from "../output/mod.ts";
+import { type ClosedFileInfo, type OutputRow, ParquetSink } from "../output/mod.ts";
 import {
   type CounterSource,
   measureMonoToWallOffsetNs,
@@ -47,6 +42,9 @@ export interface CollectOptions {
   /** Rotate files at this size (default 256 MiB) and age (default 10 min). */
   rotateBytes?: number;
   rotateAgeMs?: number;
+  /** Retention of complete files: bytes and age kept (default: no limit). */
+  retainBytes?: number;
+  retainAgeMs?: number;
   /** How often the ring buffer is drained (default 50 ms). */
   drainIntervalMs?: number;
   /** Use OCI bundles and cgroup paths for cgroups NRI does not know (default true). */
@@ -124,11 +122,10 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   let oci: OciBundleWatcher | null = null;
   let paths: CgroupPathIndex | null = null;
   let resolver: MetadataResolver | null = null;
-  let writer: RotatingParquetWriter | null = null;
+  let writer: ParquetSink | null = null;
   let agg: SlotAggregator | null = null;
   let coverage: JoinCoverage | null = null;
   let stats = sampler.stats();
-  let writeFailures = 0;
   const totals = new RunTotals();
   const files: ClosedFileInfo[] = [];
   const store = new MetadataStore({ gracePeriodMs: opts.gracePeriodMs });
@@ -166,11 +163,14 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     resolver = new MetadataResolver({ store, oci, paths });
     const joiner = new SlotJoiner(resolver);
     coverage = joiner.coverage;
-    const out = writer = new RotatingParquetWriter({
+    // Encoding and file IO run in the writer's Worker: append() never blocks this loop.
+    const out = writer = await ParquetSink.open({
       dir: opts.outputDir,
       prefix: `podperf-${opts.node}`,
       maxBytes: opts.rotateBytes ?? 256 << 20,
       maxAgeMs: opts.rotateAgeMs ?? 600_000,
+      retainBytes: opts.retainBytes,
+      retainAgeMs: opts.retainAgeMs,
       metadata: {
         version: VERSION,
         node: opts.node,
@@ -184,24 +184,13 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         log.info("parquet file complete", { ...info });
       },
     });
-    // A failed file was dropped by the writer, its rows counted as lost; say so and keep
-    // sampling: the next append starts a new file.
-    const tolerateWriteError = (e: unknown) => {
-      if (!(e instanceof OutputWriteError)) throw e;
-      writeFailures++;
-      log.error(e.message, { path: e.path, rowsLost: out.rowsLost });
-    };
     const a = agg = new SlotAggregator({
       intervalNs,
       cpus,
       onRows: (rows: SlotRow[]) => {
         const joined = joiner.join(rows);
         totals.add(joined);
-        try {
-          out.appendMany(joined);
-        } catch (e) {
-          tolerateWriteError(e);
-        }
+        out.append(joined);
       },
     });
     add = a.add.bind(a);
@@ -218,11 +207,6 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       const wait = Math.min(opts.drainIntervalMs ?? 50, deadline - performance.now());
       await abortable(Math.max(wait, 0), stop.signal);
       drainOnce(a);
-      try {
-        out.rotateIfDue();
-      } catch (e) {
-        tolerateWriteError(e);
-      }
     }
   } finally {
     try {
@@ -249,10 +233,12 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   }
 
   const aggStats = agg!.stats();
+  const out = writer!.stats();
   const result: CollectResult = {
     files,
-    rowsWritten: writer!.rowsWritten,
-    rowsLost: writer!.rowsLost,
+    rowsWritten: out.rowsWritten,
+    // rows the writer could not take (queue full) are lost as surely as a failed write's
+    rowsLost: out.rowsLost + out.rowsDropped,
     records: aggStats.records,
     lostRecords: stats.lost,
     lateRecords: aggStats.lateRecords,
@@ -274,7 +260,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     rows: result.rowsWritten,
     rowsLost: result.rowsLost,
     files: files.length,
-    writeFailures,
+    writeFailures: out.writeErrors,
     attributedCpuShare: total > 0 ? Number((cov.knownCpuNs / total).toFixed(4)) : null,
     elapsedMs: Math.round(result.elapsedMs),
   });

@@ -21,3 +21,16 @@ export {
 } from "./parquet_writer.ts";
 export { fileName, type RotatingOptions, RotatingParquetWriter } from "./rotation.ts";
 export { OutputClosedError, OutputConfigError, OutputWriteError } from "./errors.ts";
+export {
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_MAX_QUEUED_ROWS,
+  ParquetSink,
+  type ParquetSinkOptions,
+  type ParquetSinkStats,
+} from "./parquet_sink.ts";
+export {
+  HARD_LIMIT_FACTOR,
+  Retention,
+  type RetentionOptions,
+  type RetentionStats,
+} from "./retention.ts";
