@@ -174,3 +174,95 @@ Deno.test("SIGKILL mid-run loses at most the row group being built: the next sta
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the clock offset is re-measured: a wall-clock step starts a new file with its own offset", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const before = CONFIG.monoToWallOffsetNs;
+    const after = before + 3_600_000_000_000n; // NTP steps the wall clock 1 h forward
+    let offset = before;
+    const files: ClosedFileInfo[] = [];
+    const sink = await ParquetSink.open(
+      options(dir, { wallOffsetNs: () => offset, onFileClosed: (f) => files.push(f) }),
+    );
+    sink.append(rows(0, 100));
+    sink.append(rows(100, 100));
+    offset = after;
+    sink.append(rows(200, 100));
+    await sink.close();
+    assert.equal(files.length, 2);
+    const meta = async (path: string) => {
+      const [{ v }] = await queryParquet(
+        `SELECT decode(value) AS v FROM parquet_kv_metadata('${path}')
+         WHERE decode(key) = 'podperf.mono_to_wall_offset_ns'`,
+      );
+      return BigInt(v as string);
+    };
+    assert.equal(await meta(files[0].path), before);
+    assert.equal(await meta(files[1].path), after);
+    for (const [f, off, n] of [[files[0], before, 200], [files[1], after, 100]] as const) {
+      const [r] = await queryParquet(
+        `SELECT count(*) AS n, count(*) FILTER (WHERE epoch_ns(ts) <> mono_ns + ${off}) AS bad
+         FROM read_parquet('${f.path}')`,
+      );
+      assert.equal(Number(r.n), n);
+      assert.equal(r.bad, 0n);
+    }
+    // files are named by their first slot on the monotonic clock plus the file's offset
+    const stamp = (p: string) => p.match(/(\d{8}T\d{6}\.\d{3}Z)/)![1];
+    const expect = (mono: bigint, off: bigint) =>
+      new Date(Number((mono + off) / 1_000_000n)).toISOString().replaceAll(/[-:]/g, "");
+    assert.equal(stamp(files[0].path), expect(row(0).monoNs, before));
+    assert.equal(stamp(files[1].path), expect(row(200).monoNs, after));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("retention runs as files complete: old files go, the file being written stays", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const files: ClosedFileInfo[] = [];
+    const sink = await ParquetSink.open(options(dir, {
+      maxBytes: 20_000,
+      rowGroupRows: 500,
+      retainBytes: 60_000,
+      onFileClosed: (f) => files.push(f),
+    }));
+    for (let i = 0; i < 40; i++) {
+      sink.append(rows(i * 500, 500));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await sink.close();
+    const s = sink.stats();
+    assert.ok(files.length >= 6, `files: ${files.length}`);
+    assert.ok(s.retention!.filesDeleted > 0);
+    const onDisk = [...Deno.readDirSync(dir)].map((e) => Deno.statSync(join(dir, e.name)).size);
+    const total = onDisk.reduce((a, b) => a + b, 0);
+    assert.ok(total <= 60_000, `on disk ${total}`);
+    assert.equal(s.retention!.bytesOnDisk, total);
+    // the newest file survives; the oldest were deleted first
+    assert.ok(Deno.statSync(files.at(-1)!.path).isFile);
+    assert.throws(() => Deno.statSync(files[0].path));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an output directory that cannot be written is refused at open with one line", async () => {
+  const dir = await Deno.makeTempDir();
+  const mount = await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "ro", "tmpfs", dir] })
+    .output();
+  assert.equal(mount.code, 0, new TextDecoder().decode(mount.stderr));
+  try {
+    await assert.rejects(() => ParquetSink.open(options(dir)), (e: Error) => {
+      assert.equal(e.name, "OutputConfigError");
+      assert.match(e.message, /not writable/);
+      assert.ok(e.message.includes(dir) && !e.message.includes("\n"), e.message);
+      return true;
+    });
+  } finally {
+    await new Deno.Command("umount", { args: [dir] }).output();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

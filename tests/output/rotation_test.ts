@@ -292,3 +292,30 @@ Deno.test("disk full: typed ENOSPC error, the failed file finished or left for s
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("file age is measured on the monotonic clock: a wall-clock step does not rotate", async () => {
+  const dir = await Deno.makeTempDir();
+  const realNow = Date.now;
+  try {
+    const out = new RotatingParquetWriter({
+      dir,
+      prefix: "p",
+      maxBytes: 1 << 30,
+      maxAgeMs: 60_000,
+      metadata: CONFIG,
+    });
+    out.append(row(0));
+    // the wall clock jumps an hour (NTP at boot): the file is seconds old, not an hour
+    Date.now = () => realNow() + 3_600_000;
+    out.append(row(1));
+    out.rotateIfDue();
+    assert.equal(out.filesWritten, 0);
+    Date.now = realNow;
+    await out.close();
+    assert.equal(out.filesWritten, 1);
+    assert.equal(out.rowsWritten, 2);
+  } finally {
+    Date.now = realNow;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
