@@ -3,7 +3,8 @@
  * and full at the final close (exit 3, summary still printed).
  */
 import assert from "node:assert/strict";
-import { PodperfProcess } from "./podperf_process.ts";
+import { queryParquet, sqlString } from "../helpers/duckdb.ts";
+import { type PodperfExit, PodperfProcess } from "./podperf_process.ts";
 
 async function tmpfs(options: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "podperf-e2e-out-" });
@@ -53,5 +54,70 @@ Deno.test("collect with the disk full at the final close exits 3 and still print
   } finally {
     await p.dispose();
     await unmount(out);
+  }
+});
+
+function sumRows(exit: PodperfExit): number {
+  const done = exit.lines.find((l) => l.msg === "collection finished");
+  assert.ok(done, exit.lines.map((l) => l.raw).join("\n"));
+  return done.fields.rows as number;
+}
+
+Deno.test("two collectors overlapping on one directory both keep every row under their own names", async () => {
+  const out = await Deno.makeTempDir({ prefix: "podperf-e2e-overlap-" });
+  const args = ["--output", out, "--no-nri", "--node", "n1", "--rotate-age", "700ms"];
+  const first = PodperfProcess.collect([...args, "--duration", "4s"]);
+  let second: PodperfProcess | undefined;
+  try {
+    await first.waitFor("parquet file complete");
+    // a rolling update: the new collector starts while the old one still writes
+    second = PodperfProcess.collect([...args, "--duration", "3s"]);
+    const [a, b] = await Promise.all([first.exited(), second.exited()]);
+    assert.equal(a.code, 0, a.lines.map((l) => l.raw).join("\n"));
+    assert.equal(b.code, 0, b.lines.map((l) => l.raw).join("\n"));
+    const names = [...Deno.readDirSync(out)].map((e) => e.name);
+    assert.deepEqual(names.filter((n) => !n.endsWith(".parquet")), [], `${names}`);
+    const [{ n }] = await queryParquet(
+      `SELECT count(*) AS n FROM read_parquet('${sqlString(out)}/*.parquet')`,
+    );
+    const logged = sumRows(a) + sumRows(b);
+    console.log(`overlap: ${logged} rows logged by the two collectors, ${n} in files`);
+    assert.equal(Number(n), logged, "no row of either collector lost");
+  } finally {
+    await first.dispose();
+    await second?.dispose();
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("SIGTERM with the writer stuck: exit within the close deadline, the file salvaged by the next run", async () => {
+  const out = await Deno.makeTempDir({ prefix: "podperf-e2e-stuck-" });
+  const args = ["--output", out, "--no-nri", "--node", "n1"];
+  const p = PodperfProcess.collect(args, { PODPERF_TEST_WRITER_STALL_MS: "60000" });
+  try {
+    await p.waitFor("collecting");
+    await new Promise((r) => setTimeout(r, 1500));
+    const t = Date.now();
+    p.kill("SIGTERM");
+    const exit = await p.exited();
+    const took = Date.now() - t;
+    console.log(`SIGTERM with the writer stuck: exit ${exit.code} after ${took} ms`);
+    assert.ok(took < 8000, `exit took ${took} ms`);
+    // the stalled writer never wrote its rows: counted lost, exit 3, summary printed
+    assert.equal(exit.code, 3, exit.lines.map((l) => l.raw).join("\n"));
+    assert.match(exit.stdout, /records, 0 rows in 0 file\(s\)/);
+  } finally {
+    await p.dispose();
+  }
+  // the next run takes the dead writer's leftovers (if any reached disk) without error
+  const next = PodperfProcess.collect([...args, "--duration", "1s"]);
+  try {
+    const exit = await next.exited();
+    assert.equal(exit.code, 0, exit.lines.map((l) => l.raw).join("\n"));
+    const names = [...Deno.readDirSync(out)].map((e) => e.name);
+    assert.deepEqual(names.filter((n) => !n.endsWith(".parquet")), [], `${names}`);
+  } finally {
+    await next.dispose();
+    await Deno.remove(out, { recursive: true }).catch(() => {});
   }
 });
