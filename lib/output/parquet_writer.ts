@@ -6,7 +6,7 @@
  * salvage() at the next start.
  */
 import { ByteWriter } from "hyparquet-writer";
-import { constants as zlibConstants, zstdCompressSync } from "node:zlib";
+import { constants as zlibConstants, crc32, zstdCompressSync } from "node:zlib";
 import { basename, dirname, join } from "node:path";
 import { ChunkEncoder } from "./column_chunk.ts";
 import {
@@ -95,6 +95,9 @@ export function createExclusive(path: string): Deno.FsFile {
  * holds at most one chunk plus one page, not the file.
  */
 class FdWriter extends ByteWriter {
+  /** CRC-32 of every byte handed to the file so far (the sidecar records it per row group) */
+  crc = 0;
+
   constructor(private readonly file: Deno.FsFile) {
     super(CHUNK_BYTES + (64 << 10));
   }
@@ -105,7 +108,9 @@ class FdWriter extends ByteWriter {
   }
 
   flush(): void {
-    writeAll(this.file, new Uint8Array(this.buffer, 0, this.index));
+    const bytes = new Uint8Array(this.buffer, 0, this.index);
+    writeAll(this.file, bytes);
+    this.crc = crc32(bytes, this.crc);
     this.index = 0;
   }
 
@@ -282,13 +287,17 @@ export class ParquetFileWriter {
       // hand the group to the kernel now: memory holds one row group, never the file
       this.#out.flush();
       this.#buffer.clear();
-      // on disk before the sidecar says so: a salvaged file never points at missing pages
-      this.#file.syncDataSync();
       const thrift = this.#footer.addRowGroup(columns, n, start, this.#out.offset);
       const coverage = { ...this.coverage };
       writeAll(
         this.#sidecar,
-        groupRecord({ dataEnd: this.#out.offset, rows: this.#footer.numRows, coverage, thrift }),
+        groupRecord({
+          dataEnd: this.#out.offset,
+          crc: this.#out.crc,
+          rows: this.#footer.numRows,
+          coverage,
+          thrift,
+        }),
       );
       this.#dataEnd = this.#out.offset;
       this.#flushed = coverage;

@@ -25,7 +25,14 @@ const CYCLES = rowColumnIndex("cycles");
 // One buffered column; INT64 values are held as words when the rows carry bigints (exact
 // u64/i64), else as numbers with NaN for NULL.
 type Buffered =
-  | { kind: "int64"; el: SchemaElement; words: Int32Array; f64: Float64Array; bigint: boolean }
+  | {
+    kind: "int64";
+    el: SchemaElement;
+    words: Int32Array;
+    i64: BigInt64Array; // the same memory as words
+    f64: Float64Array;
+    bigint: boolean;
+  }
   | { kind: "i32"; el: SchemaElement; data: Int32Array }
   | { kind: "bool"; el: SchemaElement; data: Uint8Array }
   | { kind: "str"; el: SchemaElement; col: StringColumn };
@@ -44,14 +51,17 @@ export class RowGroupBuffer {
   constructor(readonly capacity: number, config: FileConfig) {
     this.#cols = ROW_COLUMNS.map(({ el }): Buffered => {
       switch (el.type) {
-        case "INT64":
+        case "INT64": {
+          const i64 = new BigInt64Array(capacity);
           return {
             kind: "int64",
             el,
-            words: new Int32Array(2 * capacity),
+            words: words(i64),
+            i64,
             f64: new Float64Array(capacity),
             bigint: false,
           };
+        }
         case "INT32":
           return { kind: "i32", el, data: new Int32Array(capacity) };
         case "BOOLEAN":
@@ -96,7 +106,7 @@ export class RowGroupBuffer {
       switch (c.kind) {
         case "int64":
           if (typeof v === "bigint" && c.el.repetition_type !== "OPTIONAL") {
-            setWords(c.words, i, v);
+            c.i64[i] = v; // a u64 ≥ 2^63 wraps to the same 64 bits
             c.bigint = true;
           } else c.f64[i] = v === null || v === undefined ? NaN : Number(v);
           break;
@@ -252,12 +262,6 @@ function addCoverage(cov: Coverage, unknown: boolean, cpuNs: number, cycles: num
 
 function words(a: BigInt64Array | BigUint64Array): Int32Array {
   return new Int32Array(a.buffer, a.byteOffset, 2 * a.length);
-}
-
-function setWords(w: Int32Array, i: number, v: bigint): void {
-  const u = BigInt.asUintN(64, v);
-  w[2 * i] = Number(u & 0xffffffffn);
-  w[2 * i + 1] = Number(u >> 32n);
 }
 
 const TWO_32 = 4294967296;

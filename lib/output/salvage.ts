@@ -10,7 +10,8 @@ import { deadOwners, sameFile } from "./dir_lock.ts";
 import { FooterBuilder } from "./footer.ts";
 import { type ClosedFileInfo, publish, syncDir, writeFooterAt } from "./parquet_writer.ts";
 import { coverageMetadata } from "./schema.ts";
-import { readSidecar } from "./sidecar.ts";
+import { readSidecar, type SidecarGroup } from "./sidecar.ts";
+import { crc32 } from "node:zlib";
 
 /** What salvage found. */
 export interface SalvageResult {
@@ -80,9 +81,7 @@ function salvageOne(tmp: string, side: string, path: string, owner: string): Clo
     }
     file = Deno.openSync(tmp, { read: true, write: true });
     if (!sameFile(file, tmp)) throw new Error(`${tmp} changed while it was opened`);
-    const size = file.statSync().size;
-    // a sidecar record whose data never reached this file (power loss) is not used
-    const groups = parsed.groups.filter((g) => g.dataEnd <= size);
+    const groups = verifiedGroups(file, parsed.groups);
     if (groups.length === 0) {
       file.close();
       file = null;
@@ -119,6 +118,28 @@ function salvageOne(tmp: string, side: string, path: string, owner: string): Clo
   } finally {
     file?.close();
   }
+}
+
+// The recorded row groups whose bytes are in the file as written: the CRC of [0, dataEnd)
+// matches (a power loss may keep the sidecar's records but lose the data pages they describe).
+function verifiedGroups(file: Deno.FsFile, groups: SidecarGroup[]): SidecarGroup[] {
+  const size = file.statSync().size;
+  const ok: SidecarGroup[] = [];
+  const buf = new Uint8Array(1 << 20);
+  let crc = 0, at = 0;
+  file.seekSync(0, Deno.SeekMode.Start);
+  for (const g of groups) {
+    if (g.dataEnd > size) break;
+    while (at < g.dataEnd) {
+      const n = file.readSync(buf.subarray(0, Math.min(buf.length, g.dataEnd - at)));
+      if (n === null || n === 0) return ok;
+      crc = crc32(buf.subarray(0, n), crc);
+      at += n;
+    }
+    if (crc !== g.crc) break;
+    ok.push(g);
+  }
+  return ok;
 }
 
 // Reads a file only if it is a regular file (a symlink is never followed), else null.

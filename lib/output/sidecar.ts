@@ -6,7 +6,8 @@
  * Records: u32 payload length, u32 CRC-32 of the payload, payload (little endian). A torn or
  * partial last record fails its length or CRC and is ignored. Payload kind 1 (first record):
  * JSON of the schema, created_by and key/value metadata. Kind 2: u32 JSON length, JSON of the
- * data end offset, rows and coverage so far, then the RowGroup's Thrift bytes.
+ * data end offset, the CRC-32 of the data up to it, rows and coverage so far, then the
+ * RowGroup's Thrift bytes.
  */
 import type { KeyValue, SchemaElement } from "hyparquet";
 import { crc32 } from "node:zlib";
@@ -21,8 +22,13 @@ export interface SidecarHeader {
 
 /** One recorded row group. */
 export interface SidecarGroup {
-  /** file length once this group was on disk */
+  /** file length once this group was written */
   dataEnd: number;
+  /**
+   * CRC-32 of the file's bytes [0, dataEnd): checked at salvage instead of an fsync per row
+   * group, so a power loss that kept the sidecar but not the pages never salvages garbage
+   */
+  crc: number;
   rows: number;
   /** coverage of all rows up to and including this group */
   coverage: Coverage;
@@ -54,7 +60,7 @@ export function headerRecord(h: SidecarHeader): Uint8Array {
 /** Encodes one row group record. */
 export function groupRecord(g: SidecarGroup): Uint8Array {
   const json = utf8.encode(
-    JSON.stringify({ dataEnd: g.dataEnd, rows: g.rows, coverage: g.coverage }),
+    JSON.stringify({ dataEnd: g.dataEnd, crc: g.crc, rows: g.rows, coverage: g.coverage }),
   );
   const payload = new Uint8Array(5 + json.length + g.thrift.length);
   payload[0] = GROUP;
