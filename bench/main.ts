@@ -7,7 +7,7 @@ import { benchAggregate } from "./aggregate_bench.ts";
 import { benchNri } from "./nri_bench.ts";
 import { benchGrowth, benchMemory, benchOverhead } from "./overhead_bench.ts";
 import { benchParquet } from "./parquet_bench.ts";
-import { benchPipeline } from "./pipeline_bench.ts";
+import { benchPipeline, benchWriterLoop } from "./pipeline_bench.ts";
 import { benchSampler } from "./sampler_bench.ts";
 
 const args = new Set(Deno.args);
@@ -42,6 +42,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "pipeline",
     "Userspace path end to end, kernel bypassed: records → slots → join → Parquet",
     benchPipeline,
+  ],
+  [
+    "writer-loop",
+    "Parquet writer inline on the loop vs in its Worker: loop lag, NRI-bound CreateContainer",
+    () => benchWriterLoop(quick ? { seconds: 4, rounds: 1 } : {}),
   ],
   ["sampler", "Real BPF sampler: drain ceiling, BPF cost per program, lost records", benchSampler],
   ["parquet", "Parquet writers on the podperf schema (same rows, same run)", () => benchParquet()],
