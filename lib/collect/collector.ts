@@ -180,7 +180,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         cpus,
       },
       onFileClosed: (info) => {
-        files.push(info);
+        // a file salvaged from a writer that died is not this run's
+        if (info.salvaged !== "writer-died") files.push(info);
         log.info("parquet file complete", { ...info });
       },
     });

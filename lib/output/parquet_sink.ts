@@ -69,9 +69,11 @@ export interface ParquetSinkStats {
   rowsWritten: number;
   /** rows the Worker took that are in no complete file (write errors, unfinished at shutdown) */
   rowsLost: number;
-  /** complete files written (salvaged ones included) and files salvaged at start */
+  /** complete files written by this writer */
   files: number;
+  /** files (and their rows) of writers that died, finished at start; not in the counts above */
   filesSalvaged: number;
+  rowsSalvaged: number;
   /** bytes of complete files of this prefix in the directory plus the file being written */
   bytesOnDisk: number;
   writeErrors: number;
@@ -111,6 +113,7 @@ export class ParquetSink implements RowSink {
   #queuedBatches = 0;
   #dropped = 0;
   #salvaged = 0;
+  #rowsSalvaged = 0;
   #abandonedRows = 0;
   #healthy = true;
   #closing: Promise<void> | null = null;
@@ -146,6 +149,7 @@ export class ParquetSink implements RowSink {
         const m = e.data;
         if (m.type === "ready") {
           sink.#salvaged = m.salvaged;
+          sink.#rowsSalvaged = m.rowsSalvaged;
           worker.onmessage = (e: MessageEvent<FromWorker>) => sink.#onMessage(e.data);
           resolve();
         } else if (m.type === "init-error") {
@@ -264,6 +268,7 @@ export class ParquetSink implements RowSink {
       rowsLost: c.rowsLost + this.#abandonedRows,
       files: c.filesWritten,
       filesSalvaged: this.#salvaged,
+      rowsSalvaged: this.#rowsSalvaged,
       bytesOnDisk: (retention?.bytesOnDisk ?? this.#bytesWritten) + c.bytesPending,
       writeErrors: c.writeErrors,
       lastError: c.lastError,

@@ -55,8 +55,12 @@ export interface ClosedFileInfo {
   firstTsNs: bigint | null;
   /** wall-clock ms when the file was completed */
   closedAtMs: number;
-  /** true when the file was finished from a sidecar after its writer died, or cut short */
-  salvaged: boolean;
+  /**
+   * null for a file finished normally; "write-error" when a write failure cut it short at its
+   * last whole row group (this writer's rows); "writer-died" when it was finished at start from
+   * the sidecar of a writer that died (an earlier run's rows)
+   */
+  salvaged: null | "write-error" | "writer-died";
 }
 
 /** Default rows per row group: ~1.5 MB of buffers, a few seconds of a busy node. */
@@ -364,9 +368,9 @@ export class ParquetFileWriter {
   }
 
   // Footer at the last recorded row group, fsync, link under the final name, drop the sidecar.
-  #publish(salvaged: boolean): ClosedFileInfo {
+  #publish(cutShort: boolean): ClosedFileInfo {
     const kv = this.#footerInfo(this.#flushed);
-    if (salvaged) kv.kvMetadata.push({ key: "podperf.salvaged", value: "write-error" });
+    if (cutShort) kv.kvMetadata.push({ key: "podperf.salvaged", value: "write-error" });
     const bytes = writeFooterAt(this.#file, this.#dataEnd, this.#footer, kv);
     this.#state = "closed";
     closeQuietly(this.#file);
@@ -381,7 +385,7 @@ export class ParquetFileWriter {
       coverage: { ...this.#flushed },
       firstTsNs: this.#firstTsNs,
       closedAtMs: Date.now(),
-      salvaged,
+      salvaged: cutShort ? "write-error" : null,
     };
   }
 

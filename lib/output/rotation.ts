@@ -73,8 +73,10 @@ export class RotatingParquetWriter {
   rowsWritten = 0;
   /** rows appended that are in no completed file */
   rowsLost = 0;
-  /** completed files (salvaged ones included) */
+  /** completed files */
   filesWritten = 0;
+  /** rows in files salvaged at start from writers that died (not counted in rowsWritten) */
+  rowsSalvaged = 0;
   /** files finished from a dead writer's leftovers at start */
   readonly salvaged: ClosedFileInfo[];
   readonly #opts: RotatingOptions;
@@ -105,7 +107,10 @@ export class RotatingParquetWriter {
     this.#lock = OwnerLock.acquire(opts.dir, opts.prefix);
     const { files } = salvageDeadWriters(opts.dir, opts.prefix);
     this.salvaged = files;
-    for (const info of files) this.#completed(info);
+    for (const info of files) {
+      this.rowsSalvaged += info.rows;
+      opts.onFileClosed?.(info);
+    }
   }
 
   /** This writer's owner tag (in its temporary and lock file names). */

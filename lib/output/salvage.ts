@@ -113,7 +113,7 @@ function salvageOne(tmp: string, side: string, path: string, owner: string): Clo
       coverage: last.coverage,
       firstTsNs: null,
       closedAtMs: Date.now(),
-      salvaged: true,
+      salvaged: "writer-died",
     };
   } finally {
     file?.close();

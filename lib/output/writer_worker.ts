@@ -33,7 +33,7 @@ export interface WorkerCounters {
 
 /** Messages from the Worker. */
 export type FromWorker =
-  | { type: "ready"; owner: string; salvaged: number }
+  | { type: "ready"; owner: string; salvaged: number; rowsSalvaged: number }
   | { type: "init-error"; option: string; message: string }
   | { type: "file"; info: ClosedFileInfo }
   | { type: "ack"; rows: number; counters: WorkerCounters }
@@ -92,7 +92,12 @@ port.onmessage = (e) => {
           extraMetadata: () => extra,
           onFileClosed: (info) => port.postMessage({ type: "file", info }),
         });
-        port.postMessage({ type: "ready", owner: writer.owner, salvaged: writer.salvaged.length });
+        port.postMessage({
+          type: "ready",
+          owner: writer.owner,
+          salvaged: writer.salvaged.length,
+          rowsSalvaged: writer.rowsSalvaged,
+        });
         const w = writer;
         ageTimer = setInterval(() => step(() => w.rotateIfDue()), 1000);
       } catch (err) {

@@ -153,8 +153,10 @@ Deno.test("SIGKILL mid-run loses at most the row group being built: the next sta
     const next = await ParquetSink.open(options(dir, { onFileClosed: (f) => salvaged.push(f) }));
     await next.close();
     assert.equal(salvaged.length, 1);
-    assert.equal(salvaged[0].salvaged, true);
+    assert.equal(salvaged[0].salvaged, "writer-died");
     assert.equal(next.stats().filesSalvaged, 1);
+    assert.equal(next.stats().rowsSalvaged, salvaged[0].rows);
+    assert.equal(next.stats().rowsWritten, 0);
     const got = await countRows(join(dir, "*.parquet"));
     assert.equal(got, salvaged[0].rows);
     // every whole row group the killed writer had recorded is back; what is lost is less than
