@@ -15,7 +15,7 @@ import {
   type OutputWriteError,
   writeErrorFrom,
 } from "./errors.ts";
-import { FooterBuilder, type FooterInfo, writeFileHeader } from "./footer.ts";
+import { FooterBuilder, type FooterInfo, serializeRowGroup, writeFileHeader } from "./footer.ts";
 import { RowGroupBuffer } from "./row_group_buffer.ts";
 import type { RowBatch } from "./row_batch.ts";
 import { groupRecord, headerRecord } from "./sidecar.ts";
@@ -291,18 +291,20 @@ export class ParquetFileWriter {
       // hand the group to the kernel now: memory holds one row group, never the file
       this.#out.flush();
       this.#buffer.clear();
-      const thrift = this.#footer.addRowGroup(columns, n, start, this.#out.offset);
+      const thrift = serializeRowGroup(columns, n, start, this.#out.offset);
       const coverage = { ...this.coverage };
       writeAll(
         this.#sidecar,
         groupRecord({
           dataEnd: this.#out.offset,
           crc: this.#out.crc,
-          rows: this.#footer.numRows,
+          rows: this.#footer.numRows + n,
           coverage,
           thrift,
         }),
       );
+      // only now is the group part of the file: a failure above cuts the file before it
+      this.#footer.addSerializedRowGroup(thrift, n);
       this.#dataEnd = this.#out.offset;
       this.#flushed = coverage;
     } catch (err) {
