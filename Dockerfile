@@ -12,7 +12,7 @@ RUN npm install --no-audit --no-fund --loglevel=error
 COPY . .
 # vmlinux.h comes from the build host's BTF; CO-RE relocates the object on every node kernel.
 RUN bash scripts/build_bpf.sh \
- && node_modules/deno/deno compile -A --unstable-raw-imports -o /out/podperf main.ts
+ && node_modules/deno/deno compile -A --unstable-raw-imports --include lib/output/writer_worker.ts -o /out/podperf main.ts
 
 # Runtime stage: nothing but libbpf (and its libelf/zlib) next to the binary.
 FROM debian:bookworm-slim
