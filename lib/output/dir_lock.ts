@@ -49,6 +49,9 @@ export class OwnerLock {
     // link, not rename: never replaces a lock file someone else holds under the name
     try {
       Deno.linkSync(fresh, path);
+    } catch (err) {
+      file.close();
+      throw err;
     } finally {
       Deno.removeSync(fresh);
     }

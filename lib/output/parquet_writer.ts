@@ -226,10 +226,13 @@ export class ParquetFileWriter {
     } catch (err) {
       throw writeErrorFrom(err, this.tmpPath, "create", 0);
     }
+    let sidecar: Deno.FsFile | null = null;
     try {
-      this.#sidecar = createExclusive(this.sidecarPath);
-      writeAll(this.#sidecar, headerRecord(this.#footerInfo(null)));
+      sidecar = createExclusive(this.sidecarPath);
+      writeAll(sidecar, headerRecord(this.#footerInfo(null)));
+      this.#sidecar = sidecar;
     } catch (err) {
+      if (sidecar) closeQuietly(sidecar);
       this.#file.close();
       removeQuietly(this.tmpPath);
       removeQuietly(this.sidecarPath);

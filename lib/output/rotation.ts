@@ -152,23 +152,26 @@ export class RotatingParquetWriter {
    */
   appendBatch(batch: RowBatch, offsetNs?: bigint): void {
     if (this.#closed) throw new OutputClosedError(this.#opts.dir);
-    if (offsetNs !== undefined) {
-      const d = offsetNs - this.#currentOffset;
-      if (this.#current && (d > CLOCK_STEP_NS || d < -CLOCK_STEP_NS)) {
-        log.warn("wall clock stepped: starting a new file", { stepNs: d });
-        this.#finish(this.#current);
-      }
-      this.#offsetNs = offsetNs;
-    }
     let done = 0;
     try {
+      if (offsetNs !== undefined) {
+        const d = offsetNs - this.#currentOffset;
+        if (this.#current && (d > CLOCK_STEP_NS || d < -CLOCK_STEP_NS)) {
+          log.warn("wall clock stepped: starting a new file", { stepNs: d });
+          this.#finish(this.#current);
+        }
+        this.#offsetNs = offsetNs;
+      }
       while (done < batch.rows) {
         const file = this.#current ?? this.#open(batch, done);
         const room = Math.max(1, this.#opts.rowGroupRows ?? batch.rows);
         const take = Math.min(batch.rows - done, room);
+        const before = file.rows;
         try {
           file.appendBatch(batch, done, take);
         } catch (err) {
+          // the rows the file took before failing are in the error's rowsLost already
+          done += file.rows - before;
           this.#dropOnWriteError(err);
           throw err;
         }
@@ -176,7 +179,7 @@ export class RotatingParquetWriter {
         if (file.bytes >= this.#opts.maxBytes) this.#finish(file);
       }
     } catch (err) {
-      // the rows of the batch the failing file did not take
+      // the rows of the batch no file took
       if (err instanceof OutputWriteError) this.rowsLost += batch.rows - done;
       throw err;
     }

@@ -320,3 +320,50 @@ Deno.test("file age is measured on the monotonic clock: a wall-clock step does n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("disk full in the middle of a batch: every row counted once, written or lost", async () => {
+  const dir = await Deno.makeTempDir();
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=128k", "tmpfs", dir],
+  }).output();
+  assert.equal(mount.code, 0, new TextDecoder().decode(mount.stderr));
+  try {
+    // one growing file (no size rotation): the failure hits a row group flush inside a batch
+    const out = new RotatingParquetWriter({
+      dir,
+      prefix: "p",
+      maxBytes: 1 << 30,
+      maxAgeMs: 3_600_000,
+      rowGroupRows: 1000,
+      metadata: CONFIG,
+    });
+    const noisy = (i: number) =>
+      row(i, {
+        cgroupId: BigInt(i) * 2654435761n,
+        comm: `c${(i * 7919) % 100_003}`,
+        cpuNs: i * 31,
+      });
+    let appended = 0, failures = 0;
+    while (appended < 200_000 && failures < 3) {
+      const batch = Array.from({ length: 1500 }, (_, k) => noisy(appended + k));
+      appended += batch.length;
+      try {
+        out.appendMany(batch);
+      } catch (err) {
+        assert.ok(err instanceof OutputWriteError, String(err));
+        failures++;
+      }
+    }
+    assert.ok(failures > 0, "the disk filled");
+    await out.close().catch(() => {});
+    assert.equal(out.rowsWritten + out.rowsLost, appended);
+    let total = 0;
+    for (const n of listDir(dir).filter((n) => n.endsWith(".parquet"))) {
+      total += await rowsIn(join(dir, n));
+    }
+    assert.equal(total, out.rowsWritten);
+  } finally {
+    await new Deno.Command("umount", { args: [dir] }).output();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
