@@ -186,7 +186,8 @@ export class ParquetSink implements RowSink {
       e.preventDefault();
       sink.#died(e.message);
     };
-    await sink.#retention?.enforce();
+    // in the background: a slow directory listing must not hold up the start
+    void sink.#retention?.enforce();
     return sink;
   }
 
@@ -254,7 +255,16 @@ export class ParquetSink implements RowSink {
         this.#healthy = false;
       }
       this.#worker.terminate();
-      await this.#retention?.enforce();
+      // a last retention pass for the files just completed, bounded: a hung filesystem must
+      // not hold up the exit
+      if (this.#retention) {
+        let t: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          this.#retention.enforce(),
+          new Promise((r) => t = setTimeout(r, 1000)),
+        ]);
+        clearTimeout(t);
+      }
     })();
     return this.#closing;
   }

@@ -89,7 +89,8 @@ Deno.test("a stalled writer never blocks append: the overflow is dropped and cou
     assert.ok(during.rowsQueued <= 5000, `queued ${during.rowsQueued}`);
     assert.ok(during.rowsDropped > 0, "the bounded queue must overflow during the stall");
     assert.ok(during.queueDepth > 0);
-    assert.ok(slowest < 100, `append took ${slowest.toFixed(1)} ms while the writer stalled`);
+    // appending inline would take the whole 1.5 s stall
+    assert.ok(slowest < 250, `append took ${slowest.toFixed(1)} ms while the writer stalled`);
     await sink.close();
     const s = sink.stats();
     assert.equal(s.rowsWritten + s.rowsDropped, appended);
