@@ -63,3 +63,24 @@ Deno.test("a torn last sidecar record is ignored; the groups before it are salva
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("start-up never follows a symlink or opens a FIFO planted as a lock or sidecar", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const victim = join(dir, "victim");
+    await Deno.writeTextFile(victim, "precious");
+    await Deno.symlink(victim, join(dir, ".p.bad00001.lock"));
+    const { side } = await deadWriter(dir);
+    // the dead writer's sidecar replaced by a FIFO: opening it for reading would hang
+    await Deno.remove(side);
+    const mk = await new Deno.Command("mkfifo", { args: [side] }).output();
+    assert.equal(mk.code, 0);
+    const { files, discarded } = salvageDeadWriters(dir, "p");
+    assert.equal(files.length, 0);
+    assert.equal(discarded, 1);
+    assert.equal(await Deno.readTextFile(victim), "precious");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["victim"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
