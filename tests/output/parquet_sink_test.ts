@@ -269,3 +269,42 @@ Deno.test("an output directory that cannot be written is refused at open with on
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a disk that stays full is logged once a minute per kind, with every failure counted", async () => {
+  const dir = await Deno.makeTempDir();
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
+  }).output();
+  assert.equal(mount.code, 0, new TextDecoder().decode(mount.stderr));
+  try {
+    // the fixture flushes a 1000-row group every ~40 ms: each flush fails once the disk is full
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./sink_fixture.ts", import.meta.url).pathname, dir],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // stderr read as it comes, so the child never blocks on a full pipe
+    const stderrText = new Response(child.stderr).text();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "", stats: Record<string, number> = {};
+    while (!(stats.writeErrors >= 10)) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+      if (text.endsWith("\n")) stats = JSON.parse(text.trim().split("\n").at(-1)!);
+    }
+    child.kill("SIGTERM");
+    for (let r = await lines.read(); !r.done; r = await lines.read()) text += r.value;
+    await child.status;
+    const stderr = await stderrText;
+    const full = stderr.split("\n").filter((l) => l.includes("no space left on device"));
+    assert.ok(stats.writeErrors >= 10, `write errors: ${stats.writeErrors}`);
+    assert.ok(
+      full.length <= 2,
+      `${full.length} lines for ${stats.writeErrors} failures:\n${stderr}`,
+    );
+  } finally {
+    await new Deno.Command("umount", { args: [dir] }).output();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
