@@ -90,7 +90,7 @@ Deno.test("a stalled writer never blocks append: the overflow is dropped and cou
     assert.ok(during.rowsDropped > 0, "the bounded queue must overflow during the stall");
     assert.ok(during.queueDepth > 0);
     // appending inline would take the whole 1.5 s stall
-    assert.ok(slowest < 250, `append took ${slowest.toFixed(1)} ms while the writer stalled`);
+    assert.ok(slowest < 750, `append took ${slowest.toFixed(1)} ms while the writer stalled`);
     await sink.close();
     const s = sink.stats();
     assert.equal(s.rowsWritten + s.rowsDropped, appended);
