@@ -291,6 +291,11 @@ export class ParquetSink implements RowSink {
     };
   }
 
+  /** Runs a retention pass now and resolves when it is done (close() waits at most 1 s). */
+  async enforceRetention(): Promise<void> {
+    await this.#retention?.enforce();
+  }
+
   /** Test hook: blocks the Worker for `ms` as a stuck disk would. */
   stallForTest(ms: number): void {
     this.#post({ type: "stall", ms });
