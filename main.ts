@@ -1,106 +1,35 @@
 /**
- * The podperf command line: `collect`, `summary`, `pods`.
+ * The podperf command line: `collect`, `summary`, `report`, `pods`.
  * Errors the user can act on are printed as one line and a non-zero exit code.
  */
 import cac from "cac";
-import { collect, type CollectResult } from "./lib/collect/collector.ts";
+import { collect, MIN_INTERVAL_NS } from "./lib/collect/collector.ts";
+import { parseListenAddress } from "./lib/agent/http_server.ts";
 import { parseBytes, parseDurationNs, UsageError } from "./lib/cli/units.ts";
+import { parseBy, parseCount, parseCounters } from "./lib/cli/flags.ts";
+import {
+  keepNegativeValues,
+  parseLogLevel,
+  tidyHelp,
+  unknownCommandError,
+  withOptionHint,
+} from "./lib/cli/help.ts";
+import { checkOutputDir } from "./lib/cli/output_dir.ts";
+import { printCollectSummary } from "./lib/cli/collect_summary.ts";
+import { runSummaryCommand } from "./lib/cli/summary.ts";
 import { log, setLogLevel } from "./lib/log.ts";
 import { DEFAULT_NRI_SOCKET, runPodsCommand } from "./lib/nri/mod.ts";
-import {
-  formatJson,
-  formatTable,
-  readPodperfFile,
-  summarize,
-  type SummaryBy,
-  summaryColumns,
-  type SummaryRow,
-} from "./lib/report/mod.ts";
-import type { OutputRow } from "./lib/output/mod.ts";
-import { COUNTER_NAMES } from "./lib/sampler/mod.ts";
 import { VERSION } from "./lib/version.ts";
-
-const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup"];
-
-function parseCount(flag: string, text: unknown, min: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    throw new UsageError(flag, `--${flag}: "${text}" is not a whole number ≥ ${min}`);
-  }
-  return n;
-}
-
-function parseCounters(text: unknown): string[] | undefined {
-  if (text === undefined) return undefined;
-  const names = String(text).split(",").map((s) => s.trim()).filter((s) => s);
-  const unknown = names.filter((n) => !(COUNTER_NAMES as readonly string[]).includes(n));
-  if (unknown.length) {
-    throw new UsageError(
-      "counters",
-      `--counters: unknown ${unknown.join(", ")} (known: ${COUNTER_NAMES.join(", ")})`,
-    );
-  }
-  return names;
-}
-
-function parseBy(text: string): SummaryBy {
-  if (!BY.includes(text as SummaryBy)) {
-    throw new UsageError("by", `--by: "${text}" is not one of ${BY.join(", ")}`);
-  }
-  return text as SummaryBy;
-}
-
-function printSummary(rows: SummaryRow[], by: SummaryBy, json: boolean, limit: number): void {
-  if (json) {
-    console.log(formatJson(rows));
-    return;
-  }
-  const shown = limit > 0 ? rows.slice(0, limit) : rows;
-  console.log(formatTable(shown, summaryColumns(by)).trimEnd());
-  if (shown.length < rows.length) {
-    console.log(`… ${rows.length - shown.length} more (--top 0 shows all)`);
-  }
-}
-
-function printCollectSummary(r: CollectResult, by: SummaryBy, json: boolean, top: number): void {
-  if (!r.window) {
-    console.log("no samples were collected");
-    return;
-  }
-  const rows = summarize(r.totals, {
-    by,
-    from: r.window.from,
-    to: r.window.to + r.intervalNs,
-    intervalNs: r.intervalNs,
-    cpus: r.cpus,
-  });
-  const cov = r.coverage;
-  const total = cov.knownCpuNs + cov.unknownCpuNs;
-  if (!json) {
-    const share = total > 0 ? (100 * cov.knownCpuNs / total).toFixed(1) : "0.0";
-    console.log(
-      `${r.records} records, ${r.rowsWritten} rows in ${r.files.length} file(s), ` +
-        `${r.lostRecords} lost records; ${share}% of CPU time attributed to a pod` +
-        (cov.knownCycles + cov.unknownCycles > 0
-          ? ` (${
-            (100 * cov.knownCycles / (cov.knownCycles + cov.unknownCycles)).toFixed(1)
-          }% of cycles)`
-          : ""),
-    );
-    for (const f of r.files) console.log(`  ${f.path} (${f.rows} rows, ${f.bytes} bytes)`);
-    const sources = r.counters.map((c) => `${c.name}: ${c.source}`).join(", ");
-    console.log(`counters: ${sources}`);
-  }
-  printSummary(rows, by, json, top);
-}
+import { uploaderFor } from "./lib/upload/mod.ts";
+import { runReport } from "./lib/cli/report.ts";
 
 async function runCollect(o: Record<string, unknown>): Promise<number> {
   const durationNs = o.duration === undefined
     ? undefined
     : parseDurationNs("duration", o.duration as string);
   const intervalNs = parseDurationNs("interval", (o.interval as string) ?? "1ms");
-  if (intervalNs < 10_000n || intervalNs > 10_000_000_000n) {
-    throw new UsageError("interval", "--interval must be between 10us and 10s");
+  if (intervalNs < MIN_INTERVAL_NS || intervalNs > 10_000_000_000n) {
+    throw new UsageError("interval", "--interval must be between 100us and 10s");
   }
   const counters = parseCounters(o.counters);
   const top = parseCount("top", o.top ?? 20, 0);
@@ -119,13 +48,26 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
   if (!/^[0-9]{2}$/.test(String(o.nriIndex ?? "10"))) {
     throw new UsageError("nri-index", `--nri-index must be two digits, got "${o.nriIndex}"`);
   }
+  if (o.listen !== undefined) {
+    try {
+      parseListenAddress(String(o.listen));
+    } catch (e) {
+      throw new UsageError("listen", (e as Error).message);
+    }
+  }
+  const outputDir = await checkOutputDir(String(o.output ?? "out"));
+  // the env form lets a DaemonSet take the target from a Secret (deploy/upload.yaml)
+  const uploadUrl = o.upload ?? (Deno.env.get("PODPERF_UPLOAD") || undefined);
+  const upload = uploadUrl === undefined
+    ? undefined
+    : uploaderFor(String(uploadUrl), String(o.output ?? "out"), String(o.node ?? Deno.hostname()));
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
     const result = await collect({
-      outputDir: String(o.output ?? "out"),
+      outputDir,
       durationMs: durationNs === undefined ? undefined : Number(durationNs / 1_000_000n),
       intervalNs,
       counters,
@@ -139,8 +81,14 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       fallbacks: o.fallbacks !== false,
       containerdStateDirs: o.containerdState ? [String(o.containerdState)] : undefined,
       signal: ac.signal,
+      upload,
+      keepTotals: o.summary !== false,
+      listen: o.listen === undefined ? undefined : String(o.listen),
+      statsIntervalMs: Number(
+        parseDurationNs("stats-interval", (o.statsInterval as string) ?? "60s") / 1_000_000n,
+      ),
     });
-    if (o.summary !== false) printCollectSummary(result, by, Boolean(o.json), top);
+    if (o.summary !== false) await printCollectSummary(result, by, Boolean(o.json), top);
     return result.rowsLost > 0 ? 3 : 0;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
@@ -148,48 +96,22 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
   }
 }
 
-function parseWallTime(flag: string, text: unknown): bigint | undefined {
-  if (text === undefined) return undefined;
-  const ms = Date.parse(String(text));
-  if (Number.isNaN(ms)) {
-    throw new UsageError(
-      flag,
-      `--${flag}: "${text}" is not a time (example: 2026-11-23T17:00:00Z)`,
-    );
-  }
-  return BigInt(ms) * 1_000_000n;
-}
-
-async function runSummary(files: string[], o: Record<string, unknown>): Promise<number> {
-  if (files.length === 0) throw new UsageError("FILE", "summary: give at least one Parquet file");
-  const by = parseBy(String(o.by ?? "pod"));
-  const from = parseWallTime("from", o.from);
-  const to = parseWallTime("to", o.to);
-  const rows: OutputRow[] = [];
-  let intervalNs = 1_000_000n;
-  // The share of node CPU needs the node's CPU count, which each file records.
-  let fileCpus: number | undefined;
-  for (const path of files) {
-    const f = await readPodperfFile(path);
-    const offset = BigInt(f.metadata["podperf.mono_to_wall_offset_ns"] ?? "0");
-    intervalNs = BigInt(f.metadata["podperf.interval_ns"] ?? intervalNs);
-    fileCpus ??= f.metadata["podperf.cpus"] ? Number(f.metadata["podperf.cpus"]) : undefined;
-    for (const r of f.rows) {
-      const wall = r.monoNs + offset;
-      if ((from === undefined || wall >= from) && (to === undefined || wall < to)) rows.push(r);
-    }
-  }
-  const cpus = o.cpus !== undefined ? parseCount("cpus", o.cpus, 1) : fileCpus;
-  const top = parseCount("top", o.top ?? 0, 0);
-  printSummary(summarize(rows, { by, intervalNs, cpus }), by, Boolean(o.json), top);
-  return 0;
-}
-
 function runPods(o: Record<string, unknown>): Promise<number> {
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
   return runPodsCommand({
-    socketPath: String(o.nriSocket ?? DEFAULT_NRI_SOCKET),
+    socketPath: o.nri === false ? null : String(o.nriSocket ?? DEFAULT_NRI_SOCKET),
     json: Boolean(o.json),
     timeoutMs: Number(parseDurationNs("timeout", (o.timeout as string) ?? "10s") / 1_000_000n),
+    fallbacks: o.fallbacks !== false,
+    containerdStateDirs: [String(o.containerdState ?? "/run/containerd")],
+    watch: Boolean(o.watch),
+    signal: ac.signal,
+  }).finally(() => {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
   });
 }
 
@@ -197,7 +119,10 @@ function runPods(o: Record<string, unknown>): Promise<number> {
 export function buildCli(): ReturnType<typeof cac> {
   const cli = cac("podperf");
   cli.command("collect", "Sample per-process CPU counters every interval and write Parquet")
-    .option("--duration <time>", "Stop after this long (e.g. 10s); default: until SIGINT/SIGTERM")
+    .option(
+      "--duration <time>",
+      "Stop after this long: 10s, 5m, or a bare number of seconds (default: until SIGINT/SIGTERM)",
+    )
     .option("--output <dir>", "Directory for the Parquet files", { default: "out" })
     .option("--interval <time>", "Sampling interval and slot length", { default: "1ms" })
     .option(
@@ -210,10 +135,9 @@ export function buildCli(): ReturnType<typeof cac> {
     })
     .option("--no-nri", "Do not connect to the runtime over NRI")
     .option("--no-fallbacks", "Do not name pods from OCI bundles or cgroup paths")
-    .option(
-      "--containerd-state <dir>",
-      "containerd state dir for the OCI fallback (default /run/containerd)",
-    )
+    .option("--containerd-state <dir>", "containerd state dir for the OCI fallback", {
+      default: "/run/containerd",
+    })
     .option("--node <name>", "Node name for rows and file names (default: hostname)")
     .option("--rotate-size <bytes>", "Start a new file at this size", { default: "256MiB" })
     .option("--rotate-age <time>", "Start a new file at this age", { default: "10m" })
@@ -230,27 +154,65 @@ export function buildCli(): ReturnType<typeof cac> {
       default: "process",
     })
     .option("--top <n>", "Summary rows shown (0 = all)", { default: 20 })
-    .option("--no-summary", "Do not print the summary at the end")
+    .option(
+      "--upload <s3url>",
+      "Upload completed files to s3://BUCKET/PREFIX (default $PODPERF_UPLOAD; AWS_* env)",
+    )
+    .option("--no-summary", "Do not print the summary at the end (keeps no per-process totals)")
+    .option("--listen <addr>", "Serve /healthz, /readyz and /metrics on HOST:PORT")
+    .option("--stats-interval <time>", "Log a one-line stats record this often (0 = never)", {
+      default: "60s",
+    })
     .option("--json", "Print the summary as JSON")
     .example("podperf collect --duration 10s --output /var/lib/podperf")
     .action((o) => runCollect(o));
-  cli.command("summary [...files]", "Summarize Parquet files per pod, container or process")
-    .option("--by <key>", "Group by pod, container, process or cgroup", { default: "pod" })
+  cli.command(
+    "summary [...inputs]",
+    "Summarize Parquet files, directories, globs or s3://BUCKET/PREFIX per pod, container, …",
+  )
+    .option("--by <key>", "Group by pod, container, process, cgroup or node", { default: "pod" })
     .option("--from <time>", "Window start, wall clock (ISO 8601)")
     .option("--to <time>", "Window end, wall clock (ISO 8601)")
-    .option("--cpus <n>", "CPUs of the node (default: from the files' podperf.cpus)")
+    .option(
+      "--cpus <n>",
+      "CPUs for the node share (default: the files' podperf.cpus, summed over nodes)",
+    )
     .option("--top <n>", "Rows shown (0 = all)", { default: 0 })
     .option("--json", "Print JSON")
+    .option("--every <time>", "Per-group time series in buckets of this length (e.g. 1s)")
     .example("podperf summary --by container out/*.parquet")
-    .action((files: string[], o) => runSummary(files, o));
-  cli.command("pods", "Show the live cgroup → pod map learned from the runtime over NRI")
+    .example("podperf summary --every 1s out/*.parquet")
+    .action((files: string[], o) => runSummaryCommand(files, o));
+  cli.command("report [...inputs]", "Write a self-contained HTML report naming victims/suspects")
+    .option("-o, --output <file>", "The HTML file", { default: "report.html" })
+    .option("--every <time>", "Bucket length of the series and the correlation", {
+      default: "1s",
+    })
+    .option("--title <text>", "Page title (default: the node names)")
+    .example("podperf report out/ -o report.html")
+    .action((inputs: string[], o) =>
+      runReport(inputs, {
+        output: String(o.output ?? "report.html"),
+        everyNs: parseDurationNs("every", String(o.every ?? "1s")),
+        title: o.title === undefined ? undefined : String(o.title),
+      })
+    );
+  cli.command("pods", "Show which pod, container or service podperf names each cgroup, and how")
     .option("--nri-socket <path>", "The runtime's NRI socket", { default: DEFAULT_NRI_SOCKET })
     .option("--timeout <time>", "How long to wait for the runtime", { default: "10s" })
-    .option("--json", "Print JSON")
+    .option("--no-nri", "Do not ask the runtime over NRI (fallbacks only)")
+    .option("--no-fallbacks", "Do not name pods from OCI bundles or cgroup paths")
+    .option("--containerd-state <dir>", "containerd state dir for the OCI fallback", {
+      default: "/run/containerd",
+    })
+    .option("--watch", "Keep running and print each change (ADDED, MODIFIED, DELETED)")
+    .option("--json", "Print JSON (with --watch: one object per change)")
+    .example("podperf pods --watch")
     .action((o) => runPods(o));
   cli.option("--log-level <level>", "debug, info, warn or error", { default: "info" });
   cli.help();
   cli.version(VERSION);
+  tidyHelp(cli);
   return cli;
 }
 
@@ -258,13 +220,11 @@ export function buildCli(): ReturnType<typeof cac> {
 export async function run(args: string[]): Promise<number> {
   const cli = buildCli();
   try {
-    cli.parse(["podperf", "podperf", ...args], { run: false });
-    setLogLevel(String(cli.options.logLevel ?? "info"));
+    cli.parse(["podperf", "podperf", ...keepNegativeValues(args)], { run: false });
+    setLogLevel(parseLogLevel(cli.options.logLevel ?? "info"));
     if (cli.options.help || cli.options.version) return 0;
     if (!cli.matchedCommand) {
-      if (cli.args.length) {
-        throw new UsageError("command", `unknown command "${cli.args[0]}" (see podperf --help)`);
-      }
+      if (cli.args.length) throw unknownCommandError(cli, String(cli.args[0]));
       cli.outputHelp();
       return 0;
     }
@@ -273,7 +233,8 @@ export async function run(args: string[]): Promise<number> {
   } catch (e) {
     const err = e as Error;
     // One line a user can act on; the stack only at debug level.
-    console.error(`podperf: error: ${err.message}`);
+    const message = err.name === "CACError" ? withOptionHint(cli, err.message) : err.message;
+    console.error(`podperf: error: ${message}`);
     log.debug("error detail", { name: err.name, stack: err.stack });
     return err instanceof UsageError || err.name === "CACError" ? 2 : 1;
   }

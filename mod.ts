@@ -48,3 +48,12 @@ export {
   type SummaryRow,
 } from "./lib/report/mod.ts";
 export { VERSION } from "./lib/version.ts";
+export {
+  clientFromEnv,
+  parseS3Url,
+  S3Client,
+  S3Error,
+  Uploader,
+  type UploaderOptions,
+  type UploadStats,
+} from "./lib/upload/mod.ts";

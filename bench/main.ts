@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: every podperf benchmark in one run, printed as tables with the machine,
  * kernel, Deno version and date, so figures from one run can be compared side by side.
- * `--quick` shortens the overhead runs; `--only a,b` picks sections.
+ * `--quick` shortens the overhead runs; `--only a,b` picks sections; `--soak=N` sets the soak's
+ * length in seconds (default 600).
  */
 import { benchAggregate } from "./aggregate_bench.ts";
 import { benchNri } from "./nri_bench.ts";
@@ -9,11 +10,17 @@ import { benchGrowth, benchMemory, benchOverhead } from "./overhead_bench.ts";
 import { benchParquet } from "./parquet_bench.ts";
 import { benchPipeline, benchWriterLoop } from "./pipeline_bench.ts";
 import { benchSampler } from "./sampler_bench.ts";
+import { benchSoak } from "./soak_bench.ts";
+import { benchReport } from "./report_bench.ts";
+import { benchS3Client, benchSummaryRead, benchUploader } from "./upload_bench.ts";
 
 const args = new Set(Deno.args);
 const quick = args.has("--quick");
 const onlyArg = Deno.args.find((a) => a.startsWith("--only="))?.slice(7);
 const only = onlyArg ? new Set(onlyArg.split(",")) : null;
+// Soak length in seconds: --soak=N (default 600, 60 with --quick).
+const soakArg = Deno.args.find((a) => a.startsWith("--soak="))?.slice(7);
+const soakS = soakArg ? Number(soakArg) : quick ? 60 : 600;
 
 function text(cmd: string, ...a: string[]): string {
   try {
@@ -69,6 +76,27 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "memory",
     "Collector RSS after a long collection",
     () => benchMemory(quick ? { seconds: 15 } : {}),
+  ],
+  [
+    "soak",
+    `Agent soak (${soakS} s): fork churn + a pod per second; RSS, bounded structures, drain p99`,
+    () => benchSoak({ seconds: soakS, everyS: Math.min(10, soakS) }),
+  ],
+  [
+    "report",
+    "podperf report on demo nodes: rows/s into the series, HTML size, chromium render",
+    () => benchReport({ quick }),
+  ],
+  [
+    "s3client",
+    "S3 client choice: SigV4 over fetch vs AWS SDK (fresh process each)",
+    () => benchS3Client(quick ? 1 : 3),
+  ],
+  ["upload", "Uploader to s3rver: throughput and CPU per GiB", () => benchUploader()],
+  [
+    "summary-read",
+    "summary rows/s and peak RSS vs input size, next to DuckDB",
+    () => benchSummaryRead(quick),
   ],
 ];
 

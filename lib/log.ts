@@ -33,33 +33,46 @@ function write(level: LogLevel, msg: string, fields?: Record<string, unknown>): 
 export const THROTTLE_MS = 60_000;
 // Kinds are a small fixed vocabulary in code (not user data), but stay bounded all the same.
 const MAX_KINDS = 256;
-const throttle = new Map<string, { last: number; suppressed: number }>();
 
-/**
- * Logs at most one line per `kind` per minute; the next line written for that kind carries
- * `suppressed`, the count of lines held back since the previous one. For failures that repeat
- * on every loop turn (a full disk, a dead socket) so a week of them stays a few lines a minute.
- */
-function throttled(
+/** A throttled log function (see `log.throttled`). */
+export type ThrottledLog = (
   kind: string,
   level: LogLevel,
   msg: string,
   fields?: Record<string, unknown>,
-  now = performance.now(),
-): void {
-  const t = throttle.get(kind);
-  if (t && now - t.last < THROTTLE_MS) {
-    t.suppressed++;
-    return;
-  }
-  if (!t && throttle.size >= MAX_KINDS) throttle.delete(throttle.keys().next().value!);
-  write(
-    level,
-    msg,
-    t?.suppressed ? { ...fields, kind, suppressed: t.suppressed } : { ...fields, kind },
-  );
-  throttle.set(kind, { last: now, suppressed: 0 });
+  now?: number,
+) => void;
+
+/**
+ * Builds a `throttled` over any line writer: at most one line per `kind` per minute; the next
+ * line written for that kind carries `suppressed`, the count of lines held back since the
+ * previous one. Exported so test loggers throttle exactly as the real one does.
+ */
+export function throttledWriter(
+  out: (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void,
+): ThrottledLog {
+  const seen = new Map<string, { last: number; suppressed: number }>();
+  return (kind, level, msg, fields, now = performance.now()) => {
+    const t = seen.get(kind);
+    if (t && now - t.last < THROTTLE_MS) {
+      t.suppressed++;
+      return;
+    }
+    if (!t && seen.size >= MAX_KINDS) seen.delete(seen.keys().next().value!);
+    out(
+      level,
+      msg,
+      t?.suppressed ? { ...fields, kind, suppressed: t.suppressed } : { ...fields, kind },
+    );
+    seen.set(kind, { last: now, suppressed: 0 });
+  };
 }
+
+/**
+ * Logs at most one line per `kind` per minute, with a `suppressed` count. For failures that
+ * repeat on every loop turn (a full disk, a dead socket) so a week of them stays a few lines.
+ */
+const throttled: ThrottledLog = throttledWriter(write);
 
 /** The process-wide structured logger. */
 export const log = {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs everything podperf needs on a fresh Debian bookworm machine, idempotently:
-# the BPF toolchain (clang, bpftool, libbpf headers), Deno and the npm packages, and the
-# compiled BPF object. Safe to run again; each step skips what is already there.
+# Installs what running podperf needs on a fresh Debian bookworm machine, idempotently: the BPF
+# toolchain (clang, bpftool, libbpf headers), Deno and the npm packages, and the compiled BPF
+# object. What only the tests and benchmarks need is in scripts/setup_test.sh, which runs this
+# first. Safe to run again; each step skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,6 @@ command -v bpftool >/dev/null || [ -x /usr/sbin/bpftool ] || need_apt+=(bpftool)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need_apt+=(libbpf-dev)
 [ -e /usr/lib/x86_64-linux-gnu/libbpf.so.1 ] || [ -e /lib/x86_64-linux-gnu/libbpf.so.1 ] || need_apt+=(libbpf1)
 [ -f /usr/include/linux/perf_event.h ] || need_apt+=(linux-libc-dev)
-command -v perf >/dev/null || need_apt+=(linux-perf)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -29,6 +29,4 @@ if [ ! -x node_modules/deno/deno ] || [ package.json -nt node_modules/.package-l
 fi
 
 bash scripts/build_bpf.sh
-# containerd + runc + busybox + CRI proto for the tests' real runtime (cached in .cache/).
-bash scripts/fetch_containerd.sh
 log "ready: node_modules/deno/deno $(node_modules/deno/deno --version | head -1 | cut -d' ' -f2)"

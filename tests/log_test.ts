@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 
 const DENO = Deno.execPath();
 const LOG = new URL("../lib/log.ts", import.meta.url).href;
@@ -17,4 +17,15 @@ Deno.test("throttled logs one line per kind per minute and counts what it held b
     lines.map((l) => [l.kind, l.i ?? null, l.suppressed ?? 0]),
     [["disk", 0, 0], ["nri", null, 0], ["disk", 9, 4]],
   );
+});
+
+Deno.test("the throttle remembers at most 256 kinds: the oldest is forgotten first", async () => {
+  const { throttledWriter } = await import("../lib/log.ts");
+  const out: string[] = [];
+  const t = throttledWriter((_level, msg) => out.push(msg));
+  for (let i = 0; i < 257; i++) t(`k${i}`, "warn", `m${i}`, {}, 0);
+  t("k0", "warn", "k0 again", {}, 1); // k0 was forgotten: logged again at once
+  t("k256", "warn", "k256 again", {}, 1); // still remembered: held back
+  assert.equal(out.length, 258);
+  assert.equal(out[257], "k0 again");
 });

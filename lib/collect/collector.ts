@@ -3,6 +3,11 @@
  * the NRI plugin and the metadata fallbacks, run together until a duration or a signal.
  */
 import { SlotAggregator, type SlotRow } from "../aggregate/mod.ts";
+import { AgentStats, DurationWindow } from "../agent/agent_stats.ts";
+import { assertHostPidNamespace } from "../agent/host_pid.ts";
+import { AgentHttpServer } from "../agent/http_server.ts";
+import type { MetricsSource } from "../agent/metrics_source.ts";
+import type { RowSink } from "../sink.ts";
 import { log } from "../log.ts";
 import {
   CgroupPathIndex,
@@ -19,8 +24,11 @@ import {
   monoNowNs,
   Sampler,
 } from "../sampler/mod.ts";
+import { agentHealthChecks, outputBytes } from "./health.ts";
 import { type JoinCoverage, SlotJoiner } from "./join.ts";
 import { RunTotals } from "./run_totals.ts";
+import { StartupGate } from "./startup_gate.ts";
+import type { Uploader } from "../upload/uploader.ts";
 import { VERSION } from "../version.ts";
 
 /** Options of collect(). */
@@ -55,7 +63,39 @@ export interface CollectOptions {
   gracePeriodMs?: number;
   /** Stops the collection (SIGINT/SIGTERM in the CLI). */
   signal?: AbortSignal;
+  /**
+   * Keep per-process run totals for a summary (default true). A node agent that prints no
+   * summary passes false: its memory then does not grow with every process ever seen.
+   */
+  keepTotals?: boolean;
+  /** Period of the one-line stats record, ms (default 60 000; 0 turns it off). */
+  statsIntervalMs?: number;
+  /** Serve /healthz, /readyz and /metrics on this HOST:PORT (off by default). */
+  listen?: string;
+  /** More `/metrics` sources (per-pod series, upload stats). */
+  metricsSources?: readonly MetricsSource[];
+  /** More consumers of the joined rows (e.g. per-pod series); closed after the writer. */
+  sinks?: readonly RowSink[];
+  /** How long the first rows wait for pod metadata before going on unnamed, ms (default 2000). */
+  startupWaitMs?: number;
+  /**
+   * Ships completed files off the node; closed after the writer. Its stats() and
+   * renderMetrics() are for the stats line and /metrics, keep() for retention.
+   */
+  upload?: Pick<Uploader, "start" | "enqueue" | "close" | "keep" | "stats" | "renderMetrics">;
 }
+
+/**
+ * Shortest slot the pipeline sustains, measured on a 2-CPU VM under load (BENCHMARKS.md, soak):
+ * 100us lost nothing and kept time; 50us lost 10% of records and a 3 s run took 10 s; 10us
+ * lost 93% and took 31 s.
+ */
+export const MIN_INTERVAL_NS = 100_000n;
+
+/** Most completed files listed in a CollectResult (an agent closes ~144 a day). */
+export const MAX_LISTED_FILES = 10_000;
+/** Default period of the stats record. */
+export const DEFAULT_STATS_INTERVAL_MS = 60_000;
 
 /** What a collection did. */
 export interface CollectResult {
@@ -67,8 +107,10 @@ export interface CollectResult {
   lateRecords: number;
   counters: CounterSource[];
   coverage: JoinCoverage;
-  /** One merged row per (process, cgroup) over the whole run. */
+  /** One merged row per (process, cgroup) over the whole run (empty without keepTotals). */
   totals: OutputRow[];
+  /** Rows written without pod columns because metadata was not ready in the start-up wait. */
+  rowsUnnamedAtStart: number;
   /** First and last slot start of the run (CLOCK_MONOTONIC ns). */
   window: { from: bigint; to: bigint } | null;
   intervalNs: bigint;
@@ -78,6 +120,11 @@ export interface CollectResult {
 }
 
 const HW = new Set(["cycles", "instructions", "llc_misses"]);
+
+function memory(): { rssBytes: number; heapUsedBytes: number } {
+  const m = Deno.memoryUsage();
+  return { rssBytes: m.rss, heapUsedBytes: m.heapUsed };
+}
 
 /** One line describing where each counter comes from, for the start-up log. */
 export function describeCounters(sources: readonly CounterSource[]): string {
@@ -106,7 +153,14 @@ function abortable(ms: number, signal: AbortSignal): Promise<void> {
 export async function collect(opts: CollectOptions): Promise<CollectResult> {
   const started = performance.now();
   const intervalNs = opts.intervalNs ?? 1_000_000n;
+  if (intervalNs < MIN_INTERVAL_NS) {
+    throw new RangeError(`interval ${intervalNs} ns is below the floor of ${MIN_INTERVAL_NS} ns`);
+  }
+  // Before anything is opened: outside the host's pid namespace every pid would be wrong.
+  assertHostPidNamespace();
   await Deno.mkdir(opts.outputDir, { recursive: true });
+  // files left by an earlier run are queued before this run adds its own
+  await opts.upload?.start();
   const offset = measureMonoToWallOffsetNs();
   // The sampler first: without it (no root, no BTF, no libbpf) nothing else should start.
   const sampler = Sampler.open({ intervalNs, counters: opts.counters });
@@ -125,16 +179,76 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   let writer: ParquetSink | null = null;
   let agg: SlotAggregator | null = null;
   let coverage: JoinCoverage | null = null;
+  let server: AgentHttpServer | null = null;
+  let statsTimer: ReturnType<typeof setInterval> | undefined;
+  let gate: StartupGate | null = null;
   let stats = sampler.stats();
-  const totals = new RunTotals();
+  let writeFailuresSeen = 0;
+  let lastWriteFailureAt = -Infinity;
+  let filesClosed = 0;
+  let carriedRows = 0;
+  let rowsUnnamedAtStart = 0;
+  let bytesOnDisk = 0;
+  let attached = true;
+  let metadataReady = false;
+  let lastDrainAt = performance.now();
+  const drainTimes = new DurationWindow();
+  const totals = opts.keepTotals ?? true ? new RunTotals() : null;
   const files: ClosedFileInfo[] = [];
   const store = new MetadataStore({ gracePeriodMs: opts.gracePeriodMs });
   let add: (view: DataView, off: number) => void = () => {};
   const drainOnce = (a: SlotAggregator) => {
+    const t0 = performance.now();
     const now = monoNowNs();
     sampler.drain(add);
     a.advance(now);
+    lastDrainAt = performance.now();
+    drainTimes.add((lastDrainAt - t0) / 1000);
   };
+  // The agent's own counters, read fresh by the stats line, /metrics and each file's metadata.
+  const agentStats = new AgentStats(() => {
+    const s = attached ? sampler.stats() : stats;
+    const w = writer?.stats();
+    const a = agg?.stats();
+    const cov = coverage;
+    return {
+      records: a?.records ?? 0,
+      lostRecords: Number(s.lost),
+      lateRecords: a?.lateRecords ?? 0,
+      carriedRows,
+      readErrors: Number(s.readErrors),
+      rowsWritten: w?.rowsWritten ?? 0,
+      // rows the writer could not take (queue full) are lost as surely as a failed write's
+      rowsLost: (w?.rowsLost ?? 0) + (w?.rowsDropped ?? 0),
+      rowsUnnamedAtStart,
+      files: filesClosed,
+      bytesOnDisk,
+      knownCpuNs: cov?.knownCpuNs ?? 0,
+      unknownCpuNs: cov?.unknownCpuNs ?? 0,
+      ...memory(),
+      lastDrainAgeS: (performance.now() - lastDrainAt) / 1000,
+      drainP99S: drainTimes.quantile(0.99),
+      nri: nri && {
+        state: nri.stats.state,
+        syncs: nri.stats.syncs,
+        reconnects: nri.stats.reconnects,
+        deadlineMisses: nri.stats.deadlineMisses,
+        lastError: nri.stats.lastError,
+      },
+      sizes: {
+        metadata_store: store.size,
+        nri_pending_updates: nri?.stats.pendingUpdates ?? 0,
+        resolver_cache: resolver?.size ?? 0,
+        oci_bundles: oci?.size ?? 0,
+        oci_pending_reads: oci?.stats().pending ?? 0,
+        cgroup_paths: paths?.size ?? 0,
+        aggregator_open_entries: a?.openEntries ?? 0,
+        startup_held_rows: gate?.heldRows ?? 0,
+        run_totals: totals?.size ?? 0,
+        writer_pending_rows: w?.rowsQueued ?? 0,
+      },
+    };
+  });
   try {
     const missingHw = counters.filter((c) => HW.has(c.name) && c.source !== "hardware");
     log.info("counters", { counters: describeCounters(counters) });
@@ -145,8 +259,11 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       });
     }
     // Without a socket the plugin says so once and keeps retrying quietly with backoff.
+    // The first rows wait (bounded) for whichever metadata source is ready first.
+    const metadataSources: Promise<unknown>[] = [];
     if (opts.nriSocket !== null) {
       nri = startNriPlugin({ socketPath: opts.nriSocket, store, pluginIndex: opts.nriIndex });
+      metadataSources.push(nri.synchronized);
     }
     if (opts.fallbacks ?? true) {
       oci = new OciBundleWatcher({
@@ -159,11 +276,22 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       } catch (e) {
         log.warn("cgroup path fallback off", { error: (e as Error).message });
       }
+      const walked = paths?.refresh().catch((e) => {
+        log.warn("cgroup walk failed", { error: String(e) });
+      });
+      metadataSources.push(Promise.all([oci.ready, walked]));
     }
+    const onMetadataReady = () => {
+      metadataReady = true;
+      gate?.ready();
+    };
+    if (metadataSources.length === 0) metadataReady = true;
+    else Promise.any(metadataSources).then(onMetadataReady, () => {});
     resolver = new MetadataResolver({ store, oci, paths });
     const joiner = new SlotJoiner(resolver);
     coverage = joiner.coverage;
     // Encoding and file IO run in the writer's Worker: append() never blocks this loop.
+    const upload = opts.upload;
     const out = writer = await ParquetSink.open({
       dir: opts.outputDir,
       prefix: `podperf-${opts.node}`,
@@ -171,6 +299,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       maxAgeMs: opts.rotateAgeMs ?? 600_000,
       retainBytes: opts.retainBytes,
       retainAgeMs: opts.retainAgeMs,
+      // retention never deletes a file the uploader has not shipped yet
+      keep: upload ? (path) => upload.keep(path) : undefined,
       metadata: {
         version: VERSION,
         node: opts.node,
@@ -180,21 +310,75 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         cpus,
       },
       onFileClosed: (info) => {
-        // a file salvaged from a writer that died is not this run's
-        if (info.salvaged !== "writer-died") files.push(info);
+        // a file salvaged from a writer that died is an earlier run's: shipped, not counted
+        if (info.salvaged !== "writer-died") {
+          filesClosed++;
+          bytesOnDisk += info.bytes;
+          files.push(info);
+          if (files.length > MAX_LISTED_FILES) files.shift();
+        }
         log.info("parquet file complete", { ...info });
+        opts.upload?.enqueue(info.path);
       },
+      // The agent's counters in each file's key/value metadata.
+      extraMetadata: () => agentStats.fileMetadata(),
     });
+    const sink = (rows: SlotRow[], early: boolean) => {
+      const joined = joiner.join(rows);
+      for (const r of joined) {
+        if ((r as { carried?: boolean }).carried) carriedRows++;
+        if (early && r.metaSource === null) rowsUnnamedAtStart++;
+      }
+      totals?.append(joined);
+      // A sink never throws into the drain loop (lib/sink.ts); one that does is contained here.
+      for (const extra of opts.sinks ?? []) {
+        try {
+          extra.append(joined);
+        } catch (e) {
+          log.throttled("sink-error", "error", "a row sink failed", { error: String(e) });
+        }
+      }
+      out.append(joined);
+    };
+    gate = new StartupGate({ emit: sink, waitMs: opts.startupWaitMs });
+    if (metadataReady) gate.ready();
+    const held = gate;
     const a = agg = new SlotAggregator({
       intervalNs,
       cpus,
-      onRows: (rows: SlotRow[]) => {
-        const joined = joiner.join(rows);
-        totals.add(joined);
-        out.append(joined);
-      },
+      onRows: (rows: SlotRow[]) => held.push(rows),
     });
     add = a.add.bind(a);
+
+    void outputBytes(opts.outputDir).then((n) => (bytesOnDisk = n));
+    const statsEvery = opts.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
+    if (statsEvery > 0) {
+      statsTimer = setInterval(() => {
+        const up = opts.upload?.stats();
+        log.info("stats", up ? { ...agentStats.record(), upload: up } : agentStats.record());
+        // Retention and other writers change the directory: re-measure off the loop's path.
+        void outputBytes(opts.outputDir).then((n) => (bytesOnDisk = n));
+      }, statsEvery);
+    }
+    if (opts.listen !== undefined) {
+      const drainIntervalMs = opts.drainIntervalMs ?? 50;
+      server = new AgentHttpServer({
+        address: opts.listen,
+        ...agentHealthChecks({
+          lastDrainAt: () => lastDrainAt,
+          maxDrainAgeMs: Math.max(10_000, 20 * drainIntervalMs),
+          attached: () => attached,
+          lastWriteFailureAt: () => lastWriteFailureAt,
+          metadataReady: () => metadataReady,
+        }),
+        metrics: [
+          agentStats,
+          ...(opts.metricsSources ?? []),
+          ...(opts.upload ? [opts.upload] : []),
+        ],
+      });
+      log.info("listening", { address: opts.listen, port: server.port });
+    }
 
     log.info("collecting", {
       output: opts.outputDir,
@@ -208,15 +392,28 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       const wait = Math.min(opts.drainIntervalMs ?? 50, deadline - performance.now());
       await abortable(Math.max(wait, 0), stop.signal);
       drainOnce(a);
+      held.check();
+      // the writer counts and logs its failures (throttled); readiness wants the last one's time
+      const failures = out.stats().writeErrors;
+      if (failures > writeFailuresSeen) {
+        writeFailuresSeen = failures;
+        lastWriteFailureAt = performance.now();
+      }
     }
   } finally {
     try {
+      clearInterval(statsTimer);
       // Order matters: detach first so the last drain sees everything the kernel will produce.
+      stats = sampler.stats();
       sampler.detach();
+      attached = false;
       if (agg) {
         drainOnce(agg);
         stats = sampler.stats();
         agg.flush();
+        // A run shorter than the wait still writes its rows.
+        if (metadataReady) gate?.ready();
+        else gate?.flush();
       }
     } finally {
       // Even when a step failed: the file is finished and every source released.
@@ -224,7 +421,15 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       opts.signal?.removeEventListener("abort", onAbort);
       try {
         await writer?.close();
+        // the last file goes up too, within a bounded wait; the rest waits for the next start
+        await opts.upload?.close();
       } finally {
+        for (const extra of opts.sinks ?? []) {
+          await extra.close().catch((e) =>
+            log.error("a row sink failed to close", { error: String(e) })
+          );
+        }
+        await server?.close();
         resolver?.close();
         await oci?.close();
         await paths?.pending;
@@ -245,8 +450,9 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     lateRecords: aggStats.lateRecords,
     counters,
     coverage: coverage!,
-    totals: totals.rows(),
-    window: totals.window(),
+    totals: totals?.rows() ?? [],
+    window: totals?.window() ?? null,
+    rowsUnnamedAtStart,
     intervalNs,
     cpus,
     nriConnected: (nri?.stats.syncs ?? 0) > 0,
@@ -260,7 +466,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     late: result.lateRecords,
     rows: result.rowsWritten,
     rowsLost: result.rowsLost,
-    files: files.length,
+    files: filesClosed,
+    rowsUnnamedAtStart,
     writeFailures: out.writeErrors,
     attributedCpuShare: total > 0 ? Number((cov.knownCpuNs / total).toFixed(4)) : null,
     elapsedMs: Math.round(result.elapsedMs),

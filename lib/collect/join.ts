@@ -4,7 +4,7 @@
  * record.
  */
 import type { SlotRow } from "../aggregate/mod.ts";
-import type { PodMeta } from "../metadata/mod.ts";
+import { isHostUnitMeta, type PodMeta } from "../metadata/mod.ts";
 import { type OutputRow, outputRow } from "../output/mod.ts";
 
 /** Anything that maps a cgroup id to pod metadata (the MetadataResolver). */
@@ -50,8 +50,9 @@ export class SlotJoiner {
         meta = this.#lookup.resolve(row.cgroupId);
         this.#perSlot.set(row.cgroupId, meta);
       }
-      // Any source counts as attributed: even a cgroup-path answer names the pod (by uid).
-      if (meta) {
+      // Any source counts as attributed: even a cgroup-path answer names the pod (by uid);
+      // a host service named by its unit is not a pod.
+      if (meta && !isHostUnitMeta(meta)) {
         this.coverage.knownCpuNs += row.cpuNs;
         this.coverage.knownCycles += row.cycles ?? 0;
       } else {

@@ -232,6 +232,11 @@ export class CgroupPathIndex {
     this.#now = opts.now ?? (() => performance.now());
   }
 
+  /** cgroups known from the last walk (bounded by maxEntries). */
+  get size(): number {
+    return this.#paths.size;
+  }
+
   /** Walks started so far. */
   get walks(): number {
     return this.#walks;
@@ -267,6 +272,11 @@ export class CgroupPathIndex {
     this.#walks++;
     this.#walking = this.#walk().finally(() => (this.#walking = null));
     return this.#walking;
+  }
+
+  /** Every (cgroup id, path) of the last walk (for `podperf pods`). */
+  entries(): IterableIterator<[bigint, string]> {
+    return this.#paths.entries();
   }
 
   /** Calls `fn` after each walk; returns the function that stops it. */

@@ -49,3 +49,4 @@ export {
   type MetadataResolverOptions,
   type ResolverStats,
 } from "./resolver.ts";
+export { hostUnitMeta, isHostUnitMeta, parseHostUnit } from "./host_unit.ts";

@@ -22,7 +22,14 @@ export interface OciPodMeta extends PodMeta {
 }
 
 /** Why a config.json gave no metadata. */
-export type OciConfigProblem = "unreadable" | "malformed" | "no-annotations" | "no-pod-annotations";
+export type OciConfigProblem =
+  | "unreadable"
+  | "not-regular"
+  | "too-large"
+  | "timeout"
+  | "malformed"
+  | "no-annotations"
+  | "no-pod-annotations";
 
 /** A bundle's config.json that yields no pod metadata, with the reason. */
 export class OciConfigError extends Error {
@@ -96,6 +103,7 @@ export function podMetaFromAnnotations(
 /**
  * Reads a bundle's config.json into OciPodMeta; throws OciConfigError when the file is
  * unreadable, not an OCI spec, or has no pod annotations, and Deno.errors.NotFound when absent.
+ * Synchronous: for tools and tests, never for the collector's loop (see readOciConfigAsync).
  */
 export function readOciConfig(path: string, containerId: string): OciPodMeta {
   let text: string;
@@ -105,6 +113,102 @@ export function readOciConfig(path: string, containerId: string): OciPodMeta {
     if (err instanceof Deno.errors.NotFound) throw err;
     throw new OciConfigError(path, "unreadable", String(err));
   }
+  return parseOciConfig(path, containerId, text);
+}
+
+/** Default bound on a config.json read: real ones are 5–50 KiB; a 95 MB one once took RSS to 428 MB. */
+export const DEFAULT_MAX_CONFIG_BYTES = 1 << 20;
+/** Default time a config.json read may take before it is given up. */
+export const DEFAULT_READ_TIMEOUT_MS = 2000;
+
+/** Bounds of readOciConfigAsync. */
+export interface OciReadLimits {
+  /** Largest config.json read (default 1 MiB). */
+  maxBytes?: number;
+  /** Whole read deadline, ms (default 2000). */
+  timeoutMs?: number;
+}
+
+/**
+ * readOciConfig without blocking the event loop and without trusting the file: only a regular
+ * file is opened (lstat first, so a FIFO or a device planted as config.json is refused instead
+ * of hanging the agent, and a symlink is not followed), its size is capped and the whole read
+ * has a deadline. Throws as readOciConfig does, with problems `not-regular`, `too-large` and
+ * `timeout` besides.
+ */
+export async function readOciConfigAsync(
+  path: string,
+  containerId: string,
+  limits: OciReadLimits = {},
+): Promise<OciPodMeta> {
+  const maxBytes = limits.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES;
+  const timeoutMs = limits.timeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let file: Deno.FsFile | null = null;
+  let timedOut = false;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        file?.close(); // ends a read stuck on a slow file system
+      } catch { /* already */ }
+      reject(new OciConfigError(path, "timeout", `not read within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  const read = async (): Promise<Uint8Array> => {
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.lstat(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) throw err;
+      throw new OciConfigError(path, "unreadable", String(err));
+    }
+    if (!st.isFile) {
+      throw new OciConfigError(path, "not-regular", st.isSymlink ? "a symlink" : "not a file");
+    }
+    if (st.size > maxBytes) {
+      throw new OciConfigError(path, "too-large", `${st.size} bytes, limit ${maxBytes}`);
+    }
+    try {
+      const f = await Deno.open(path, { read: true });
+      if (timedOut) {
+        f.close();
+        throw new OciConfigError(path, "timeout", `not opened within ${timeoutMs} ms`);
+      }
+      file = f;
+      // Swapped between lstat and open (for a FIFO, open itself would have waited): refuse.
+      const now = await f.stat();
+      if (!now.isFile || now.ino !== st.ino) {
+        throw new OciConfigError(path, "not-regular", "replaced while being opened");
+      }
+      const buf = new Uint8Array(maxBytes + 1);
+      let n = 0;
+      for (;;) {
+        const got = await f.read(buf.subarray(n));
+        if (got === null) break;
+        n += got;
+        if (n > maxBytes) {
+          throw new OciConfigError(path, "too-large", `grew past ${maxBytes} bytes`);
+        }
+      }
+      return buf.subarray(0, n);
+    } catch (err) {
+      if (err instanceof OciConfigError || err instanceof Deno.errors.NotFound) throw err;
+      throw new OciConfigError(path, timedOut ? "timeout" : "unreadable", String(err));
+    }
+  };
+  try {
+    const bytes = await Promise.race([read(), expired]);
+    return parseOciConfig(path, containerId, new TextDecoder().decode(bytes));
+  } finally {
+    clearTimeout(timer);
+    try {
+      (file as Deno.FsFile | null)?.close();
+    } catch { /* closed by the timeout */ }
+  }
+}
+
+function parseOciConfig(path: string, containerId: string, text: string): OciPodMeta {
   let spec: unknown;
   try {
     spec = JSON.parse(text);

@@ -4,8 +4,12 @@
  * bundle is written, without polling.
  */
 import { log as defaultLog } from "../log.ts";
-import { OciConfigError, readOciConfig } from "./oci_annotations.ts";
-import type { OciPodMeta } from "./oci_annotations.ts";
+import {
+  OciConfigError,
+  type OciPodMeta,
+  type OciReadLimits,
+  readOciConfigAsync,
+} from "./oci_annotations.ts";
 
 /** containerd's v2 task directory under its state dir (bundles are `<this>/<ns>/<id>`). */
 export function containerdTaskDir(stateDir: string): string {
@@ -24,6 +28,10 @@ export const DEFAULT_CRIO_CONTAINER_DIRS: readonly string[] = [
 ];
 /** Default delays (ms) between re-reads of a new bundle whose config.json is not written yet. */
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [10, 50, 200, 1000, 4000];
+/** Most bundle reads in flight (on-demand lookups and new bundles waiting for config.json). */
+export const MAX_PENDING_READS = 1024;
+/** Most distinct bad files warned about (each once); older ones may warn again. */
+const MAX_WARNED = 1024;
 
 /** Options of an OciBundleWatcher. */
 export interface OciBundleWatcherOptions {
@@ -39,6 +47,10 @@ export interface OciBundleWatcherOptions {
   retryDelaysMs?: readonly number[];
   /** Most bundles kept (default 65 536). */
   maxEntries?: number;
+  /** Bounds on each config.json read (size, deadline). */
+  readLimits?: OciReadLimits;
+  /** Most reads pending at once (default MAX_PENDING_READS); more are dropped and counted. */
+  maxPendingReads?: number;
   /** Logger (default lib/log). */
   log?: Pick<typeof defaultLog, "warn" | "debug">;
 }
@@ -53,17 +65,41 @@ interface Target {
   watched: string;
 }
 
+/** Counters of an OciBundleWatcher. */
+export interface OciWatcherStats {
+  /** Bundles known. */
+  bundles: number;
+  /** config.json reads started. */
+  reads: number;
+  /** Reads pending (in flight or waiting to retry). */
+  pending: number;
+  /** Reads not started because `maxPendingReads` were already pending. */
+  droppedReads: number;
+  /** Reads refused as not a regular file, too large or too slow. */
+  refused: number;
+}
+
 /**
  * Container id → pod metadata from the containers' OCI bundles (containerd and CRI-O layouts).
+ * Every read is asynchronous and bounded (see readOciConfigAsync): `lookup` answers from memory
+ * and, for an unknown id, starts a read whose result is announced to subscribers.
  *
  * @example
  * const oci = new OciBundleWatcher({ containerdTaskDirs: [containerdTaskDir(state)] });
+ * await oci.ready;
  * oci.lookup(containerId)?.podName;
  * await oci.close();
  */
 export class OciBundleWatcher {
   readonly retryDelaysMs: readonly number[];
   readonly maxEntries: number;
+  readonly maxPendingReads: number;
+  /** Resolves once the bundles present at construction have been read. */
+  readonly ready: Promise<void>;
+  #limits: OciReadLimits;
+  #inFlight = new Set<string>();
+  #droppedReads = 0;
+  #refused = 0;
   #log: Pick<typeof defaultLog, "warn" | "debug">;
   #targets: Target[] = [];
   #byId = new Map<string, OciPodMeta>();
@@ -77,6 +113,8 @@ export class OciBundleWatcher {
   constructor(opts: OciBundleWatcherOptions = {}) {
     this.retryDelaysMs = opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     this.maxEntries = opts.maxEntries ?? 65_536;
+    this.maxPendingReads = opts.maxPendingReads ?? MAX_PENDING_READS;
+    this.#limits = opts.readLimits ?? {};
     this.#log = opts.log ?? defaultLog;
     for (const task of opts.containerdTaskDirs ?? DEFAULT_CONTAINERD_TASK_DIRS) {
       for (const ns of opts.containerdNamespaces ?? DEFAULT_CONTAINERD_NAMESPACES) {
@@ -97,11 +135,22 @@ export class OciBundleWatcher {
       });
     }
     const watch = opts.watch ?? true;
-    for (const t of this.#targets) {
+    this.ready = Promise.all(this.#targets.map(async (t) => {
       // Arm before scanning so a bundle written in between is seen by one or the other.
-      if (watch) this.#arm(t);
-      this.#scan(t);
-    }
+      if (watch) await this.#arm(t);
+      await this.#scan(t);
+    })).then(() => {});
+  }
+
+  /** Counters for the stats line and /metrics. */
+  stats(): OciWatcherStats {
+    return {
+      bundles: this.#byId.size,
+      reads: this.#reads,
+      pending: this.#inFlight.size + this.#timers.size,
+      droppedReads: this.#droppedReads,
+      refused: this.#refused,
+    };
   }
 
   /** Bundles known. */
@@ -114,7 +163,10 @@ export class OciBundleWatcher {
     return this.#reads;
   }
 
-  /** Metadata of container (or sandbox) `containerId`, read from its bundle if not yet known. */
+  /**
+   * Metadata of container (or sandbox) `containerId` if known; otherwise undefined, and a read of
+   * its bundle starts in the background (subscribers hear of it when it is found).
+   */
   lookup(containerId: string): OciPodMeta | undefined {
     const known = this.#byId.get(containerId);
     if (known) return known;
@@ -122,10 +174,19 @@ export class OciBundleWatcher {
     if (containerId === "" || containerId.includes("/") || containerId.startsWith(".")) {
       return undefined;
     }
-    for (const t of this.#targets) {
-      const meta = this.#read(t, containerId, true);
-      if (meta) return meta;
+    if (this.#closed || this.#inFlight.has(containerId)) return undefined;
+    if (this.#inFlight.size + this.#timers.size >= this.maxPendingReads) {
+      this.#droppedReads++;
+      return undefined;
     }
+    this.#inFlight.add(containerId);
+    const job = (async () => {
+      for (const t of this.#targets) {
+        if (this.#closed || await this.#read(t, containerId, true)) break;
+      }
+    })().finally(() => this.#inFlight.delete(containerId));
+    this.#loops.add(job);
+    job.finally(() => this.#loops.delete(job));
     return undefined;
   }
 
@@ -144,32 +205,36 @@ export class OciBundleWatcher {
     await Promise.all(this.#loops);
   }
 
-  #scan(t: Target): void {
-    let entries: Deno.DirEntry[];
+  async #scan(t: Target): Promise<void> {
     try {
-      entries = [...Deno.readDirSync(t.dir)];
+      for await (const e of Deno.readDir(t.dir)) {
+        if (this.#closed) return;
+        if (e.isDirectory && !this.#byId.has(e.name)) await this.#read(t, e.name, true);
+      }
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) {
         this.#warnOnce(t.dir, "cannot list OCI bundle directory", { error: String(err) });
       }
-      return;
-    }
-    for (const e of entries) {
-      if (e.isDirectory && !this.#byId.has(e.name)) this.#read(t, e.name, true);
     }
   }
 
   /** Reads one bundle; with `final` false a missing or half-written file stays quiet. */
-  #read(t: Target, id: string, final: boolean): OciPodMeta | undefined {
+  async #read(t: Target, id: string, final: boolean): Promise<OciPodMeta | undefined> {
     const path = `${t.dir}/${id}/${t.config}`;
     this.#reads++;
     try {
-      const meta = readOciConfig(path, id);
+      const meta = await readOciConfigAsync(path, id, this.#limits);
+      if (this.#closed) return undefined;
       this.#add(meta);
       return meta;
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return undefined;
-      if (!final) return undefined;
+      const refused = err instanceof OciConfigError &&
+        (err.problem === "not-regular" || err.problem === "too-large" ||
+          err.problem === "timeout");
+      if (refused) this.#refused++;
+      // A file that cannot be a config.json will not become one by waiting.
+      if (!final && !refused) return undefined;
       if (err instanceof OciConfigError) {
         this.#warnOnce(path, "OCI config.json gives no pod metadata", {
           problem: err.problem,
@@ -178,7 +243,8 @@ export class OciBundleWatcher {
         });
         return undefined;
       }
-      throw err;
+      this.#warnOnce(path, "cannot read OCI config.json", { error: String(err), containerId: id });
+      return undefined;
     }
   }
 
@@ -193,13 +259,14 @@ export class OciBundleWatcher {
 
   #warnOnce(path: string, msg: string, fields: Record<string, unknown>): void {
     if (this.#warned.has(path)) return;
+    if (this.#warned.size >= MAX_WARNED) this.#warned.delete(this.#warned.values().next().value!);
     this.#warned.add(path);
     this.#log.warn(msg, { path, ...fields });
   }
 
-  #arm(t: Target): void {
+  async #arm(t: Target): Promise<void> {
     let dir = t.dir;
-    while (!isDir(dir)) {
+    while (!await isDir(dir)) {
       const up = dir.slice(0, dir.lastIndexOf("/")) || "/";
       if (up === dir) return;
       dir = up;
@@ -235,16 +302,18 @@ export class OciBundleWatcher {
         if (ev.kind === "remove" && ev.paths.includes(t.watched)) {
           // The watched directory itself went (a runtime wiping its state): wait for it anew.
           this.#unarm(t);
-          this.#arm(t);
-          this.#scan(t);
+          await this.#arm(t);
+          await this.#scan(t);
           return;
         }
         if (t.watched !== t.dir) {
           // Waiting for the bundle directory itself to appear: move the watch closer.
-          if (isDir(t.dir) || ev.paths.some((p) => t.dir.startsWith(p + "/") && isDir(p))) {
+          if (
+            await isDir(t.dir) || await someDir(ev.paths.filter((p) => t.dir.startsWith(p + "/")))
+          ) {
             this.#unarm(t);
-            this.#arm(t);
-            this.#scan(t);
+            await this.#arm(t);
+            await this.#scan(t);
             return;
           }
           continue;
@@ -255,7 +324,7 @@ export class OciBundleWatcher {
           const id = p.slice(slash + 1);
           if (ev.kind === "remove") this.#forget(id);
           else if (ev.kind === "create" || ev.kind === "rename" || ev.kind === "any") {
-            if (isDir(p)) this.#load(t, id, 0);
+            if (await isDir(p)) this.#load(t, id, 0);
           }
         }
       }
@@ -273,13 +342,23 @@ export class OciBundleWatcher {
   #load(t: Target, id: string, attempt: number): void {
     const key = `${t.dir}/${id}`;
     this.#timers.delete(key);
-    if (this.#closed) return;
+    if (this.#closed || this.#inFlight.has(key)) return;
+    if (this.#inFlight.size + this.#timers.size >= this.maxPendingReads) {
+      this.#droppedReads++; // a lookup reads it later, on demand
+      return;
+    }
     const last = attempt >= this.retryDelaysMs.length;
-    if (this.#read(t, id, last) || last) return;
-    this.#timers.set(
-      key,
-      setTimeout(() => this.#load(t, id, attempt + 1), this.retryDelaysMs[attempt]),
-    );
+    this.#inFlight.add(key);
+    const job = this.#read(t, id, last).then((meta) => {
+      this.#inFlight.delete(key);
+      if (meta || last || this.#closed) return;
+      this.#timers.set(
+        key,
+        setTimeout(() => this.#load(t, id, attempt + 1), this.retryDelaysMs[attempt]),
+      );
+    });
+    this.#loops.add(job);
+    job.finally(() => this.#loops.delete(job));
   }
 
   #forget(id: string): void {
@@ -297,10 +376,15 @@ function trim(dir: string): string {
   return dir.replace(/\/+$/, "") || "/";
 }
 
-function isDir(path: string): boolean {
+async function isDir(path: string): Promise<boolean> {
   try {
-    return Deno.statSync(path).isDirectory;
+    return (await Deno.stat(path)).isDirectory;
   } catch {
     return false;
   }
+}
+
+async function someDir(paths: string[]): Promise<boolean> {
+  for (const p of paths) if (await isDir(p)) return true;
+  return false;
 }

@@ -4,6 +4,7 @@
  * cgroup id so the per-slot call stays a map lookup.
  */
 import { parseCgroupPath } from "./cgroup_path.ts";
+import { hostUnitMeta, parseHostUnit } from "./host_unit.ts";
 import type { PodMeta } from "./store.ts";
 
 /** cgroup id → metadata (the NRI MetadataStore). */
@@ -110,6 +111,11 @@ export class MetadataResolver {
     }
   }
 
+  /** cgroups in the fallback cache (bounded by maxEntries). */
+  get size(): number {
+    return this.#cache.size;
+  }
+
   /** Metadata of cgroup `cgroupId`, or null when no source knows it. */
   resolve(cgroupId: bigint): PodMeta | null {
     const fromStore = this.#store?.lookup(cgroupId);
@@ -142,8 +148,12 @@ export class MetadataResolver {
     const path = this.#paths?.pathOf(cgroupId);
     if (path === undefined) return [null, false]; // the cgroup may simply be newer than the walk
     const parsed = parseCgroupPath(path);
-    // A path never changes for a live cgroup: not a container's now means never.
-    if (parsed === null) return [null, true];
+    // A path never changes for a live cgroup: not a container's now means never. Outside
+    // pods, a host service is named by its systemd unit.
+    if (parsed === null) {
+      const unit = parseHostUnit(path);
+      return [unit === null ? null : hostUnitMeta(unit), true];
+    }
     if (parsed.containerId !== null) {
       const meta = this.#oci?.lookup(parsed.containerId);
       if (meta) return [meta, true];
@@ -160,7 +170,15 @@ export class MetadataResolver {
   }
 
   #remember(cgroupId: bigint, meta: PodMeta | null, final: boolean, now: number): void {
-    if (!this.#cache.has(cgroupId) && this.#cache.size >= this.maxEntries) {
+    // Amortized expiry: each insert drops a few expired entries from the oldest end, so a node
+    // with churning cgroups holds the recently seen ones, not every cgroup up to the bound.
+    this.#cache.delete(cgroupId);
+    let n = 0;
+    for (const [id, c] of this.#cache) {
+      if (n++ >= 4 || c.expires > now) break;
+      this.#cache.delete(id);
+    }
+    if (this.#cache.size >= this.maxEntries) {
       this.#cache.delete(this.#cache.keys().next().value!);
     }
     this.#cache.set(cgroupId, {

@@ -76,6 +76,11 @@ export class MetadataStore {
   // Insertion order of #byId is the age order used for eviction.
   #byId = new Map<string, MetadataEntry>();
   #byCgroup = new Map<bigint, MetadataEntry>();
+  // Removed entries in removal order (removal times only grow), so eviction and the sweep take
+  // the oldest in O(1) instead of scanning every entry: a 100 k-container sync evicting into a
+  // full store was quadratic.
+  #removed = new Map<string, MetadataEntry>();
+  #byPod = new Map<string, Set<string>>();
   #listeners = new Set<(c: StoreChange) => void>();
   #warnedFull = false;
   #evictions = 0;
@@ -95,6 +100,11 @@ export class MetadataStore {
   /** Entries held, live and removed-in-grace. */
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** Entries in their grace period (removed, still resolvable). */
+  get removedCount(): number {
+    return this.#removed.size;
   }
 
   /** Entries dropped because the store was full. */
@@ -139,8 +149,11 @@ export class MetadataStore {
       const cg = input.cgroupId ?? old.cgroupId;
       // Only a resync, which lists live containers, can bring a removed entry back.
       const removedAt = this.#syncing ? null : old.removedAt;
+      if (removedAt === null) this.#removed.delete(id);
+      this.#unindexPod(old);
       // keep the indexed inode on the entry so #setCgroup can unindex it if it changes
       Object.assign(old, input, { cgroupId: old.cgroupId, removedAt, source: "nri" });
+      this.#indexPod(old);
       this.#setCgroup(old, cg);
       this.#emit({ kind: "updated", entry: old });
       return old;
@@ -148,6 +161,7 @@ export class MetadataStore {
     if (this.#byId.size >= this.maxEntries) this.#evictOne();
     const entry: MetadataEntry = { ...input, cgroupId: null, removedAt: null, source: "nri" };
     this.#byId.set(id, entry);
+    this.#indexPod(entry);
     this.#setCgroup(entry, input.cgroupId ?? null);
     this.#emit({ kind: "added", entry });
     return entry;
@@ -166,12 +180,14 @@ export class MetadataStore {
     const e = this.#byId.get(containerId);
     if (!e || e.removedAt !== null) return;
     e.removedAt = this.#now();
+    this.#removed.set(containerId, e);
     this.#emit({ kind: "removed", entry: e });
   }
 
   /** Starts the grace period of every container of pod `podId`. */
   markPodRemoved(podId: string): void {
-    for (const e of this.#byId.values()) if (e.podId === podId) this.markRemoved(e.containerId!);
+    const ids = this.#byPod.get(podId);
+    if (ids) { for (const id of [...ids]) this.markRemoved(id); }
   }
 
   /** Opens a resync: upserts until `endSync` count as seen; everything else is then removed. */
@@ -196,12 +212,12 @@ export class MetadataStore {
   /** Drops entries whose grace period is over; returns how many went. */
   sweep(): number {
     let n = 0;
-    for (const e of this.#byId.values()) {
-      if (this.#expired(e)) {
-        this.#drop(e);
-        this.#emit({ kind: "expired", entry: e });
-        n++;
-      }
+    for (const e of this.#removed.values()) {
+      // In removal order: the first one still in its grace ends the sweep.
+      if (!this.#expired(e)) break;
+      this.#drop(e);
+      this.#emit({ kind: "expired", entry: e });
+      n++;
     }
     return n;
   }
@@ -238,9 +254,26 @@ export class MetadataStore {
     if (cg !== null) this.#byCgroup.set(cg, e);
   }
 
+  #indexPod(e: MetadataEntry): void {
+    if (e.podId === null) return;
+    let ids = this.#byPod.get(e.podId);
+    if (!ids) this.#byPod.set(e.podId, ids = new Set());
+    ids.add(e.containerId!);
+  }
+
+  #unindexPod(e: MetadataEntry): void {
+    if (e.podId === null) return;
+    const ids = this.#byPod.get(e.podId);
+    if (!ids) return;
+    ids.delete(e.containerId!);
+    if (ids.size === 0) this.#byPod.delete(e.podId);
+  }
+
   #drop(e: MetadataEntry): void {
     this.#byId.delete(e.containerId!);
     this.#seen.delete(e.containerId!);
+    this.#removed.delete(e.containerId!);
+    this.#unindexPod(e);
     if (e.cgroupId !== null && this.#byCgroup.get(e.cgroupId) === e) {
       this.#byCgroup.delete(e.cgroupId);
     }
@@ -253,11 +286,9 @@ export class MetadataStore {
         maxEntries: this.maxEntries,
       });
     }
-    let victim: MetadataEntry | undefined;
-    for (const e of this.#byId.values()) {
-      if (e.removedAt !== null && (!victim || e.removedAt < victim.removedAt!)) victim = e;
-    }
-    victim ??= this.#byId.values().next().value;
+    // The longest-removed entry first, else the oldest live one.
+    const victim: MetadataEntry | undefined = this.#removed.values().next().value ??
+      this.#byId.values().next().value;
     if (!victim) return;
     this.#drop(victim);
     this.#evictions++;

@@ -3,11 +3,18 @@
 /** Bytes appended at the tail and consumed from the head; views stay valid until the next push. */
 export class ByteQueue {
   #buf: Uint8Array;
+  #initial: number;
   #head = 0;
   #tail = 0;
 
   constructor(initialCapacity = 65536) {
     this.#buf = new Uint8Array(initialCapacity);
+    this.#initial = initialCapacity;
+  }
+
+  /** Bytes allocated now. */
+  get capacity(): number {
+    return this.#buf.length;
   }
 
   /** Number of unconsumed bytes. */
@@ -56,7 +63,11 @@ export class ByteQueue {
   /** Drops `n` bytes from the head. */
   consume(n: number): void {
     this.#head += n;
-    if (this.#head === this.#tail) this.#head = this.#tail = 0;
+    if (this.#head === this.#tail) {
+      this.#head = this.#tail = 0;
+      // One 16 MiB Synchronize must not pin 32 MiB for the rest of the session.
+      if (this.#buf.length > 4 * this.#initial) this.#buf = new Uint8Array(this.#initial);
+    }
   }
 
   /** Forgets everything buffered. */

@@ -34,6 +34,35 @@ export interface NriPluginStartOptions {
   sweepIntervalMs?: number;
   /** Bound on a received mux frame payload (default 16 MiB). */
   maxFrame?: number;
+  /** Deadline for the socket to connect and RegisterPlugin to be answered, ms (default 5000). */
+  registerTimeoutMs?: number;
+  /**
+   * Deadline, from connecting, for the runtime's Configure and whole Synchronize to arrive, ms
+   * (default 15 000: containerd itself gives a plugin 5 s to register and sends both at once).
+   */
+  syncTimeoutMs?: number;
+}
+
+/** Where the plugin is in its life with the runtime. */
+export type NriState = "connecting" | "registered" | "synced" | "backoff" | "closed";
+
+/** The plugin's counters, for the stats line and /metrics. */
+export interface NriStats {
+  /** Socket sessions opened. */
+  sessions: number;
+  /** Synchronizations applied. */
+  syncs: number;
+  /** Sessions ended by bytes breaking the protocol. */
+  protocolErrors: number;
+  /** Sessions dropped because a start-up step missed its deadline. */
+  deadlineMisses: number;
+  /** Times a session ended and another was started. */
+  reconnects: number;
+  state: NriState;
+  /** The last failure (connect error, protocol error, missed deadline), null if none yet. */
+  lastError: string | null;
+  /** Store updates waiting behind a Synchronize being applied. */
+  pendingUpdates: number;
 }
 
 /** A running plugin. */
@@ -44,8 +73,8 @@ export interface NriPluginHandle {
   readonly synchronized: Promise<void>;
   /** Resolves at the next Synchronize applied after this call (e.g. after a reconnect). */
   nextSync(): Promise<void>;
-  /** Counters: sessions opened, synchronizations, protocol errors. */
-  readonly stats: { sessions: number; syncs: number; protocolErrors: number };
+  /** Counters and state (a live object: read it, do not keep a copy). */
+  readonly stats: NriStats;
   /** Stops reconnecting, closes the socket and all timers. */
   close(): Promise<void>;
 }
@@ -72,12 +101,30 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
   const store = opts.store;
   const minBackoff = opts.minBackoffMs ?? 100;
   const maxBackoff = opts.maxBackoffMs ?? 5000;
+  const registerTimeout = opts.registerTimeoutMs ?? 5000;
+  const syncTimeout = opts.syncTimeoutMs ?? 15_000;
 
   let closed = false;
   let session: NriSession | null = null;
   let wake: (() => void) | null = null;
   let delayTimer: ReturnType<typeof setTimeout> | undefined;
-  const stats = { sessions: 0, syncs: 0, protocolErrors: 0 };
+  const counts = {
+    sessions: 0,
+    syncs: 0,
+    protocolErrors: 0,
+    deadlineMisses: 0,
+    reconnects: 0,
+    state: "connecting" as NriState,
+    lastError: null as string | null,
+  };
+  const stats: NriStats = Object.defineProperty(counts, "pendingUpdates", {
+    get: () => plugin.pendingJobs,
+    enumerable: true,
+  }) as NriStats;
+  // The start-up step the current session waits for, and its deadline timer.
+  let step: "RegisterPlugin" | "Synchronize" | null = null;
+  let stepTimer: ReturnType<typeof setTimeout> | undefined;
+  let missed: string | null = null;
   let syncWaiters: (() => void)[] = [];
   let resolveFirst!: () => void;
   const synchronized = new Promise<void>((r) => (resolveFirst = r));
@@ -87,8 +134,14 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
     store,
     resolver: opts.resolver ?? new CgroupResolver(),
     log,
+    onRequest: (method) => {
+      // The whole Synchronize is in: what is left is our own work, not the runtime's.
+      if (method === "Synchronize" && step === "Synchronize") disarm();
+    },
     onSynchronized: (s) => {
       stats.syncs++;
+      // The apply runs after the reply: the session may have ended meanwhile.
+      if (session !== null) stats.state = "synced";
       syncedThisSession = true;
       log.info("NRI synchronized", { ...s, entries: store.size });
       resolveFirst();
@@ -109,15 +162,44 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
       clearTimeout(delayTimer);
     });
 
+  function disarm(): void {
+    clearTimeout(stepTimer);
+    stepTimer = undefined;
+    step = null;
+  }
+
+  /** Gives the runtime until `at` (performance.now ms) to finish `next`, else drops the session. */
+  function arm(next: "RegisterPlugin" | "Synchronize", at: number, s: NriSession): void {
+    clearTimeout(stepTimer);
+    step = next;
+    stepTimer = setTimeout(() => {
+      if (step !== next || closed) return;
+      const limit = next === "RegisterPlugin" ? registerTimeout : syncTimeout;
+      missed = `${next} not completed by the runtime within ${limit} ms`;
+      stats.deadlineMisses++;
+      stats.lastError = missed;
+      // A silent or trickling runtime would otherwise leave every row unnamed, unseen.
+      log.throttled("nri-deadline", "warn", "NRI runtime missed a deadline; reconnecting", {
+        socket: socketPath,
+        step: next,
+        limitMs: limit,
+        deadlineMisses: stats.deadlineMisses,
+      });
+      s.close();
+    }, Math.max(0, at - performance.now()));
+  }
+
   async function loop(): Promise<void> {
     let backoff = minBackoff;
     let lastConnectError = "";
     while (!closed) {
       let conn: Deno.Conn;
       try {
-        conn = await Deno.connect({ transport: "unix", path: socketPath });
+        conn = await connectWithin(socketPath, registerTimeout);
       } catch (e) {
         const msg = `${(e as Error).name}: ${(e as Error).message}`;
+        stats.lastError = msg;
+        stats.state = "backoff";
         // Log once per kind of failure; a node without NRI would otherwise log every 5 s.
         if (msg !== lastConnectError) {
           log.warn("NRI socket not reachable; retrying", { socket: socketPath, error: msg });
@@ -126,6 +208,7 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
         // close() may have run while connect was pending, before there was a sleep to wake.
         if (closed) break;
         await sleep(backoff);
+        stats.state = "connecting";
         backoff = Math.min(backoff * 2, maxBackoff);
         continue;
       }
@@ -134,37 +217,74 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
         break;
       }
       lastConnectError = "";
+      if (stats.sessions > 0) stats.reconnects++;
       stats.sessions++;
+      stats.state = "connecting";
+      const prevHealthy = syncedThisSession;
       syncedThisSession = false;
+      missed = null;
       plugin.resetSession();
       session = new NriSession(conn, plugin.handle, { maxFrame: opts.maxFrame });
       const s = session;
-      log.info("NRI connected", { socket: socketPath, plugin: `${index}-${name}` });
+      const connectedAt = performance.now();
+      // Quiet after a failed session: a runtime that keeps failing is reported by the
+      // throttled deadline line, not by a connect line every few seconds.
+      (stats.reconnects === 0 || prevHealthy ? log.info : log.debug)(
+        "NRI connected",
+        { socket: socketPath, plugin: `${index}-${name}` },
+      );
+      arm("RegisterPlugin", connectedAt + registerTimeout, s);
       s.call(RUNTIME_SERVICE, "RegisterPlugin", registerPluginPayload(name, index)).then(
-        () => log.debug("NRI plugin registered", { plugin: `${index}-${name}` }),
+        () => {
+          log.debug("NRI plugin registered", { plugin: `${index}-${name}` });
+          if (session !== s) return;
+          stats.state = "registered";
+          // Configure may already have come (it can race the register reply); Synchronize not.
+          if (step === "RegisterPlugin") arm("Synchronize", connectedAt + syncTimeout, s);
+        },
         (e) => {
           if (e instanceof NriRpcError) {
             // The runtime leaves the socket open after a refusal; close it and try again later.
-            log.error("NRI runtime refused registration", { code: e.code, error: e.statusMessage });
+            stats.lastError = e.message;
+            log.throttled("nri-refused", "error", "NRI runtime refused registration", {
+              code: e.code,
+              error: e.statusMessage,
+            });
             s.close();
           }
         },
       );
       const end = await s.run();
+      disarm();
       session = null;
       if (closed) break;
-      if (end.error) {
+      stats.state = "backoff";
+      if (missed !== null) {
+        // Already said by the deadline line.
+      } else if (end.error) {
         stats.protocolErrors++;
-        log.error("NRI session failed; reconnecting", {
-          error: end.error.message,
-          kind: end.error.name,
-        });
+        stats.lastError = end.error.message;
+        // Throttled per message: the same broken reply every backoff is one line a minute,
+        // a different one is still seen at once.
+        log.throttled(
+          `nri-session:${end.error.message}`,
+          "error",
+          "NRI session failed; reconnecting",
+          {
+            error: end.error.message,
+            errorKind: end.error.name,
+          },
+        );
       } else {
-        log.warn("NRI connection closed by the runtime; reconnecting", { socket: socketPath });
+        stats.lastError = "connection closed by the runtime";
+        log.throttled("nri-closed", "warn", "NRI connection closed by the runtime; reconnecting", {
+          socket: socketPath,
+        });
       }
       // A session that got as far as a sync was healthy: start the backoff from the bottom.
       if (syncedThisSession) backoff = minBackoff;
       await sleep(backoff);
+      stats.state = "connecting";
       backoff = Math.min(backoff * 2, maxBackoff);
     }
   }
@@ -181,6 +301,8 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
     async close() {
       if (closed) return done;
       closed = true;
+      stats.state = "closed";
+      disarm();
       clearInterval(sweepTimer);
       plugin.close();
       session?.close();
@@ -188,4 +310,18 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
       await done;
     },
   };
+}
+
+/** Connects, or throws once `ms` have passed (a listener whose backlog is full never accepts). */
+function connectWithin(path: string, ms: number): Promise<Deno.Conn> {
+  const pending = Deno.connect({ transport: "unix", path });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Whenever it does connect, nobody wants it any more.
+      pending.then((c) => c.close(), () => {});
+      reject(new Deno.errors.TimedOut(`connect not completed within ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([pending, late]).finally(() => clearTimeout(timer));
 }

@@ -6,7 +6,9 @@ export type NriProtocolFault =
   | "unknown-conn"
   | "truncated"
   | "bad-message"
-  | "undecodable";
+  | "undecodable"
+  | "backlog"
+  | "deadline";
 
 /**
  * The peer sent bytes that break the mux/ttrpc/NRI protocol; the session is dropped and the

@@ -7,4 +7,10 @@ export {
 } from "./client.ts";
 export { EVENT_MASK, PLUGIN_SERVICE, RUNTIME_SERVICE } from "./plugin.ts";
 export { NriClosedError, NriProtocolError, type NriProtocolFault, NriRpcError } from "./errors.ts";
-export { formatPods, type PodsCommandOptions, runPodsCommand } from "./pods_command.ts";
+export {
+  formatPods,
+  NriUnavailableError,
+  type PodsCommandOptions,
+  type PodsEntry,
+  runPodsCommand,
+} from "./pods_command.ts";

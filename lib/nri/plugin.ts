@@ -41,6 +41,20 @@ const IMAGE_ANNOTATION = "io.kubernetes.cri.image-name";
 /** How long an entry whose cgroup is not found yet is retried by the timer. */
 const RESOLVE_RETRY_WINDOW_MS = 5000;
 const RESOLVE_RETRY_INTERVAL_MS = 5;
+const RESOLVE_RETRY_PER_TICK = 256;
+/**
+ * Store work applied per turn of the event loop: a 100 k-container Synchronize is applied in
+ * chunks so the drain, the runtime's next requests and SIGTERM are never held for seconds.
+ */
+export const SYNC_CHUNK = 2000;
+/**
+ * Most store updates waiting behind a Synchronize being applied. Each is one event the runtime
+ * sent (already answered); past this the session is dropped and the reconnect's Synchronize
+ * rebuilds the store, which is exact where dropping events would not be.
+ */
+export const MAX_PENDING_JOBS = 8192;
+/** Most pods + containers accumulated over the chunks of one split Synchronize. */
+export const MAX_SYNC_ITEMS = 1 << 20;
 
 /** Options of NriPlugin. */
 export interface NriPluginOptions {
@@ -49,6 +63,12 @@ export interface NriPluginOptions {
   log: Logger;
   /** Called after a complete Synchronize has been applied to the store. */
   onSynchronized?: (stats: { pods: number; containers: number; removed: number }) => void;
+  /** Called as each Configure / final Synchronize request arrives (before it is applied). */
+  onRequest?: (method: "Configure" | "Synchronize") => void;
+  /** Entries applied per loop turn (default SYNC_CHUNK). */
+  syncChunk?: number;
+  /** Bound on queued store updates (default MAX_PENDING_JOBS). */
+  maxPendingJobs?: number;
 }
 
 /** Encodes the RegisterPlugin request payload. */
@@ -62,6 +82,11 @@ export class NriPlugin {
   #resolver: CgroupResolver;
   #log: Logger;
   #onSynchronized: NriPluginOptions["onSynchronized"];
+  #onRequest: NriPluginOptions["onRequest"];
+  #syncChunk: number;
+  #maxPendingJobs: number;
+  #jobs: (() => void | Promise<void>)[] = [];
+  #pumping: Promise<void> | null = null;
   #syncPods: NriPod[] = [];
   #syncContainers: NriContainer[] = [];
   #retry = new Map<string, { deadline: number; pid: number }>();
@@ -74,6 +99,52 @@ export class NriPlugin {
     this.#resolver = opts.resolver;
     this.#log = opts.log;
     this.#onSynchronized = opts.onSynchronized;
+    this.#onRequest = opts.onRequest;
+    this.#syncChunk = opts.syncChunk ?? SYNC_CHUNK;
+    this.#maxPendingJobs = opts.maxPendingJobs ?? MAX_PENDING_JOBS;
+  }
+
+  /** Store updates queued (events behind a Synchronize still being applied). */
+  get pendingJobs(): number {
+    return this.#jobs.length;
+  }
+
+  /** Entries pending in a split Synchronize not yet complete. */
+  get syncBacklog(): number {
+    return this.#syncPods.length + this.#syncContainers.length;
+  }
+
+  /** Resolves once every queued store update has been applied. */
+  async idle(): Promise<void> {
+    while (this.#pumping) await this.#pumping;
+  }
+
+  /**
+   * Queues store work in arrival order; throws (ending the session, whose reconnect resyncs)
+   * when the queue is full.
+   */
+  #enqueue(job: () => void | Promise<void>): void {
+    if (this.#closed) return;
+    if (this.#jobs.length >= this.#maxPendingJobs) {
+      throw new NriProtocolError(
+        "backlog",
+        PLUGIN_SERVICE_CONN,
+        `${this.#jobs.length} store updates queued behind a Synchronize; resyncing`,
+      );
+    }
+    this.#jobs.push(job);
+    this.#pumping ??= this.#pump().finally(() => (this.#pumping = null));
+  }
+
+  async #pump(): Promise<void> {
+    while (this.#jobs.length > 0 && !this.#closed) {
+      const job = this.#jobs.shift()!;
+      try {
+        await job();
+      } catch (e) {
+        this.#log.error("NRI store update failed", { error: String(e) });
+      }
+    }
   }
 
   /** Forgets a half-received Synchronize; call when a new socket session starts. */
@@ -85,6 +156,7 @@ export class NriPlugin {
   /** Stops the resolution retry timer. */
   close(): void {
     this.#closed = true;
+    this.#jobs = [];
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     this.#retry.clear();
@@ -106,6 +178,7 @@ export class NriPlugin {
           nriTypes.ConfigureRequest,
           req,
         );
+        this.#onRequest?.("Configure");
         return {
           payload: nriTypes.ConfigureResponse.encode({ events: EVENT_MASK }).finish(),
           after: () =>
@@ -121,22 +194,38 @@ export class NriPlugin {
           nriTypes.SynchronizeRequest,
           req,
         );
-        this.#syncPods.push(...s.pods);
-        this.#syncContainers.push(...s.containers);
+        if (this.syncBacklog + s.pods.length + s.containers.length > MAX_SYNC_ITEMS) {
+          this.resetSession();
+          throw new NriProtocolError(
+            "backlog",
+            PLUGIN_SERVICE_CONN,
+            `split Synchronize above ${MAX_SYNC_ITEMS} pods and containers`,
+          );
+        }
+        // A loop, not push(...x): a spread of 100 k arguments can overflow the stack.
+        for (const p of s.pods) this.#syncPods.push(p);
+        for (const c of s.containers) this.#syncContainers.push(c);
         // A split sync (NRI v0.7+): each non-final chunk is answered {more: true}, no updates.
         if (s.more) {
           return { payload: nriTypes.SynchronizeResponse.encode({ more: true }).finish() };
         }
         const pods = this.#syncPods, containers = this.#syncContainers;
         this.resetSession();
-        return { payload: EMPTY, after: () => this.#applySync(pods, containers) };
+        this.#onRequest?.("Synchronize");
+        return {
+          payload: EMPTY,
+          after: () => this.#enqueue(() => this.#applySync(pods, containers)),
+        };
       }
       case "StateChange": {
         const ev = decode<{ event: number; pod: NriPod | null; container: NriContainer | null }>(
           nriTypes.StateChangeEvent,
           req,
         );
-        return { payload: EMPTY, after: () => this.#applyEvent(ev.event, ev.pod, ev.container) };
+        return {
+          payload: EMPTY,
+          after: () => this.#enqueue(() => this.#applyEvent(ev.event, ev.pod, ev.container)),
+        };
       }
       case "StopContainer": {
         const r = decode<{ pod: NriPod | null; container: NriContainer | null }>(
@@ -145,7 +234,8 @@ export class NriPlugin {
         );
         return {
           payload: EMPTY,
-          after: () => this.#applyEvent(NriEvent.STOP_CONTAINER, r.pod, r.container),
+          after: () =>
+            this.#enqueue(() => this.#applyEvent(NriEvent.STOP_CONTAINER, r.pod, r.container)),
         };
       }
       case "CreateContainer":
@@ -158,7 +248,10 @@ export class NriPlugin {
         const ev = req.method === "CreateContainer"
           ? NriEvent.POST_CREATE_CONTAINER
           : NriEvent.POST_UPDATE_CONTAINER;
-        return { payload: EMPTY, after: () => this.#applyEvent(ev, r.pod, r.container) };
+        return {
+          payload: EMPTY,
+          after: () => this.#enqueue(() => this.#applyEvent(ev, r.pod, r.container)),
+        };
       }
       case "Shutdown":
         return { payload: EMPTY, after: () => this.#log.info("NRI runtime asked us to shut down") };
@@ -167,15 +260,28 @@ export class NriPlugin {
     }
   };
 
-  #applySync(pods: NriPod[], containers: NriContainer[]): void {
+  /** Applies a whole Synchronize in linear time, yielding to the loop every `#syncChunk` entries. */
+  async #applySync(pods: NriPod[], containers: NriContainer[]): Promise<void> {
     const store = this.#store;
-    const podById = new Map(pods.map((p) => [p.id, p]));
+    const podById = new Map<string, NriPod>();
+    for (const p of pods) podById.set(p.id, p);
     store.beginSync();
+    let budget = this.#syncChunk;
+    const turn = async () => {
+      if (--budget > 0) return true;
+      budget = this.#syncChunk;
+      await new Promise((r) => setTimeout(r, 0));
+      return !this.#closed;
+    };
     for (const pod of pods) {
       // A NOTREADY pod has no pause process and no cgroup left.
       if (pod.pid > 0) this.#upsertSandbox(pod, true);
+      if (!await turn()) return;
     }
-    for (const c of containers) this.#upsertContainer(podById.get(c.podSandboxId) ?? null, c, true);
+    for (const c of containers) {
+      this.#upsertContainer(podById.get(c.podSandboxId) ?? null, c, true);
+      if (!await turn()) return;
+    }
     const removed = store.endSync();
     this.#onSynchronized?.({ pods: pods.length, containers: containers.length, removed });
   }
@@ -254,6 +360,10 @@ export class NriPlugin {
       this.#retry.delete(id);
       return;
     }
+    // Bounded like the store it serves: the oldest waiting entry gives way.
+    if (!this.#retry.has(id) && this.#retry.size >= this.#store.maxEntries) {
+      this.#retry.delete(this.#retry.keys().next().value!);
+    }
     this.#retry.set(id, { deadline: performance.now() + RESOLVE_RETRY_WINDOW_MS, pid });
     this.#armRetry();
   }
@@ -285,15 +395,16 @@ export class NriPlugin {
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       const now = performance.now();
+      // A few stats per tick at most: the rest waits its turn (moved to the back), so a sync
+      // of many not-yet-created cgroups never blocks the loop.
+      let budget = RESOLVE_RETRY_PER_TICK;
       for (const [id, r] of this.#retry) {
+        if (budget-- <= 0) break;
+        this.#retry.delete(id);
         const e = this.#store.getByContainerId(id);
-        if (!e || e.cgroupId !== null || e.removedAt !== null) {
-          this.#retry.delete(id);
-        } else if (this.#tryResolve(id, e.cgroupsPath, r.pid)) {
-          this.#retry.delete(id);
-        } else if (now > r.deadline) {
-          this.#retry.delete(id); // the next event for it tries again
-        }
+        if (!e || e.cgroupId !== null || e.removedAt !== null) continue;
+        if (this.#tryResolve(id, e.cgroupsPath, r.pid)) continue;
+        if (now <= r.deadline) this.#retry.set(id, r); // past it, the next event tries again
       }
       this.#armRetry();
     }, RESOLVE_RETRY_INTERVAL_MS);

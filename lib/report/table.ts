@@ -60,39 +60,82 @@ const POD: Column<SummaryRow>[] = [
   { header: "NAMESPACE", value: (r) => r.podNamespace },
   {
     header: "POD",
-    value: (r) => r.podName ?? (r.podUid === null ? "(no pod)" : `(uid ${r.podUid})`),
+    // outside pods, a host service's unit (kept in container_name) names the group
+    value: (r) =>
+      r.podName ??
+        (r.podUid !== null
+          ? `(uid ${r.podUid})`
+          : r.containerId === null && r.containerName !== null
+          ? r.containerName
+          : "(no pod)"),
   },
 ];
 const CONTAINER: Column<SummaryRow> = { header: "CONTAINER", value: (r) => r.containerName };
-const METRICS: Column<SummaryRow>[] = [
-  { header: "CPU_S", value: (r) => r.cpuSeconds, digits: 3 },
+/** The counters (Parquet column names) a summary table column needs. */
+type Needs = readonly string[];
+const METRICS: (Column<SummaryRow> & { needs: Needs })[] = [
+  { header: "CPU_S", value: (r) => r.cpuSeconds, digits: 3, needs: [] },
   {
     header: "NODE_%",
     value: (r) => r.nodeShare === null ? null : r.nodeShare * 100,
     digits: 2,
+    needs: [],
   },
-  { header: "CYCLES", value: (r) => r.cycles },
-  { header: "INSTRUCTIONS", value: (r) => r.instructions },
-  { header: "IPC", value: (r) => r.ipc, digits: 2 },
-  { header: "LLC_MPKI", value: (r) => r.llcMpki, digits: 2 },
+  { header: "CYCLES", value: (r) => r.cycles, needs: ["cycles"] },
+  { header: "INSTRUCTIONS", value: (r) => r.instructions, needs: ["instructions"] },
+  { header: "IPC", value: (r) => r.ipc, digits: 2, needs: ["cycles", "instructions"] },
+  {
+    header: "LLC_MPKI",
+    value: (r) => r.llcMpki,
+    digits: 2,
+    needs: ["llc_misses", "instructions"],
+  },
 ];
 
-/** The default columns of a summary table grouped by `by`. */
-export function summaryColumns(by: SummaryBy): Column<SummaryRow>[] {
+/** Options of summaryColumns. */
+export interface SummaryColumnsOptions {
+  /** counters (Parquet column names) unavailable in every input: their columns are left out */
+  unavailable?: ReadonlySet<string>;
+}
+
+/**
+ * The columns of a summary table grouped by `by`, without those whose counters are
+ * unavailable.
+ */
+export function summaryColumns(
+  by: SummaryBy,
+  opts: SummaryColumnsOptions = {},
+): Column<SummaryRow>[] {
+  const metrics: Column<SummaryRow>[] = METRICS
+    .filter((c) => !c.needs.some((n) => opts.unavailable?.has(n)))
+    .map(({ needs: _, ...c }) => c);
   switch (by) {
     case "pod":
-      return [...POD, ...METRICS];
+      return [...POD, ...metrics];
     case "container":
-      return [...POD, CONTAINER, ...METRICS];
+      return [...POD, CONTAINER, ...metrics];
     case "process":
       return [
         { header: "PID", value: (r) => r.tgid },
         { header: "COMM", value: (r) => r.comm },
         ...POD,
         CONTAINER,
-        ...METRICS,
+        ...metrics,
       ];
     case "cgroup":
-      return [{ header: "CGROUP_ID", value: (r) => r.cgroupId }, ...POD, CONTAINER, ...METRICS];
+      return [
+        { header: "CGROUP_ID", value: (r) => r.cgroupId },
+        { header: "CGROUP", value: (r) => r.cgroupPath },
+        ...POD,
+        CONTAINER,
+        ...metrics,
+      ];
+    case "node":
+      return [{ header: "NODE", value: (r) => r.node }, ...metrics];
   }
+}
+
+/** Header names of the columns summaryColumns() leaves out for these unavailable counters. */
+export function droppedColumns(unavailable: ReadonlySet<string>): string[] {
+  return METRICS.filter((c) => c.needs.some((n) => unavailable.has(n))).map((c) => c.header);
 }

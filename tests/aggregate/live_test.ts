@@ -1,5 +1,5 @@
 /** The aggregator fed by the real eBPF sampler, the way the collector drives it. */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { SlotAggregator, type SlotRow } from "../../lib/aggregate/mod.ts";
 import { monoNowNs, OFF, Sampler } from "../../lib/sampler/mod.ts";
 import {

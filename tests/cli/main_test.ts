@@ -1,20 +1,6 @@
 /** The CLI as a user runs it: help, usage errors, and one-line failures with exit codes. */
-import assert from "node:assert/strict";
-
-const root = new URL("../../", import.meta.url).pathname;
-
-async function podperf(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: root,
-    env,
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+import assert from "@podperf/assert";
+import { podperf } from "./podperf.ts";
 
 Deno.test("--help lists the three commands and --log-level", async () => {
   const r = await podperf(["--help"]);
@@ -79,7 +65,8 @@ Deno.test("summary of a file that is not Parquet names the file", async () => {
 Deno.test("flag values the sampler would refuse are usage errors (exit 2) before it starts", async () => {
   const cases: [string[], string][] = [
     [["--counters", "cycles,bogus"], "--counters: unknown bogus (known: cycles, instructions, "],
-    [["--interval", "1us"], "--interval must be between 10us and 10s"],
+    [["--interval", "1us"], "--interval must be between 100us and 10s"],
+    [["--interval", "50us"], "--interval must be between 100us and 10s"],
     [["--top", "x"], '--top: "x" is not a whole number'],
     [["--nri-index", "5"], '--nri-index must be two digits, got "5"'],
     [["--rotate-size", "0"], "--rotate-size must be above 0"],
@@ -90,4 +77,85 @@ Deno.test("flag values the sampler would refuse are usage errors (exit 2) before
     assert.ok(r.stderr.startsWith(`podperf: error: ${message}`), r.stderr);
     assert.equal(r.stderr.split("\n").length, 2, r.stderr);
   }
+});
+
+Deno.test("a mistyped command gets the nearest command as a suggestion", async () => {
+  const r = await podperf(["colect", "--duration", "1s"]);
+  assert.equal(r.code, 2);
+  assert.equal(
+    r.stderr,
+    'podperf: error: unknown command "colect" (did you mean "collect"?) (see podperf --help)\n',
+  );
+  const s = await podperf(["sumary"]);
+  assert.match(s.stderr, /did you mean "summary"\?/);
+});
+
+Deno.test("a mistyped flag gets the nearest flag of its command", async () => {
+  const r = await podperf(["collect", "--duraton", "5s"]);
+  assert.equal(r.code, 2);
+  assert.equal(
+    r.stderr,
+    "podperf: error: unknown option --duraton (did you mean --duration?) " +
+      "(see podperf collect --help)\n",
+  );
+});
+
+Deno.test("a bad --log-level is a usage error: one line, exit 2", async () => {
+  for (const args of [["--log-level", "loud", "pods"], ["collect", "--log-level", "trace"]]) {
+    const r = await podperf(args);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /^podperf: error: --log-level: "(loud|trace)" is not one of debug, info, warn, error\n$/,
+    );
+  }
+});
+
+Deno.test("--output naming a file says it exists and is not a directory", async () => {
+  const r = await podperf(["collect", "--duration", "1s", "--output", "/etc/passwd"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, "podperf: error: --output: /etc/passwd exists and is not a directory\n");
+  const under = await podperf(["collect", "--duration", "1s", "--output", "/etc/passwd/x/y"]);
+  assert.equal(under.code, 2);
+  assert.equal(
+    under.stderr,
+    "podperf: error: --output: /etc/passwd/x/y cannot be created: /etc/passwd exists and is " +
+      "not a directory\n",
+  );
+});
+
+Deno.test("a negative number reaches the flag's own check instead of cac's unknown option", async () => {
+  for (const args of [["collect"], ["summary", "x.parquet"]]) {
+    const r = await podperf([...args, "--top", "-1"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, 'podperf: error: --top: "-1" is not a whole number ≥ 0\n');
+  }
+});
+
+/** Every option line of `podperf [cmd] --help`. */
+async function optionLines(cmd: string[]): Promise<string[]> {
+  const r = await podperf([...cmd, "--help"]);
+  assert.equal(r.code, 0);
+  const body = r.stdout.split("Options:\n")[1]?.split("\n\n")[0] ?? "";
+  return body.split("\n").filter((l) => l.trim().startsWith("-"));
+}
+
+Deno.test("help prints defaults in one format and none for --no-… switches", async () => {
+  for (const cmd of [[], ["collect"], ["summary"], ["pods"]]) {
+    const lines = await optionLines(cmd);
+    assert.ok(lines.length > 2, `${cmd}: ${lines}`);
+    for (const l of lines) {
+      assert.equal(l, l.trimEnd(), `trailing space: "${l}"`);
+      assert.doesNotMatch(l, /\(default: (true|false)\)/, l);
+      const defaults = l.match(/default/gi) ?? [];
+      assert.ok(defaults.length <= 1, `one default per line: ${l}`);
+      if (defaults.length) assert.match(l, /\(default: [^()]+\)$/, `default format: ${l}`);
+      if (/^\s+--no-/.test(l)) assert.doesNotMatch(l, /default/, l);
+    }
+  }
+  const collect = await optionLines(["collect"]);
+  const state = collect.find((l) => l.includes("--containerd-state"))!;
+  assert.match(state, /\(default: \/run\/containerd\)$/);
+  const duration = collect.find((l) => l.includes("--duration"))!;
+  assert.match(duration, /bare number of seconds \(default: until SIGINT\/SIGTERM\)$/);
 });

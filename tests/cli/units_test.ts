@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { parseBytes, parseDurationNs, UsageError } from "../../lib/cli/units.ts";
 
 Deno.test("durations parse with units, fractions and bare seconds", () => {

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import type { SlotRow } from "../../lib/aggregate/mod.ts";
 import { type MetaLookup, SlotJoiner } from "../../lib/collect/join.ts";
 import { MetadataResolver, MetadataStore, type PodMeta } from "../../lib/metadata/mod.ts";

@@ -1,5 +1,5 @@
-import assert from "node:assert/strict";
-import { RunTotals } from "../../lib/collect/run_totals.ts";
+import assert from "@podperf/assert";
+import { OTHERS_COMM, RunTotals } from "../../lib/collect/run_totals.ts";
 import { outputRow } from "../../lib/output/mod.ts";
 
 const base = {
@@ -49,4 +49,23 @@ Deno.test("pod columns learned after a process's first rows fill the merged row"
   assert.equal(row.podName, "p");
   assert.equal(row.metaSource, "nri");
   assert.equal(row.cpuNs, 2);
+});
+
+Deno.test("past the cap new processes merge into one (others) row; CPU time is kept", () => {
+  const t = new RunTotals({ maxRows: 3 });
+  const rows = [];
+  for (let tgid = 1; tgid <= 10; tgid++) {
+    rows.push(outputRow({ ...base, tgid, monoNs: 0n, cpuNs: 10 }, null));
+  }
+  t.add(rows);
+  // A process already held keeps merging into its own row.
+  t.add([outputRow({ ...base, tgid: 1, monoNs: 1n, cpuNs: 5 }, null)]);
+  assert.equal(t.size, 4);
+  assert.equal(t.overflowRows, 7);
+  const others = t.rows().find((r) => r.comm === OTHERS_COMM);
+  assert.ok(others);
+  assert.equal(others.cpuNs, 70);
+  assert.equal(others.tgid, 0);
+  assert.equal(t.rows().find((r) => r.tgid === 1)?.cpuNs, 15);
+  assert.equal(t.rows().reduce((s, r) => s + r.cpuNs, 0), 105);
 });

@@ -2,7 +2,7 @@
  * `podperf collect` as a user runs it, without a container runtime: no NRI socket (one warning,
  * collection goes on) and SIGTERM mid-collection (clean exit, only complete Parquet files).
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { queryParquet, sqlString } from "../helpers/duckdb.ts";
 import { type PodperfExit, PodperfProcess } from "./podperf_process.ts";
 

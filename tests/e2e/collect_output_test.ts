@@ -2,7 +2,7 @@
  * `podperf collect` against output directories that fail: read-only (refused at start, exit 1)
  * and full at the final close (exit 3, summary still printed).
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { queryParquet, sqlString } from "../helpers/duckdb.ts";
 import { type PodperfExit, PodperfProcess } from "./podperf_process.ts";
 

@@ -3,7 +3,7 @@
  * with NRI, pods made through the CRI before and during the run, the Parquet read back by
  * DuckDB and CPU time checked against the kernel's cgroup accounting.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import {
   cgroup2Dir,
   COMMANDS,

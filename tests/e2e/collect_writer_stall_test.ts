@@ -4,7 +4,7 @@
  * requests are still answered at once and no row is lost; SIGTERM mid-stall still ends the run
  * in a few seconds with every row in a complete file.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { cgroupParentFor, COMMANDS, CriClient, startContainerd } from "../harness/mod.ts";
 import { queryParquet, sqlString } from "../helpers/duckdb.ts";
 import { PodperfProcess } from "./podperf_process.ts";

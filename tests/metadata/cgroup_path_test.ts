@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { CgroupPathIndex, parseCgroupPath } from "../../lib/metadata/cgroup_path.ts";
 import { detectCgroup2Mount } from "../../lib/metadata/cgroup_dir.ts";
 import type { ParsedCgroupPath } from "../../lib/metadata/cgroup_path.ts";

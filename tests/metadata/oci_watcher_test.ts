@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { containerdTaskDir, OciBundleWatcher } from "../../lib/metadata/oci_watcher.ts";
 import type { OciPodMeta } from "../../lib/metadata/oci_annotations.ts";
 import { IDS, makeFixtureLayout } from "./fixtures/layout.ts";
@@ -64,6 +64,7 @@ async function withWatcher(
     log,
   });
   try {
+    await w.ready;
     await body(w, fx, log);
   } finally {
     await w.close();
@@ -179,12 +180,16 @@ Deno.test("OciBundleWatcher forgets a bundle once its directory is removed", () 
     assert.equal(w.lookup(IDS.ctrdContainer), undefined);
   }));
 
-Deno.test("OciBundleWatcher without a watch reads a new bundle on lookup", () =>
-  withWatcher({ watch: false }, (w, fx) => {
+Deno.test("OciBundleWatcher without a watch reads a new bundle on lookup, in the background", () =>
+  withWatcher({ watch: false }, async (w, fx) => {
     assert.equal(w.lookup(NEW_ID), undefined);
+    await new Promise((r) => setTimeout(r, 50)); // the read of a missing bundle has ended
     const dir = `${containerdTaskDir(fx.containerdState)}/k8s.io/${NEW_ID}`;
     Deno.mkdirSync(dir);
     Deno.writeTextFileSync(`${dir}/config.json`, ctrdSpec("on-demand", "app"));
+    const found = nextBundle(w, NEW_ID);
+    assert.equal(w.lookup(NEW_ID), undefined, "answered from memory, never read on the spot");
+    assert.equal((await found).podName, "on-demand");
     assert.equal(w.lookup(NEW_ID)?.podName, "on-demand");
     const reads = w.reads;
     assert.equal(w.lookup(NEW_ID)?.podName, "on-demand");
@@ -207,6 +212,7 @@ Deno.test("OciBundleWatcher.close stops the watch", async () => {
     crioContainerDirs: [fx.crioContainers],
     log: spyLog(),
   });
+  await w.ready;
   await w.close();
   try {
     const dir = `${containerdTaskDir(fx.containerdState)}/k8s.io/${NEW_ID}`;
@@ -215,6 +221,81 @@ Deno.test("OciBundleWatcher.close stops the watch", async () => {
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(w.size, 4);
   } finally {
+    fx.remove();
+  }
+});
+
+Deno.test("a FIFO, a symlink or a huge file as config.json is refused without hanging", () =>
+  withWatcher({ watch: true }, async (w, fx, log) => {
+    const dir = (id: string) => `${containerdTaskDir(fx.containerdState)}/k8s.io/${id}`;
+    const fifo = "f1f0".repeat(16), link = "5e1f".repeat(16), big = "b16b".repeat(16);
+    for (const id of [fifo, link, big]) Deno.mkdirSync(dir(id));
+    // A FIFO nobody writes: opening it would block a thread for ever, reading it the loop.
+    const mk = new Deno.Command("mkfifo", { args: [`${dir(fifo)}/config.json`] }).outputSync();
+    assert.ok(mk.success);
+    Deno.symlinkSync(`${dir(IDS.ctrdContainer)}/config.json`, `${dir(link)}/config.json`);
+    // 2 MiB of valid JSON with pod annotations: over the 1 MiB cap.
+    Deno.writeTextFileSync(
+      `${dir(big)}/config.json`,
+      JSON.stringify({
+        annotations: JSON.parse(ctrdSpec("huge", "app")).annotations,
+        pad: "x".repeat(2 << 20),
+      }),
+    );
+    const t0 = performance.now();
+    for (const id of [fifo, link, big]) w.lookup(id);
+    const ok = await (async () => {
+      while (w.stats().refused < 3 && performance.now() - t0 < 5000) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return w.stats().refused >= 3;
+    })();
+    assert.ok(ok, `refused ${w.stats().refused} of 3`);
+    assert.ok(performance.now() - t0 < 2000, "refused at once, not after a timeout");
+    for (const id of [fifo, link, big]) assert.equal(w.lookup(id), undefined);
+    const problems = log.warns.map((x) => x.fields?.problem).filter((p) => p !== undefined);
+    assert.deepEqual(
+      problems.filter((p) => p === "not-regular" || p === "too-large").sort(),
+      ["not-regular", "not-regular", "too-large"],
+    );
+  }));
+
+Deno.test("pending bundle reads are bounded; past the bound lookups are dropped and counted", async () => {
+  const fx = makeFixtureLayout();
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: [],
+    watch: false,
+    maxPendingReads: 4,
+    log: spyLog(),
+  });
+  try {
+    await w.ready;
+    for (let i = 0; i < 50; i++) w.lookup(`absent${i}`);
+    const s = w.stats();
+    assert.equal(s.pending, 4);
+    assert.equal(s.droppedReads, 46);
+  } finally {
+    await w.close();
+    fx.remove();
+  }
+});
+
+Deno.test("known bundles are bounded by maxEntries (the oldest give way)", async () => {
+  const fx = makeFixtureLayout();
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: [fx.crioContainers],
+    watch: false,
+    maxEntries: 2,
+    log: spyLog(),
+  });
+  try {
+    await w.ready;
+    assert.equal(w.size, 2, "4 readable bundles, 2 kept");
+    assert.equal(w.stats().bundles, 2);
+  } finally {
+    await w.close();
     fx.remove();
   }
 });

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { MetadataResolver } from "../../lib/metadata/resolver.ts";
 import type { CgroupPathSource, ContainerMetaSource } from "../../lib/metadata/resolver.ts";
 import { CgroupPathIndex } from "../../lib/metadata/cgroup_path.ts";
@@ -105,6 +105,7 @@ Deno.test("resolver: OCI bundle metadata for a real cgroup, then cached", async 
     crioContainerDirs: [],
     log: { warn: () => {}, debug: () => {} },
   });
+  await oci.ready;
   const index = new CgroupPathIndex({ root: CG_ROOT });
   await index.refresh();
   const paths = countingPaths(index);
@@ -134,6 +135,7 @@ Deno.test("resolver: path-only answer becomes OCI as soon as the bundle appears"
     containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
     crioContainerDirs: [],
   });
+  await oci.ready;
   const index = new CgroupPathIndex({ root: CG_ROOT });
   await index.refresh();
   const t = 0; // the clock never moves: only the bundle event may refresh the answer
@@ -185,7 +187,8 @@ Deno.test("resolver: path-only answer becomes OCI as soon as the bundle appears"
 
 Deno.test("resolver: unknown cgroups are retried after the negative TTL, non-containers kept", () => {
   let t = 0;
-  const table: Record<string, string> = { "2": "/system.slice/containerd.service" };
+  // a cgroup that is neither a container nor a host service (those are named: host_unit_test)
+  const table: Record<string, string> = { "2": "/kubepods/burstable" };
   const paths = countingPaths(mapPaths(table));
   const r = new MetadataResolver({ paths, negativeTtlMs: 1000, ttlMs: 60_000, now: () => t });
   assert.equal(r.resolve(1n), null);
@@ -235,6 +238,7 @@ Deno.test("resolver: CRI pods with NRI off resolve by OCI annotations, old and n
       containers: [{ name: "nap", command: COMMANDS.idle }],
     });
     oci = new OciBundleWatcher({ containerdTaskDirs: [containerdTaskDir(`${ctrd.dir}/state`)] });
+    await oci.ready;
     const watched = new Set<string>();
     oci.subscribe((m) => watched.add(m.containerId!));
     const paths = new CgroupPathIndex();
@@ -313,6 +317,7 @@ Deno.test("resolver: with NRI on, NRI answers and the OCI fallback is not consul
     const deadline = Date.now() + 10_000;
     while (!store.lookup(cg) && Date.now() < deadline) await new Promise((s) => setTimeout(s, 20));
     oci = new OciBundleWatcher({ containerdTaskDirs: [containerdTaskDir(`${ctrd.dir}/state`)] });
+    await oci.ready;
     const spyOci = countingOci(oci);
     const index = new CgroupPathIndex();
     await index.refresh();
@@ -337,4 +342,17 @@ Deno.test("resolver: with NRI on, NRI answers and the OCI fallback is not consul
     cri.close();
     await ctrd.cleanup();
   }
+});
+
+Deno.test("resolver: expired cache entries go as new cgroups come, not only at the bound", () => {
+  let t = 0;
+  const paths = countingPaths(mapPaths({}));
+  const r = new MetadataResolver({ paths, now: () => t, negativeTtlMs: 1000 });
+  for (let i = 0; i < 100; i++) r.resolve(BigInt(i));
+  assert.equal(r.size, 100);
+  t = 5000; // every entry above has expired
+  for (let i = 100; i < 150; i++) r.resolve(BigInt(i));
+  assert.ok(r.size <= 100, `cache holds ${r.size}, the old entries drain away`);
+  for (let i = 150; i < 200; i++) r.resolve(BigInt(i));
+  assert.equal(r.size, 100, "only the 100 live ones");
 });

@@ -2,7 +2,7 @@
  * The plugin against a real containerd 1.7.24 (tests/harness): pre-existing pods, new pods,
  * cleanup after the grace period, churn, and a containerd restart.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import {
   cgroup2Dir,
   cgroupInode,
@@ -80,6 +80,10 @@ Deno.test("containerd: pre-existing and new pods resolve, cleanup and churn retu
     plugin = startPlugin(ctrd.nriSocket, store);
     await plugin.nri.synchronized;
     assert.equal(store.size, 3 + 4, "3 sandboxes + 4 containers");
+    // The normal path meets every start-up deadline.
+    assert.equal(plugin.nri.stats.state, "synced");
+    assert.equal(plugin.nri.stats.deadlineMisses, 0);
+    assert.equal(plugin.nri.stats.reconnects, 0);
     for (const p of before) assertPodResolves(store, p);
 
     // New pods: each resolvable within 100 ms of its StartContainer returning.

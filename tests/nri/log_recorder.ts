@@ -1,5 +1,6 @@
 /** A logger for tests that records lines instead of writing them (and echoes errors). */
 import type { Logger } from "../../lib/nri/logger.ts";
+import { type LogLevel, throttledWriter } from "../../lib/log.ts";
 
 /** One recorded log line. */
 export interface Line {
@@ -16,7 +17,13 @@ export function recorder(): { log: Logger; lines: Line[] } {
   };
   return {
     lines,
-    log: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") },
+    log: {
+      debug: at("debug"),
+      info: at("info"),
+      warn: at("warn"),
+      error: at("error"),
+      throttled: throttledWriter((level: LogLevel, msg, fields) => at(level)(msg, fields)),
+    },
   };
 }
 

@@ -3,7 +3,7 @@
  * frames, an unknown conn id, undecodable protobuf. Each must give one logged error line and a
  * clean reconnect; the plugin stays alive and serves the next session normally.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { startNriPlugin } from "../../lib/nri/client.ts";
 import { MetadataStore } from "../../lib/metadata/store.ts";
 import { FakeRuntime } from "./fake_runtime.ts";
@@ -91,7 +91,7 @@ Deno.test("plugin logs one line per malformed input, reconnects and stays alive"
       const errs = lines.filter((l) => l.level === "error").slice(before);
       assert.equal(errs.length, 1, `${c.name}: exactly one error line`);
       assert.match(String(errs[0].fields?.error), new RegExp(c.expect), c.name);
-      assert.equal(errs[0].fields?.kind, "NriProtocolError", c.name);
+      assert.equal(errs[0].fields?.errorKind, "NriProtocolError", c.name);
     }
     // After all that, a normal session still works.
     const peer = await rt.accept();

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { encodeFrames, MAX_SEND_FRAME_PAYLOAD, MuxDecoder } from "../../lib/nri/mux.ts";
 import { NriProtocolError } from "../../lib/nri/errors.ts";
 import { cat, frame, hex, toHex } from "./wire.ts";

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { startNriPlugin } from "../../lib/nri/client.ts";
 import { NriEvent, nriTypes } from "../../lib/nri/proto.ts";
 import { Code } from "../../lib/nri/ttrpc.ts";

@@ -1,5 +1,5 @@
-import assert from "node:assert/strict";
-import { runPodsCommand } from "../../lib/nri/pods_command.ts";
+import assert from "@podperf/assert";
+import { NriUnavailableError, runPodsCommand } from "../../lib/nri/pods_command.ts";
 import { nriTypes } from "../../lib/nri/proto.ts";
 import { FakeRuntime } from "./fake_runtime.ts";
 
@@ -24,25 +24,46 @@ Deno.test("pods command prints one line per container after the runtime's sync",
         });
       }
     })();
-    assert.equal(await runPodsCommand({ socketPath: rt.path, write: (l) => lines.push(l) }), 0);
-    assert.equal(
-      await runPodsCommand({ socketPath: rt.path, json: true, write: (l) => json.push(l) }),
-      0,
-    );
+    // the fake runtime's containers have no cgroups: NRI entries only
+    const opts = { socketPath: rt.path, fallbacks: false };
+    assert.equal(await runPodsCommand({ ...opts, write: (l) => lines.push(l) }), 0);
+    assert.equal(await runPodsCommand({ ...opts, json: true, write: (l) => json.push(l) }), 0);
     await served;
   } finally {
     await rt.close();
   }
-  assert.equal(lines.length, 2);
-  assert.match(lines[0], /^CGROUP_ID\s+NAMESPACE\s+POD\s+CONTAINER\s+ID$/);
-  assert.match(lines[1], /^-\s+shop\s+web-1\s+app\s+abababababab/);
-  assert.equal(JSON.parse(json[0]).containerId, id);
+  assert.equal(lines.length, 2, lines.join("\n"));
+  assert.match(lines[0], /^CGROUP_ID\s+NAMESPACE\s+POD\s+CONTAINER\s+ID\s+SOURCE\s+CGROUP$/);
+  assert.match(lines[1], /^-\s+shop\s+web-1\s+app\s+ababababababa\s+nri\s+-$/);
+  const doc = JSON.parse(json.join("\n"));
+  assert.equal(doc.nri.connected, true);
+  const app = doc.entries.find((e: { container_name: string }) => e.container_name === "app");
+  assert.equal(app.container_id, id);
+  assert.equal(app.source, "nri");
 });
 
-Deno.test("pods command gives up with exit code 1 when no runtime answers", async () => {
+Deno.test("pods command names the socket, the wait and the likely cause when no runtime answers", async () => {
   const dir = Deno.makeTempDirSync();
   try {
-    assert.equal(await runPodsCommand({ socketPath: `${dir}/none.sock`, timeoutMs: 150 }), 1);
+    await assert.rejects(
+      runPodsCommand({
+        socketPath: `${dir}/none.sock`,
+        timeoutMs: 150,
+        fallbacks: false,
+        write: () => {},
+      }),
+      (e: unknown) => {
+        assert.ok(e instanceof NriUnavailableError);
+        assert.equal(e.socketPath, `${dir}/none.sock`);
+        assert.equal(
+          e.message,
+          `no runtime answered on the NRI socket ${dir}/none.sock within 150ms (the socket ` +
+            `does not exist): is NRI enabled in containerd? ([plugins."io.containerd.nri.v1.nri"] ` +
+            `disable = false; on by default in containerd 2.x)`,
+        );
+        return true;
+      },
+    );
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

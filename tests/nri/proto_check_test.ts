@@ -4,7 +4,7 @@
  * downloaded at test time into .cache/debs/: every field we declare must have the same number,
  * wire type and cardinality upstream.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import protobuf from "protobufjs";
 import { protoRoots } from "../../lib/nri/proto.ts";
 

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { join } from "node:path";
 import { PAGE_ROWS } from "../../lib/output/column_chunk.ts";
 import { ParquetFileWriter } from "../../lib/output/parquet_writer.ts";

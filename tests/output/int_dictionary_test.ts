@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { IntDictionary } from "../../lib/output/int_dictionary.ts";
 
 // 64-bit values as the (low, high) word pairs the encoder hands over

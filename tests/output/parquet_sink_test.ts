@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { join } from "node:path";
 import type { ClosedFileInfo } from "../../lib/output/parquet_writer.ts";
 import { ParquetSink, type ParquetSinkOptions } from "../../lib/output/parquet_sink.ts";

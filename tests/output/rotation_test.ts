@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { join } from "node:path";
 import { OutputWriteError } from "../../lib/output/errors.ts";
 import { type ClosedFileInfo, ParquetFileWriter } from "../../lib/output/parquet_writer.ts";

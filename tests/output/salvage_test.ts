@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { join } from "node:path";
 import { ParquetFileWriter } from "../../lib/output/parquet_writer.ts";
 import { fileName } from "../../lib/output/rotation.ts";

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { join } from "node:path";
 import { parquetWriteFile } from "hyparquet-writer";
 import { outputRow, type SlotColumns } from "../../lib/output/schema.ts";

@@ -1,9 +1,10 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import {
   formatTable,
   summarize,
   summaryColumns,
   SummaryOptionsError,
+  summaryReport,
   type SummaryRow,
 } from "../../lib/report/mod.ts";
 import { type OutputRow, outputRow, type PodColumns } from "../../lib/output/schema.ts";
@@ -197,7 +198,7 @@ Deno.test("aggregator rows joined with metadata summarize to the records' cpu ti
 Deno.test("bad options are refused with the option named", () => {
   for (
     const [opts, option] of [
-      [{ by: "node" }, "by"],
+      [{ by: "host" }, "by"],
       [{ by: "pod", cpus: 0 }, "cpus"],
       [{ by: "pod", from: 5n, to: 5n }, "to"],
     ] as const
@@ -233,4 +234,74 @@ Deno.test("by pod: rows known only by pod uid (cgroup path) are their own groups
   const table = formatTable(out, summaryColumns("pod"));
   assert.match(table, /\(uid u-1\)/);
   assert.match(table, /\(no pod\)/);
+});
+
+Deno.test("by process: one group per pid, named by the name with the most cpu time", () => {
+  const rows = [
+    { ...row(0, 40, 9n, 100, WEB), comm: "main" },
+    { ...row(0, 40, 9n, 300, WEB), comm: "worker" },
+    { ...row(1, 40, 9n, 150, WEB), comm: "main" },
+    { ...row(1, 41, 9n, 10, WEB), comm: "main" },
+  ];
+  const got = summarize(rows, { by: "process" });
+  assert.deepEqual(pick(got, "tgid", "comm", "cpuNs", "rows"), [
+    [40, "worker", 550, 3],
+    [41, "main", 10, 1],
+  ]);
+});
+
+Deno.test("host units: their own group by pod and by container, outside the pod coverage", () => {
+  const unit = (name: string): PodColumns => ({
+    podName: null,
+    podNamespace: null,
+    podUid: null,
+    containerName: name,
+    containerId: null,
+    source: "cgroup-path",
+  });
+  const rows = [
+    row(0, 50, 60n, 700, unit("kubelet.service")),
+    row(0, 51, 61n, 200, unit("containerd.service")),
+    row(0, 52, 1n, 50, null),
+    row(0, 10, 100n, 100, WEB),
+  ];
+  const r = summaryReport(rows, { by: "pod" });
+  assert.deepEqual(pick(r.groups, "podName", "containerName", "cpuNs"), [
+    [null, "kubelet.service", 700],
+    [null, "containerd.service", 200],
+    ["web-1", null, 100],
+    [null, null, 50],
+  ]);
+  assert.deepEqual(
+    formatTable(r.groups, summaryColumns("pod")).split("\n").map((l) => l.split(/\s{2,}/)[1]),
+    ["POD", "kubelet.service", "containerd.service", "web-1", "(no pod)", undefined],
+  );
+  assert.deepEqual(
+    summarize(rows, { by: "container" }).map((g) => g.containerName),
+    ["kubelet.service", "containerd.service", "nginx", null],
+  );
+  assert.deepEqual(r.coverage, {
+    rows: 4,
+    knownCpuNs: 100,
+    unknownCpuNs: 950,
+    knownCycles: 0,
+    unknownCycles: 0,
+  });
+});
+
+Deno.test("summaryReport: the window spans the rows' first slot to the last slot's end", () => {
+  const r = summaryReport(ROWS, { by: "pod" });
+  assert.deepEqual(r.window, { from: T0, to: T0 + BigInt(4 * MS) });
+  assert.equal(r.coverage.rows, ROWS.length);
+  assert.equal(r.coverage.knownCpuNs + r.coverage.unknownCpuNs, 3_600_000);
+  assert.equal(summaryReport([], { by: "pod" }).window, null);
+});
+
+Deno.test("cgroup paths come from the lookup where it knows the id, else stay null", () => {
+  const paths = new Map([[100n, "/k8s.io/web"]]);
+  const got = summarize(ROWS, { by: "cgroup", cgroupPath: (id) => paths.get(id) });
+  assert.deepEqual(
+    got.filter((g) => g.cgroupId === 100n || g.cgroupId === 1n).map((g) => g.cgroupPath),
+    ["/k8s.io/web", null],
+  );
 });

@@ -1,5 +1,11 @@
-import assert from "node:assert/strict";
-import { type Column, formatTable, summarize, summaryColumns } from "../../lib/report/mod.ts";
+import assert from "@podperf/assert";
+import {
+  type Column,
+  droppedColumns,
+  formatTable,
+  summarize,
+  summaryColumns,
+} from "../../lib/report/mod.ts";
 import { outputRow } from "../../lib/output/schema.ts";
 
 Deno.test("a table aligns text left, numbers right, prints null as '-' and trims lines", () => {
@@ -94,4 +100,33 @@ Deno.test("the pod summary table is stable text", () => {
     assert.equal(lines.length, 4, by);
     assert.match(lines[0], by === "process" ? /^PID {2}COMM/ : /CONTAINER/);
   }
+});
+
+Deno.test("summary columns leave out those whose counters are unavailable; by cgroup shows the path", () => {
+  const headers = (cols: ReturnType<typeof summaryColumns>) => cols.map((c) => c.header);
+  assert.deepEqual(headers(summaryColumns("pod")), [
+    "NAMESPACE",
+    "POD",
+    "CPU_S",
+    "NODE_%",
+    "CYCLES",
+    "INSTRUCTIONS",
+    "IPC",
+    "LLC_MPKI",
+  ]);
+  const noPmu = new Set(["cycles", "instructions", "llc_misses"]);
+  assert.deepEqual(headers(summaryColumns("pod", { unavailable: noPmu })), [
+    "NAMESPACE",
+    "POD",
+    "CPU_S",
+    "NODE_%",
+  ]);
+  assert.deepEqual(droppedColumns(noPmu), ["CYCLES", "INSTRUCTIONS", "IPC", "LLC_MPKI"]);
+  // only LLC misses missing: its ratio goes, IPC stays
+  assert.deepEqual(droppedColumns(new Set(["llc_misses"])), ["LLC_MPKI"]);
+  assert.deepEqual(headers(summaryColumns("cgroup")).slice(0, 3), [
+    "CGROUP_ID",
+    "CGROUP",
+    "NAMESPACE",
+  ]);
 });

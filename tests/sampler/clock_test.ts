@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { measureMonoToWallOffsetNs, monoNowNs, wallNowNs } from "../../lib/sampler/clock.ts";
 
 Deno.test("mono→wall offset maps monotonic now onto the wall clock within 1 ms", () => {

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { onlineCpus, parseCpuList } from "../../lib/sampler/cpus.ts";
 
 Deno.test("parseCpuList expands ranges and single CPUs", () => {

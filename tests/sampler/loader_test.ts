@@ -1,5 +1,5 @@
 import process from "node:process";
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { monoNowNs } from "../../lib/sampler/clock.ts";
 import { PERF } from "../../lib/sampler/perf_event.ts";
 import { type DecodedRecord, decodeRecord, FLAG_SWITCH, Sampler } from "../../lib/sampler/mod.ts";

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { COMM_LEN, decodeRecord, OFF, RECORD_SIZE, Sampler } from "../../lib/sampler/mod.ts";
 import { makeCgroup, removeCgroup, spawnBusy, stop } from "./fixtures/busy_child.ts";
 
