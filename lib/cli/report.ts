@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { UsageError } from "./units.ts";
-import { formatJson } from "../report/json.ts";
+import { bigintReplacer } from "../report/json.ts";
 import { type Column, formatTable } from "../report/table.ts";
 import { scanPodperfFiles } from "../report/row_scan.ts";
 import { findSuspects, type SuspectReport } from "../report/suspects.ts";
@@ -133,7 +133,28 @@ export async function runSummaryEvery(files: string[], o: SummaryEveryOptions): 
   if (o.cpus !== undefined) series.cpus = o.cpus;
   const rows = everyRows(series);
   if (o.json) {
-    console.log(formatJson(rows).trimEnd());
+    // The CLI's one JSON convention (README "JSON output"): one snake_case document, the window
+    // and what the files hold on top, the buckets below.
+    const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    const buckets = rows.map((r) =>
+      Object.fromEntries(Object.entries(r).map(([k, v]) => [snake(k), v]))
+    );
+    console.log(JSON.stringify(
+      {
+        by,
+        every_ns: o.everyNs,
+        // ISO strings: ns since the epoch do not fit a JSON number exactly
+        window: {
+          from: new Date(series.windowStartNs / 1e6).toISOString(),
+          to: new Date(series.windowEndNs / 1e6).toISOString(),
+        },
+        cpus: series.cpus,
+        has_runq_delay: series.hasRunq,
+        buckets,
+      },
+      bigintReplacer,
+      2,
+    ));
   } else {
     if (!series.hasRunq) console.log("# run-queue delay: not in these files (no runq_delay_ns)");
     console.log(formatTable(rows, everyColumns(by)).trimEnd());

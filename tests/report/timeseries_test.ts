@@ -101,17 +101,24 @@ Deno.test("summary --every 1s --json: each pod's buckets sum to summary --json's
     const files = [...Deno.readDirSync(dir)].map((e) => join(dir, e.name));
     const whole = await podperf(["summary", "--json", ...files]);
     assert.equal(whole.code, 0, whole.stderr);
-    const buckets = JSON.parse(every.stdout) as Record<string, unknown>[];
-    const totals = JSON.parse(whole.stdout) as Record<string, unknown>[];
+    const doc = JSON.parse(every.stdout) as { by: string; buckets: Record<string, unknown>[] };
+    assert.equal(doc.by, "pod");
+    const buckets = doc.buckets;
+    const totals = (JSON.parse(whole.stdout) as { groups: Record<string, unknown>[] }).groups;
     assert.equal(new Set(buckets.map((b) => b.time)).size, 12, "12 one-second buckets");
+    assert.ok(totals.length > 0);
     for (const t of totals) {
-      const mine = buckets.filter((b) => b.podUid === t.podUid);
-      for (const f of ["cpuNs", "cycles", "instructions", "llcMisses"]) {
-        assert.equal(mine.reduce((a, b) => a + (b[f] as number), 0), t[f], `${t.podName} ${f}`);
+      const mine = buckets.filter((b) => b.pod_uid === t.pod_uid);
+      for (const f of ["cpu_ns", "cycles", "instructions", "llc_misses"]) {
+        assert.equal(
+          mine.reduce((a, b) => a + Number(b[f]), 0),
+          Number(t[f]),
+          `${t.pod_name} ${f}`,
+        );
       }
     }
-    const b = buckets.find((x) => x.podName === "checkout")!;
-    for (const f of ["cpuShare", "runqMsPerCpuS", "contextSwitches", "ipc", "llcMpki"]) {
+    const b = buckets.find((x) => x.pod_name === "checkout")!;
+    for (const f of ["cpu_share", "runq_ms_per_cpu_s", "context_switches", "ipc", "llc_mpki"]) {
       assert.equal(typeof b[f], "number", f);
     }
     const text = await podperf(["summary", "--every", "500ms", dir]);
