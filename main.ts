@@ -56,7 +56,7 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
     }
   }
   const outputDir = await checkOutputDir(String(o.output ?? "out"));
-  // the env form lets a DaemonSet take the target from a Secret (deploy/upload.yaml)
+  // the env form lets a DaemonSet take the target from a Secret (deploy/upload/secret.yaml)
   const uploadUrl = o.upload ?? (Deno.env.get("PODPERF_UPLOAD") || undefined);
   const upload = uploadUrl === undefined
     ? undefined
@@ -80,6 +80,10 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       retainAgeMs: retainAgeMs > 0 ? retainAgeMs : undefined,
       fallbacks: o.fallbacks !== false,
       containerdStateDirs: o.containerdState ? [String(o.containerdState)] : undefined,
+      podMetrics: {
+        byProcess: Boolean(o.metricsByProcess),
+        maxSeries: parseCount("metrics-max-series", o.metricsMaxSeries ?? 10000, 1),
+      },
       signal: ac.signal,
       upload,
       keepTotals: o.summary !== false,
@@ -150,16 +154,18 @@ export function buildCli(): ReturnType<typeof cac> {
     .option("--retain-age <time>", "Delete complete files older than this (0 = never)", {
       default: "168h",
     })
+    .option("--metrics-by-process", "Per-pod series also split by process name (more series)")
+    .option("--metrics-max-series <n>", "Most per-pod series on /metrics", { default: 10000 })
     .option("--by <key>", "Summary grouping: pod, container, process, cgroup", {
       default: "process",
     })
     .option("--top <n>", "Summary rows shown (0 = all)", { default: 20 })
     .option(
       "--upload <s3url>",
-      "Upload completed files to s3://BUCKET/PREFIX (default $PODPERF_UPLOAD; AWS_* env)",
+      "Upload completed files to s3://BUCKET/PREFIX (unset: $PODPERF_UPLOAD; AWS_* env)",
     )
     .option("--no-summary", "Do not print the summary at the end (keeps no per-process totals)")
-    .option("--listen <addr>", "Serve /healthz, /readyz and /metrics on HOST:PORT")
+    .option("--listen <addr>", "Serve /healthz, /readyz and /metrics on HOST:PORT (e.g. :9102)")
     .option("--stats-interval <time>", "Log a one-line stats record this often (0 = never)", {
       default: "60s",
     })

@@ -41,6 +41,7 @@ export {
   ParquetSink,
   RotatingParquetWriter,
 } from "./lib/output/mod.ts";
+export { PodSeries, type PodSeriesOptions } from "./lib/metrics/mod.ts";
 export {
   readPodperfFile,
   readRowsFromParquet,

@@ -5,6 +5,7 @@
  * length in seconds (default 600).
  */
 import { benchAggregate } from "./aggregate_bench.ts";
+import { benchMetrics } from "./metrics_bench.ts";
 import { benchNri } from "./nri_bench.ts";
 import { benchGrowth, benchMemory, benchOverhead } from "./overhead_bench.ts";
 import { benchParquet } from "./parquet_bench.ts";
@@ -54,6 +55,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "writer-loop",
     "Parquet writer inline on the loop vs in its Worker: loop lag, NRI-bound CreateContainer",
     () => benchWriterLoop(quick ? { seconds: 4, rounds: 1 } : {}),
+  ],
+  [
+    "metrics",
+    "Per-pod Prometheus series: append cost per row, one scrape's cost",
+    () => Promise.resolve(benchMetrics()),
   ],
   ["sampler", "Real BPF sampler: drain ceiling, BPF cost per program, lost records", benchSampler],
   ["parquet", "Parquet writers on the podperf schema (same rows, same run)", () => benchParquet()],

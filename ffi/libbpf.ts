@@ -1,5 +1,7 @@
 /** The one table of libbpf (1.x) symbols podperf calls through Deno FFI. */
 
+import { libbpfCandidates } from "./arch.ts";
+
 const SYMBOLS = {
   libbpf_major_version: { parameters: [], result: "u32" },
   libbpf_minor_version: { parameters: [], result: "u32" },
@@ -26,15 +28,6 @@ const SYMBOLS = {
 /** The opened libbpf symbols. */
 export type Libbpf = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-// By soname first (the system loader's search path), then where distributions put it.
-const CANDIDATES = [
-  "libbpf.so.1",
-  "/usr/lib/x86_64-linux-gnu/libbpf.so.1",
-  "/lib/x86_64-linux-gnu/libbpf.so.1",
-  "/usr/lib64/libbpf.so.1",
-  "/usr/lib/libbpf.so.1",
-];
-
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
 
 /**
@@ -44,7 +37,8 @@ let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
 export function libbpf(): Libbpf {
   if (lib) return lib.symbols;
   const override = Deno.env.get("PODPERF_LIBBPF");
-  const tried = override ? [override] : CANDIDATES;
+  // By soname first (the system loader's search path), then where distributions put it.
+  const tried = override ? [override] : libbpfCandidates();
   const reasons: string[] = [];
   for (const path of tried) {
     try {

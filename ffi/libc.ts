@@ -28,9 +28,8 @@ export function errno(): number {
   return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
 }
 
-/** Linux x86_64 numbers podperf needs from libc headers. */
+/** Numbers podperf needs from libc headers: the same on every architecture in ffi/arch.ts. */
 export const LIBC = {
-  SYS_perf_event_open: 298,
   PROT_READ: 1,
   PROT_WRITE: 2,
   MAP_SHARED: 1,

@@ -16,10 +16,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-docker build -t podperf:latest .
+# The manifests pin podperf:<version>; build exactly that tag.
+image="podperf:$(sed -n 's/^export const VERSION = "\(.*\)";$/\1/p' lib/version.ts)"
+docker build -t "$image" .
 kind get clusters | grep -qx "$cluster" || kind create cluster --name "$cluster" --config deploy/kind-config.yaml --wait 120s
-kind load docker-image podperf:latest --name "$cluster"
-kubectl apply -f deploy/daemonset.yaml
+kind load docker-image "$image" --name "$cluster"
+kubectl apply -k deploy/
 kubectl -n podperf rollout status ds/podperf --timeout=120s
 
 kubectl create namespace e2e --dry-run=client -o yaml | kubectl apply -f -

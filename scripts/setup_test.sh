@@ -13,7 +13,6 @@ bash scripts/setup.sh
 
 need_apt=()
 command -v perf >/dev/null || need_apt+=(linux-perf)
-command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v chromium >/dev/null || need_apt+=(chromium fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
@@ -21,6 +20,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+
+# prometheus + promtool for tests/metrics/, installed with its service kept from starting.
+bash scripts/install_prometheus.sh
 
 # containerd + runc + busybox + CRI proto for the tests' real runtime (cached in .cache/).
 bash scripts/fetch_containerd.sh

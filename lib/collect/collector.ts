@@ -29,6 +29,7 @@ import { type JoinCoverage, SlotJoiner } from "./join.ts";
 import { RunTotals } from "./run_totals.ts";
 import { StartupGate } from "./startup_gate.ts";
 import type { Uploader } from "../upload/uploader.ts";
+import { PodSeries } from "../metrics/mod.ts";
 import { VERSION } from "../version.ts";
 
 /** Options of collect(). */
@@ -83,6 +84,8 @@ export interface CollectOptions {
    * renderMetrics() are for the stats line and /metrics, keep() for retention.
    */
   upload?: Pick<Uploader, "start" | "enqueue" | "close" | "keep" | "stats" | "renderMetrics">;
+  /** Per-pod series on /metrics (with `listen`): split by process name, most series kept. */
+  podMetrics?: { byProcess?: boolean; maxSeries?: number };
 }
 
 /**
@@ -288,6 +291,20 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     if (metadataSources.length === 0) metadataReady = true;
     else Promise.any(metadataSources).then(onMetadataReady, () => {});
     resolver = new MetadataResolver({ store, oci, paths });
+    // Per-pod series expire by the store's view of each container (removed + grace period).
+    const podSeries = opts.listen === undefined ? null : new PodSeries({
+      node: opts.node,
+      counters,
+      byProcess: opts.podMetrics?.byProcess,
+      maxSeries: opts.podMetrics?.maxSeries,
+      gracePeriodMs: store.gracePeriodMs,
+      intervalNs,
+      monoToWallOffsetNs: offset,
+      liveness: (id) => {
+        const e = store.getByContainerId(id);
+        return e === undefined ? "unknown" : e.removedAt === null ? "live" : "removed";
+      },
+    });
     const joiner = new SlotJoiner(resolver);
     coverage = joiner.coverage;
     // Encoding and file IO run in the writer's Worker: append() never blocks this loop.
@@ -330,6 +347,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         if (early && r.metaSource === null) rowsUnnamedAtStart++;
       }
       totals?.append(joined);
+      podSeries?.append(joined); // never throws (counts its own failures)
       // A sink never throws into the drain loop (lib/sink.ts); one that does is contained here.
       for (const extra of opts.sinks ?? []) {
         try {
@@ -373,6 +391,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         }),
         metrics: [
           agentStats,
+          ...(podSeries ? [podSeries] : []),
           ...(opts.metricsSources ?? []),
           ...(opts.upload ? [opts.upload] : []),
         ],

@@ -24,10 +24,47 @@ export class NotRootError extends Error {
 /** A libbpf or kernel call failed while opening, loading or attaching the sampler. */
 export class BpfLoadError extends Error {
   override name = "BpfLoadError";
+  /** Capabilities the process lacks when the call failed with EPERM (else empty). */
+  readonly missingCapabilities: string[];
   /** `step` names the failed call, `errno` is the positive error number. */
   constructor(readonly step: string, readonly errno: number, detail = "") {
-    super(`${step} failed: errno ${errno}${detail ? ` (${detail})` : ""}`);
+    const missing = errno === 1 ? missingCapabilities() : [];
+    super(
+      `${step} failed: errno ${errno}${detail ? ` (${detail})` : ""}${capabilityHint(missing)}`,
+    );
+    this.missingCapabilities = missing;
   }
+}
+
+// linux/capability.h bit numbers of what podperf needs.
+const CAP_SYS_ADMIN = 21, CAP_PERFMON = 38, CAP_BPF = 39;
+
+/**
+ * The capabilities collect needs that this process's effective set lacks: CAP_BPF (load the
+ * programs, maps) and CAP_PERFMON (perf_event programs, per-CPU perf events, reading kernel
+ * memory), both Linux 5.8+; CAP_SYS_ADMIN covers both (and is what older kernels need).
+ * `capEff` is the hex CapEff of /proc/self/status (read when omitted).
+ */
+export function missingCapabilities(capEff?: string): string[] {
+  let eff: bigint;
+  try {
+    capEff ??= /^CapEff:\s*([0-9a-f]+)$/m.exec(Deno.readTextFileSync("/proc/self/status"))?.[1];
+    if (capEff === undefined) return [];
+    eff = BigInt(`0x${capEff}`);
+  } catch {
+    return [];
+  }
+  const has = (bit: number) => (eff >> BigInt(bit) & 1n) === 1n;
+  if (has(CAP_SYS_ADMIN)) return [];
+  return [[CAP_BPF, "CAP_BPF"], [CAP_PERFMON, "CAP_PERFMON"]].filter(([b]) => !has(b as number))
+    .map(([, n]) => n as string);
+}
+
+function capabilityHint(missing: string[]): string {
+  return missing.length
+    ? `: missing ${missing.join(" and ")} (collect needs CAP_BPF and CAP_PERFMON; ` +
+      "kernels before 5.8: CAP_SYS_ADMIN)"
+    : "";
 }
 
 /** An option passed to Sampler.open is out of range. */
@@ -45,7 +82,9 @@ export class PerfEventOpenError extends Error {
   /** `cpu` the event was opened on, `errno` the positive error number. */
   constructor(readonly spec: PerfEventSpec, readonly cpu: number, readonly errno: number) {
     super(
-      `perf_event_open(type ${spec.type}, config ${spec.config}, cpu ${cpu}): ${errnoName(errno)}`,
+      `perf_event_open(type ${spec.type}, config ${spec.config}, cpu ${cpu}): ${errnoName(errno)}${
+        capabilityHint(errno === 1 || errno === 13 ? missingCapabilities() : [])
+      }`,
     );
   }
 }

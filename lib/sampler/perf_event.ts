@@ -1,6 +1,7 @@
 /** perf_event_open(2) through libc's syscall(): per-CPU counting and sampling events. */
 
-import { errno, LIBC, libc } from "../../ffi/libc.ts";
+import { errno, libc } from "../../ffi/libc.ts";
+import { hostArch } from "../../ffi/arch.ts";
 import { PerfEventOpenError } from "./errors.ts";
 
 /** PERF_TYPE_* and PERF_COUNT_* numbers (linux/perf_event.h) podperf uses. */
@@ -42,7 +43,7 @@ export function perfEventOpen(spec: PerfEventSpec, cpu: number): number {
   v.setBigUint64(40, spec.excludeIdle ? FLAG_EXCLUDE_IDLE : 0n, true);
   const ptr = Deno.UnsafePointer.value(Deno.UnsafePointer.of(attr));
   const fd = libc().syscall(
-    BigInt(LIBC.SYS_perf_event_open),
+    BigInt(hostArch().sysPerfEventOpen),
     BigInt(ptr),
     -1n,
     BigInt(cpu),
