@@ -224,6 +224,7 @@ Deno.test("summary --json is one snake_case document with window, counters and c
     assert.deepEqual(doc.files, [{ path: f, rows: 5 }]);
     const g = doc.groups[0];
     assert.deepEqual(Object.keys(g), [
+      "node",
       "pod_namespace",
       "pod_name",
       "pod_uid",
