@@ -9,7 +9,7 @@ import { benchMetrics } from "./metrics_bench.ts";
 import { benchNri } from "./nri_bench.ts";
 import { benchGrowth, benchMemory, benchOverhead, benchSaturation } from "./overhead_bench.ts";
 import { benchParquet } from "./parquet_bench.ts";
-import { benchPipeline } from "./pipeline_bench.ts";
+import { benchPipeline, benchWriterLoop } from "./pipeline_bench.ts";
 import { benchSampler } from "./sampler_bench.ts";
 import { benchSoak } from "./soak_bench.ts";
 import { benchReport } from "./report_bench.ts";
@@ -50,6 +50,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "pipeline",
     "Userspace path end to end, kernel bypassed: records → slots → join → Parquet",
     benchPipeline,
+  ],
+  [
+    "writer-loop",
+    "Parquet writer inline on the loop vs in its Worker: loop lag, NRI-bound CreateContainer",
+    () => benchWriterLoop(quick ? { seconds: 4, rounds: 1 } : {}),
   ],
   [
     "metrics",

@@ -164,16 +164,22 @@ export function fileMetadata(
     { key: "podperf.counters", value: JSON.stringify(config.counters) },
     { key: "podperf.mono_to_wall_offset_ns", value: config.monoToWallOffsetNs.toString() },
     { key: "podperf.cpus", value: String(config.cpus) },
-    {
-      key: "podperf.coverage",
-      value: JSON.stringify({
-        rows: coverage.rows,
-        known_cpu_ns: coverage.knownCpuNs,
-        unknown_cpu_ns: coverage.unknownCpuNs,
-        known_cycles: coverage.knownCycles,
-        unknown_cycles: coverage.unknownCycles,
-        rows_carried: coverage.rowsCarried ?? 0,
-      }),
-    },
+    coverageMetadata(coverage),
   ];
+}
+
+/** The `podperf.coverage` key/value entry of a file. */
+export function coverageMetadata(coverage: Coverage): { key: string; value: string } {
+  return {
+    key: "podperf.coverage",
+    value: JSON.stringify({
+      rows: coverage.rows,
+      known_cpu_ns: coverage.knownCpuNs,
+      unknown_cpu_ns: coverage.unknownCpuNs,
+      known_cycles: coverage.knownCycles,
+      unknown_cycles: coverage.unknownCycles,
+      // only where the writer counts it
+      ...(coverage.rowsCarried === undefined ? {} : { rows_carried: coverage.rowsCarried }),
+    }),
+  };
 }

@@ -113,7 +113,6 @@ Deno.test("file metadata carries config, counters and coverage computed from the
       unknown_cpu_ns: 5020,
       known_cycles: 250,
       unknown_cycles: 200,
-      rows_carried: 0,
     };
     assert.deepEqual(JSON.parse(kv["podperf.coverage"] as string), coverage);
     assert.deepEqual(info.coverage, {
@@ -122,7 +121,6 @@ Deno.test("file metadata carries config, counters and coverage computed from the
       unknownCpuNs: 5020,
       knownCycles: 250,
       unknownCycles: 200,
-      rowsCarried: 0,
     });
     const [{ created_by }] = await queryParquet(
       `SELECT created_by FROM parquet_file_metadata('${path}')`,
@@ -187,10 +185,15 @@ Deno.test("an open file exists only under its temporary name until close", async
   const dir = await Deno.makeTempDir();
   try {
     const path = join(dir, "x.parquet");
-    const w = new ParquetFileWriter({ path, config: CONFIG, rowGroupRows: 10 });
+    const w = new ParquetFileWriter({ path, config: CONFIG, rowGroupRows: 10, owner: "abc" });
     for (let i = 0; i < 35; i++) w.append(row(i));
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [".x.parquet.tmp"]);
-    assert.equal(tmpPathFor(path), join(dir, ".x.parquet.tmp"));
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      [".x.parquet.abc.rowgroups", ".x.parquet.abc.tmp"],
+    );
+    assert.equal(tmpPathFor(path, "abc"), join(dir, ".x.parquet.abc.tmp"));
+    // created 0640 (under the usual umask 022)
+    assert.equal((await Deno.lstat(join(dir, ".x.parquet.abc.tmp"))).mode! & 0o777, 0o640);
     const info = await w.close();
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["x.parquet"]);
     assert.equal(info.rows, 35);
@@ -228,6 +231,23 @@ Deno.test("peak memory is bounded by the row group, not by the rows in the file"
     // a writer whose memory follows the file would add tens of MB for 14× the rows
     assert.ok(large - small < 30, `peak RSS ${small.toFixed(0)} MB → ${large.toFixed(0)} MB`);
     assert.ok(large < 150, `peak RSS ${large.toFixed(0)} MB for 1.5 M rows`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a symlink planted under the temporary name is refused, never written through", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const victim = join(dir, "victim");
+    await Deno.writeTextFile(victim, "precious");
+    const path = join(dir, "x.parquet");
+    await Deno.symlink(victim, tmpPathFor(path, "abc"));
+    assert.throws(
+      () => new ParquetFileWriter({ path, config: CONFIG, owner: "abc" }),
+      (e: Error) => e.name === "OutputWriteError" && /EEXIST/.test((e as { code?: string }).code!),
+    );
+    assert.equal(await Deno.readTextFile(victim), "precious");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
