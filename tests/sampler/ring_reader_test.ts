@@ -41,7 +41,18 @@ Deno.test("a 4 KiB ring wraps many times, records stay whole, and lost charges s
     child.kill("SIGSTOP");
     await sleep(50);
     records += s.drain(take);
-    const kernelNs = Number(Deno.readTextFileSync(`/proc/${child.pid}/schedstat`).split(" ")[0]);
+    const kernel = () =>
+      Number(Deno.readTextFileSync(`/proc/${child.pid}/schedstat`).split(" ")[0]);
+    // Its switch-out record may still have found the ring full (other CPUs fill 4 KiB in
+    // milliseconds): the owed charge waits for its next switch-out, so let it run a moment.
+    for (let i = 0; i < 10 && Math.abs(Number(childNs) - kernel()) > 0.001 * kernel(); i++) {
+      records += s.drain(take);
+      child.kill("SIGCONT");
+      child.kill("SIGSTOP");
+      await sleep(50);
+      records += s.drain(take);
+    }
+    const kernelNs = kernel();
     const lost = s.stats().lost;
     console.log(
       `records ${records} (${(records * (RECORD_SIZE + 8) / ringBytes).toFixed(0)} ring sizes), ` +
