@@ -20,7 +20,7 @@ RUN arch=${TARGETARCH:-$(uname -m)} \
  && PODPERF_ARCH=$arch bash scripts/build_bpf.sh \
  && target=$(node_modules/deno/deno run --quiet --no-config ffi/arch.ts "$arch" denoTarget) \
  && node_modules/deno/deno compile -A --unstable-raw-imports --target "$target" \
-      -o /out/podperf main.ts
+      --include lib/output/writer_worker.ts -o /out/podperf main.ts
 
 # Runtime stage, of the target platform: nothing but libbpf (and its libelf/zlib).
 FROM debian:bookworm-slim

@@ -35,7 +35,12 @@ export {
   parseCgroupPath,
   type PodMeta,
 } from "./lib/metadata/mod.ts";
-export { type OutputRow, OutputWriteError, RotatingParquetWriter } from "./lib/output/mod.ts";
+export {
+  type OutputRow,
+  OutputWriteError,
+  ParquetSink,
+  RotatingParquetWriter,
+} from "./lib/output/mod.ts";
 export { PodSeries, type PodSeriesOptions } from "./lib/metrics/mod.ts";
 export {
   readPodperfFile,

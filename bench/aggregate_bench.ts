@@ -4,7 +4,7 @@
  * Run: node_modules/deno/deno run -A bench/aggregate_bench.ts
  */
 import { SlotAggregator } from "../lib/aggregate/mod.ts";
-import { RECORD_SIZE as RECORD } from "../lib/sampler/record.ts";
+import { NR_COUNTERS, OFF, RECORD_SIZE as RECORD } from "../lib/sampler/record.ts";
 
 const MS = 1_000_000;
 const CHUNK_MS = 100; // one drain
@@ -53,19 +53,22 @@ export class Stream {
     const write = (cpu: number, end: number, len: number, sw: boolean) => {
       const p = this.#running[cpu];
       const off = n++ * RECORD;
-      v.setBigUint64(off, BigInt(end), true);
-      v.setBigUint64(off + 8, BigInt(1000 + (p % 40)), true);
-      v.setBigUint64(off + 16, BigInt(len), true);
-      for (let i = 0; i < 5; i++) v.setBigUint64(off + 24 + 8 * i, 0n, true);
-      v.setBigUint64(off + 48, BigInt(this.#rand() < 0.1 ? 1 : 0), true);
-      v.setBigUint64(off + 56, sw ? 1n : 0n, true);
-      v.setUint32(off + 64, 10_000 + p * 4, true);
-      v.setUint32(off + 68, 10_000 + p, true);
-      v.setUint32(off + 72, cpu, true);
-      v.setUint32(off + 76, 0x18 | (sw ? 1 << 16 : 0), true);
-      for (let i = 0; i < 16; i += 4) v.setUint32(off + 80 + i, 0, true);
-      v.setUint32(off + 80, 0x636f7270, true); // "proc"
-      v.setUint32(off + 84, p, true);
+      v.setBigUint64(off + OFF.tsNs, BigInt(end), true);
+      v.setBigUint64(off + OFF.cgroupId, BigInt(1000 + (p % 40)), true);
+      v.setBigUint64(off + OFF.cpuNs, BigInt(len), true);
+      v.setBigUint64(off + OFF.spanNs, BigInt(len), true);
+      // a switch record starts a run: it carries the wait before it
+      v.setBigUint64(off + OFF.runqNs, BigInt(sw ? len >> 2 : 0), true);
+      for (let i = 0; i < NR_COUNTERS; i++) v.setBigUint64(off + OFF.counters + 8 * i, 0n, true);
+      v.setBigUint64(off + OFF.counters + 24, BigInt(this.#rand() < 0.1 ? 1 : 0), true);
+      v.setBigUint64(off + OFF.counters + 32, sw ? 1n : 0n, true);
+      v.setUint32(off + OFF.pid, 10_000 + p * 4, true);
+      v.setUint32(off + OFF.tgid, 10_000 + p, true);
+      v.setUint32(off + OFF.cpu, cpu, true);
+      v.setUint32(off + OFF.flags, 0x18 | (sw ? (1 << 16) | (1 << 18) : 0), true);
+      for (let i = 0; i < 16; i += 4) v.setUint32(off + OFF.comm + i, 0, true);
+      v.setUint32(off + OFF.comm, 0x636f7270, true); // "proc"
+      v.setUint32(off + OFF.comm + 4, p, true);
     };
     for (let ms = 0; ms < CHUNK_MS; ms++) {
       for (let cpu = 0; cpu < this.c.cpus; cpu++) {

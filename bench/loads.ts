@@ -71,3 +71,63 @@ export function forks(perSecond: number): Load {
     },
   };
 }
+
+const PINGPONG_C = `
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  int us = argc > 1 ? atoi(argv[1]) : 0, pairs = argc > 2 ? atoi(argv[2]) : 1;
+  for (int p = 1; p < pairs; p++) if (fork() == 0) break;
+  int a[2], b[2];
+  char c = 'x';
+  if (pipe(a) || pipe(b)) return 1;
+  if (fork() == 0) {
+    for (;;) { if (read(a[0], &c, 1) != 1) return 0; if (us) usleep(us); if (write(b[1], &c, 1) != 1) return 0; }
+  }
+  for (;;) { if (us) usleep(us); if (write(a[1], &c, 1) != 1) return 0; if (read(b[0], &c, 1) != 1) return 0; }
+}
+`;
+
+let pingPongBin: string | undefined;
+
+function pingPongBinary(): string {
+  if (pingPongBin) return pingPongBin;
+  const dir = Deno.makeTempDirSync({ prefix: "podperf-bench-load-" });
+  Deno.writeTextFileSync(`${dir}/pingpong.c`, PINGPONG_C);
+  const out = new Deno.Command("cc", { args: ["-O2", "-o", `${dir}/pp`, `${dir}/pingpong.c`] })
+    .outputSync();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return pingPongBin = `${dir}/pp`;
+}
+
+/** Kills `child` and every process it forked (they share its process group). */
+function groupLoad(name: string, argv: string[]): Load {
+  // setsid: the load's processes form their own group, killed together
+  const child = spawn("setsid", argv);
+  return {
+    name,
+    pids: [child.pid],
+    stop: async () => {
+      try {
+        Deno.kill(-child.pid, "SIGKILL");
+      } catch { /* gone */ }
+      await killAll([child]);
+    },
+  };
+}
+
+/**
+ * `pairs` ping-pong pairs over pipes, each side sleeping `usleep` µs before answering (0: a
+ * pure pipe ping-pong, like `perf bench sched pipe`). usleep(50) is the timer-woken shape of
+ * request/response services, where ktime stretches between switches miss up to a third of
+ * what the scheduler charges.
+ */
+export function cPingPong(pairs: number, usleep: number): Load {
+  const name = usleep ? `${pairs} usleep(${usleep}) pair(s)` : `${2 * pairs} pipe ping-pong tasks`;
+  return groupLoad(name, [pingPongBinary(), String(usleep), String(pairs)]);
+}
+
+/** `perf bench sched pipe` (one pair of processes, 87–111 k switches/s here). */
+export function schedPipe(): Load {
+  return groupLoad("sched-pipe pair", ["perf", "bench", "sched", "pipe", "-l", "2000000000"]);
+}

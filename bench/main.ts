@@ -7,9 +7,9 @@
 import { benchAggregate } from "./aggregate_bench.ts";
 import { benchMetrics } from "./metrics_bench.ts";
 import { benchNri } from "./nri_bench.ts";
-import { benchGrowth, benchMemory, benchOverhead } from "./overhead_bench.ts";
+import { benchGrowth, benchMemory, benchOverhead, benchSaturation } from "./overhead_bench.ts";
 import { benchParquet } from "./parquet_bench.ts";
-import { benchPipeline } from "./pipeline_bench.ts";
+import { benchPipeline, benchWriterLoop } from "./pipeline_bench.ts";
 import { benchSampler } from "./sampler_bench.ts";
 import { benchSoak } from "./soak_bench.ts";
 import { benchReport } from "./report_bench.ts";
@@ -52,6 +52,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     benchPipeline,
   ],
   [
+    "writer-loop",
+    "Parquet writer inline on the loop vs in its Worker: loop lag, NRI-bound CreateContainer",
+    () => benchWriterLoop(quick ? { seconds: 4, rounds: 1 } : {}),
+  ],
+  [
     "metrics",
     "Per-pod Prometheus series: append cost per row, one scrape's cost",
     () => Promise.resolve(benchMetrics()),
@@ -72,6 +77,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "growth",
     "podperf cost vs busy processes and sampling interval",
     () => benchGrowth(quick ? { reps: 1, windowS: 4 } : {}),
+  ],
+  [
+    "saturation",
+    "podperf on a saturated node: 2–64 runnable ping-pong tasks (lost, rows/s, bytes/row, RSS)",
+    () => benchSaturation(quick ? { windowS: 4 } : {}),
   ],
   [
     "memory",

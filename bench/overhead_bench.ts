@@ -4,7 +4,7 @@
  * CPU of the tool's own process from /proc over a steady window, plus, for podperf, the
  * kernel-side cost of its BPF programs from bpf_stats (run_time_ns / run_cnt).
  */
-import { busy, forks, idle, type Load, pingPong } from "./loads.ts";
+import { busy, cPingPong, forks, idle, type Load, pingPong, schedPipe } from "./loads.ts";
 
 const CLK_TCK = 100;
 const root = new URL("..", import.meta.url).pathname;
@@ -74,6 +74,9 @@ export interface OverheadSample {
   bpfNsPerRun: number | null;
   lost: number | null;
   recordsPerS: number | null;
+  rowsPerS: number | null;
+  bytesPerRow: number | null;
+  peakRssMiB: number | null;
 }
 
 async function measureTool(
@@ -104,6 +107,8 @@ async function measureTool(
     const n1 = nodeBusySeconds();
     const b1 = tool === "podperf" ? await bpfProgStats(child.pid) : null;
     const wall = (performance.now() - t0) / 1000;
+    const status = await Deno.readTextFile(`/proc/${child.pid}/status`).catch(() => "");
+    const hwm = status.match(/VmHWM:\s+(\d+)/);
     child.kill("SIGINT");
     await child.status;
     const log = await stderr;
@@ -122,6 +127,11 @@ async function measureTool(
       recordsPerS: fin
         ? Math.round(Number(fin.records ?? 0) / (Number(fin.elapsedMs) / 1000))
         : null,
+      rowsPerS: fin ? Math.round(Number(fin.rows ?? 0) / (Number(fin.elapsedMs) / 1000)) : null,
+      bytesPerRow: fin && Number(fin.rows) > 0
+        ? round(await parquetBytes(out) / Number(fin.rows))
+        : null,
+      peakRssMiB: hwm ? round(Number(hwm[1]) / 1024) : null,
     };
   } finally {
     try {
@@ -130,6 +140,14 @@ async function measureTool(
     await child.status;
     await Deno.remove(out, { recursive: true }).catch(() => {});
   }
+}
+
+async function parquetBytes(dir: string): Promise<number> {
+  let n = 0;
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.endsWith(".parquet")) n += (await Deno.stat(`${dir}/${e.name}`)).size;
+  }
+  return n;
 }
 
 function round(x: number): number {
@@ -196,7 +214,8 @@ export async function benchOverhead(
   const restore = await enableBpfStats();
   const rows: Record<string, unknown>[] = [];
   try {
-    for (const makeLoad of [idle, () => busy(2), pingPong]) {
+    const loads = [idle, () => busy(2), pingPong, () => cPingPong(1, 50), schedPipe];
+    for (const makeLoad of loads) {
       for (const [tool, argv] of Object.entries(tools())) {
         const samples: OverheadSample[] = [];
         for (let r = 0; r < reps; r++) {
@@ -268,11 +287,45 @@ function summarize(samples: OverheadSample[]): Record<string, unknown> {
     "bpf ns/run": med("bpfNsPerRun"),
     "records/s": med("recordsPerS"),
     lost: med("lost"),
+    "rows/s": med("rowsPerS"),
+    "bytes/row": med("bytesPerRow"),
+    "peak RSS MiB": med("peakRssMiB"),
   };
 }
 
+/**
+ * podperf alone on a saturated node: 2 to 64 runnable pipe ping-pong tasks on the node's CPUs,
+ * lost (carried) records, records and rows per second, bytes per row and peak RSS.
+ */
+export async function benchSaturation(
+  opts: { windowS?: number; warmupS?: number; tasks?: number[] } = {},
+): Promise<Record<string, unknown>[]> {
+  const windowS = opts.windowS ?? 8;
+  const restore = await enableBpfStats();
+  const rows: Record<string, unknown>[] = [];
+  try {
+    for (const n of opts.tasks ?? [2, 8, 32, 64]) {
+      const load = cPingPong(n / 2, 0);
+      // the collector starts at normal priority: among 64 runnable tasks it needs a while
+      // before it can raise its own
+      const warmupS = opts.warmupS ?? 3 + Math.ceil(n / 3);
+      try {
+        const s = await measureTool("podperf", tools().podperf, load, windowS, warmupS);
+        rows.push({ "runnable tasks": n, ...summarize([s]) });
+      } finally {
+        await load.stop();
+      }
+    }
+  } finally {
+    await restore();
+  }
+  return rows;
+}
+
 if (import.meta.main) {
-  console.table(await benchOverhead({ reps: 1, windowS: 5 }));
+  const which = Deno.args[0] ?? "overhead";
+  if (which === "saturation") console.table(await benchSaturation());
+  else console.table(await benchOverhead({ reps: 1, windowS: 5 }));
 }
 
 /** Collector RSS (current and peak) after `seconds` of collection under two busy loops. */

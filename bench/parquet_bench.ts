@@ -3,7 +3,8 @@
  * rows in its own subprocess (so peak RSS is its own), rounds interleaved, then DuckDB reads
  * the file back to check row count, column types and a u64 ≥ 2^63 cgroup id.
  *
- * `podperf` is lib/output's ParquetFileWriter; `hyparquet-writer ParquetWriter` is the
+ * `podperf` is lib/output's ParquetFileWriter fed 1000-row batches as collect feeds it;
+ * `hyparquet-writer ParquetWriter` is the
  * library's own column API fed the way lib/output fed it before it encoded typed arrays
  * itself, kept as the before/after reference. Several `--rows` values show peak RSS against
  * rows per file.
@@ -61,6 +62,9 @@ function makeRow(i: number, bigCgroup: boolean): OutputRow {
     llcMisses: null,
     pageFaults: h % 7,
     contextSwitches: h % 3,
+    runqDelayNs: 0,
+    runqWaits: 0,
+    carried: false,
     scaled: false,
     records: 1 + (h % 5),
     podName: inPod ? `web-${p % 5}-7d9f8c` : null,
@@ -76,9 +80,16 @@ type Writer = (path: string, rows: number, bigCgroup: boolean) => Promise<void>;
 
 const WRITERS: Record<string, Writer> = {
   async "podperf"(path, rows, big) {
+    // as the collector's rows reach it: batches packed into typed arrays (in collect the
+    // packing is on the loop and appendBatch in the writer Worker; here both in one thread)
     const { ParquetFileWriter } = await import("../lib/output/parquet_writer.ts");
+    const { packRows } = await import("../lib/output/row_batch.ts");
     const w = new ParquetFileWriter({ path, config: CONFIG });
-    for (let i = 0; i < rows; i++) w.append(makeRow(i, big));
+    for (let i = 0; i < rows; i += 1000) {
+      const batch = [];
+      for (let k = i; k < Math.min(rows, i + 1000); k++) batch.push(makeRow(k, big));
+      w.appendBatch(packRows(batch).batch);
+    }
     await w.close();
   },
 

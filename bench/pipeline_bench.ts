@@ -127,7 +127,56 @@ export async function benchPipeline(
   return out;
 }
 
-if (import.meta.main) {
+if (import.meta.main && !Deno.args.includes("--writer-loop")) {
   const rounds = Deno.args.find((a) => a.startsWith("--rounds="))?.split("=")[1];
   console.table(await benchPipeline({ rounds: rounds ? Number(rounds) : undefined }));
+}
+
+/**
+ * The writer on the loop vs in its Worker (bench/writer_loop.ts, each run in its own process):
+ * loop lag while rows are written and files rotated (fsync'd) at 2 MiB, and, when the
+ * containerd harness runs, CreateContainer latency against a real containerd whose NRI
+ * requests the same loop answers. Rounds alternate the modes; the median round is reported.
+ */
+export async function benchWriterLoop(
+  opts: { rowsPerSec?: number; seconds?: number; rounds?: number; containerd?: boolean } = {},
+): Promise<Record<string, unknown>[]> {
+  const rate = opts.rowsPerSec ?? 100_000, seconds = opts.seconds ?? 8, rounds = opts.rounds ?? 3;
+  let extra: string[] = [];
+  let cleanup = async () => {};
+  if (opts.containerd ?? true) {
+    try {
+      const harness = await import("../tests/harness/mod.ts");
+      const ctrd = await harness.startContainerd({ nri: true });
+      extra = [`--nri=${ctrd.nriSocket}`, `--cri=${ctrd.criSocket}`];
+      cleanup = () => ctrd.cleanup();
+    } catch (e) {
+      console.log(`(containerd not available: ${(e as Error).message})`);
+    }
+  }
+  const script = new URL("./writer_loop.ts", import.meta.url).pathname;
+  const runs: Record<string, Record<string, unknown>[]> = { inline: [], worker: [] };
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const mode of ["inline", "worker"]) {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", script, mode, String(rate), String(seconds), ...extra],
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!;
+        runs[mode].push(JSON.parse(line));
+      }
+    }
+  } finally {
+    await cleanup();
+  }
+  return Object.entries(runs).map(([mode, rs]) => {
+    rs.sort((a, b) => (a.lagP99Ms as number) - (b.lagP99Ms as number));
+    return { ...rs[Math.floor(rs.length / 2)], mode, rounds, rowsPerSec: rate };
+  });
+}
+
+if (import.meta.main && Deno.args.includes("--writer-loop")) {
+  console.table(await benchWriterLoop());
 }

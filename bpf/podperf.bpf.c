@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * podperf kernel side: every cpu-clock tick (default 1 ms) and every context switch close the
- * current "stretch" on this CPU and emit one struct podperf_record for the task that ran it,
- * with the deltas of the CPU-wide counters installed in the per-slot PERF_EVENT_ARRAYs.
+ * podperf kernel side. A task is charged what the scheduler charges it: the growth of its
+ * se.sum_exec_runtime (what cgroup cpu.stat, cAdvisor and `kubectl top` add up), read when it
+ * is switched out and at the cpu-clock tick (default 1 ms) while it runs. Stretches of
+ * bpf_ktime_get_ns between events do not add up to that for tasks that sleep and wake at high
+ * rates, so ktime only places the charge in time. Each record also carries the run-queue wait
+ * the scheduler measured before the run (sched_info.run_delay, /proc/PID/schedstat field 2)
+ * and the deltas of the per-CPU counters installed in the `counters` PERF_EVENT_ARRAY.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,13 +22,13 @@ const volatile struct podperf_config cfg SEC(".rodata.cfg") = {};
 /* Never read: keeps struct podperf_record in the object's BTF, which the layout test checks. */
 const struct podperf_record *const podperf_record_btf = 0;
 
-/* One array per counter slot, indexed by CPU; libbpf sizes them to the possible CPUs. */
+/* Slot i of CPU c at index i * cfg.nr_cpus + c; the loader sizes it before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(__u32));
-} counter_cycles SEC(".maps"), counter_instructions SEC(".maps"), counter_llc_misses SEC(".maps"),
-	counter_page_faults SEC(".maps"), counter_context_switches SEC(".maps");
+	__uint(max_entries, PODPERF_NR_COUNTERS);
+} counters SEC(".maps");
 
 struct slot_state {
 	__u64 counter;
@@ -33,8 +37,13 @@ struct slot_state {
 };
 
 struct cpu_state {
-	__u64 last_ts;  /* 0 until the first run on this CPU */
-	__u64 carry_ns; /* time of stretches whose record could not be reserved */
+	__u64 ts_base;    /* ktime where the current task's uncharged time begins; 0 = none yet */
+	__u64 sum_base;   /* its se.sum_exec_runtime at ts_base */
+	__u64 delay_base; /* its sched_info.run_delay when last charged */
+	__u32 cur_pid;    /* the task the bases belong to */
+	__u32 waited;     /* its run began after a run-queue wait not yet emitted */
+	__u32 held;       /* counter baseline held since a record could not be reserved */
+	__u32 woke;       /* this CPU forced a wake-up since the ring was last below wake_bytes */
 	struct slot_state slot[PODPERF_NR_COUNTERS];
 };
 
@@ -44,6 +53,25 @@ struct {
 	__type(key, __u32);
 	__type(value, struct cpu_state);
 } cpu_states SEC(".maps");
+
+/*
+ * What a task was charged at a switch-out whose record could not be reserved: it goes into
+ * that task's next switch-out record, so a full ring costs placement, never attribution.
+ * Task-local storage is freed with the task, so it is bounded by the number of tasks.
+ */
+struct owed {
+	__u64 cpu_ns;
+	__u64 runq_ns;
+	__u32 waited;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct owed);
+} owed_by_task SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -58,6 +86,9 @@ struct {
 	__uint(max_entries, 16 << 20);
 } records SEC(".maps");
 
+/* Set at the first switch-out whose record could not be reserved: from then on look for owed. */
+__u32 any_owed = 0;
+
 static __always_inline void stat_add(__u32 key, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &key);
@@ -67,11 +98,11 @@ static __always_inline void stat_add(__u32 key, __u64 n)
 }
 
 /*
- * Reads slot i and, when a record is being filled (r != NULL), stores the delta since the last
- * commit. The new raw values go to *next; the caller commits them only if the record was
- * emitted, so after a reserve failure the delta carries into the next record.
+ * Reads counter slot i on this CPU and, when a record is being filled (r != NULL), stores the
+ * delta since the last commit. The new raw values go to *next; the caller commits them only if
+ * the record was emitted, so after a reserve failure the delta carries into the next record.
  */
-static __always_inline void read_slot(void *map, int i, struct cpu_state *st,
+static __always_inline void read_slot(int i, __u32 cpu, struct cpu_state *st,
 				      struct slot_state *next, struct podperf_record *r)
 {
 	struct bpf_perf_event_value v;
@@ -80,129 +111,215 @@ static __always_inline void read_slot(void *map, int i, struct cpu_state *st,
 
 	if (!(cfg.counter_mask & (1u << i)))
 		return;
-	if (bpf_perf_event_read_value(map, BPF_F_CURRENT_CPU, &v, sizeof(v))) {
+	if (bpf_perf_event_read_value(&counters, i * cfg.nr_cpus + cpu, &v, sizeof(v))) {
 		stat_add(PODPERF_STAT_READ_ERRORS, 1);
-		next->counter = last->counter;
-		next->enabled = last->enabled;
-		next->running = last->running;
+		*next = *last;
 		return;
 	}
 	next->counter = v.counter;
 	next->enabled = v.enabled;
 	next->running = v.running;
-	/* No baseline yet, or the event never ran in the stretch: the delta is unknown. */
+	/* No baseline yet, or the event was not enabled in the stretch: the delta is unknown. */
 	if (!r || last->enabled == 0)
 		return;
 	dc = v.counter - last->counter;
 	de = v.enabled - last->enabled;
 	dr = v.running - last->running;
+	if (de == 0 || dr == 0)
+		return; /* it never ran: NULL, not a measured 0 */
 	if (dr < de) {
-		if (dr == 0)
-			return;
-		/* Multiplexed: extrapolate like perf does, dividing first if dc*de could overflow. */
-		if (dc < (1ULL << 32) && de < (1ULL << 32))
-			dc = dc * de / dr;
-		else
-			dc = dc / dr * de;
+		dc = podperf_scale(dc, de, dr); /* multiplexed: extrapolate like perf does */
 		r->flags |= PODPERF_FLAG_SCALED(i);
 	}
 	r->counters[i] = dc;
 	r->flags |= PODPERF_FLAG_VALID(i);
 }
 
-/*
- * Closes the stretch on this CPU, charging it to (pid, tgid, comm) of the task that ran it.
- * `comm` must be a NUL-padded 16-byte buffer: all of it is copied, because reserved ring
- * space is not zeroed and bytes after the NUL would otherwise hold an older record's data.
- */
-static __always_inline void close_stretch(__u32 pid, __u32 tgid, const char *comm, __u32 flags)
+/* Closes the counter stretch on this CPU; with r == NULL the deltas are dropped. */
+static __always_inline void read_counters(struct cpu_state *st, struct podperf_record *r)
 {
 	struct slot_state next[PODPERF_NR_COUNTERS] = {};
-	struct podperf_record *r = NULL;
-	struct cpu_state *st;
-	__u32 zero = 0;
-	__u64 now, dt;
+	__u32 cpu = bpf_get_smp_processor_id();
 	int i;
 
-	st = bpf_map_lookup_elem(&cpu_states, &zero);
-	if (!st)
-		return;
-	now = bpf_ktime_get_ns();
-	dt = st->last_ts ? now - st->last_ts : 0;
-
-	/* The idle task and the collector are not recorded, but their stretch still ends here. */
-	if (st->last_ts && pid != 0) {
-		if (tgid == cfg.exclude_tgid) {
-			stat_add(PODPERF_STAT_SELF_NS, dt);
-		} else {
-			r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
-			if (!r) {
-				/*
-				 * Ring full: the next record on this CPU carries this stretch (time
-				 * via carry_ns, counters by keeping the last_* baseline), so only
-				 * granularity is lost, even if idle or the collector runs in between.
-				 */
-				stat_add(PODPERF_STAT_LOST, 1);
-				st->carry_ns += dt;
-				st->last_ts = now;
-				return;
-			}
-			r->ts_ns = now;
-			r->cgroup_id = bpf_get_current_cgroup_id();
-			r->cpu_ns = dt + st->carry_ns;
-			st->carry_ns = 0;
-			r->pid = pid;
-			r->tgid = tgid;
-			r->cpu = bpf_get_smp_processor_id();
-			r->flags = flags;
-			for (i = 0; i < PODPERF_NR_COUNTERS; i++)
-				r->counters[i] = 0;
-			__builtin_memcpy(r->comm, comm, sizeof(r->comm));
-		}
-	}
-
-	/* Counters keep their baseline across idle/collector stretches while a carry is pending. */
-	if (!r && st->carry_ns) {
-		st->last_ts = now;
-		return;
-	}
-	read_slot(&counter_cycles, PODPERF_CYCLES, st, &next[0], r);
-	read_slot(&counter_instructions, PODPERF_INSTRUCTIONS, st, &next[1], r);
-	read_slot(&counter_llc_misses, PODPERF_LLC_MISSES, st, &next[2], r);
-	read_slot(&counter_page_faults, PODPERF_PAGE_FAULTS, st, &next[3], r);
-	read_slot(&counter_context_switches, PODPERF_CONTEXT_SWITCHES, st, &next[4], r);
-
 	if (r)
-		bpf_ringbuf_submit(r, 0);
-	st->last_ts = now;
+		r->cpu = cpu;
+	for (i = 0; i < PODPERF_NR_COUNTERS; i++)
+		read_slot(i, cpu, st, &next[i], r);
 	for (i = 0; i < PODPERF_NR_COUNTERS; i++)
 		st->slot[i] = next[i];
 }
 
-/* The tick: charges the interrupted task. */
+/*
+ * The drain is woken by fill level, not by every record: a wake-up is a context switch, which
+ * would be a record, which would wake it again. Each CPU forces one wake-up per crossing of
+ * wake_bytes; the drain also wakes on its own timeout.
+ */
+static __always_inline __u64 wakeup_flags(struct cpu_state *st)
+{
+	if (!cfg.wake_bytes)
+		return 0;
+	if (bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) < cfg.wake_bytes) {
+		st->woke = 0;
+		return BPF_RB_NO_WAKEUP;
+	}
+	if (st->woke)
+		return BPF_RB_NO_WAKEUP;
+	st->woke = 1;
+	return BPF_RB_FORCE_WAKEUP;
+}
+
+/*
+ * Charges `t` (the task running on this CPU) cpu_ns of scheduler time and runq_ns of wait,
+ * placed over [ts_base, end]. `o` is t's owed charge (switch-out only, else NULL). Returns
+ * false when the ring is full. The idle task and the collector are not recorded, but their
+ * counter stretch still ends here (unless the baseline is held for a record to come).
+ */
+static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, __u64 end,
+				   __u64 cpu_ns, __u64 runq_ns, __u32 flags, struct owed *o)
+{
+	struct podperf_record *r;
+	__u32 pid = t->pid, tgid = t->tgid;
+
+	if (pid == 0 || tgid == cfg.exclude_tgid) {
+		if (pid != 0)
+			stat_add(PODPERF_STAT_SELF_NS, cpu_ns);
+		if (!st->held)
+			read_counters(st, NULL);
+		st->waited = 0;
+		return true;
+	}
+	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	if (!r) {
+		stat_add(PODPERF_STAT_LOST, 1);
+		st->held = 1; /* the next record on this CPU takes the counter deltas */
+		return false;
+	}
+	if (st->waited)
+		flags |= PODPERF_FLAG_WAITED;
+	st->waited = 0;
+	if (st->held)
+		flags |= PODPERF_FLAG_CARRIED;
+	st->held = 0;
+	r->ts_ns = end;
+	r->cgroup_id = bpf_get_current_cgroup_id();
+	r->cpu_ns = cpu_ns;
+	r->runq_ns = runq_ns;
+	r->span_ns = st->ts_base && end > st->ts_base ? end - st->ts_base : 0;
+	if (o && (o->cpu_ns || o->runq_ns || o->waited)) {
+		r->cpu_ns += o->cpu_ns;
+		r->runq_ns += o->runq_ns;
+		if (o->waited)
+			flags |= PODPERF_FLAG_WAITED;
+		flags |= PODPERF_FLAG_CARRIED;
+		o->cpu_ns = 0;
+		o->runq_ns = 0;
+		o->waited = 0;
+	}
+	r->pid = pid;
+	r->tgid = tgid;
+	r->flags = flags;
+	for (int i = 0; i < PODPERF_NR_COUNTERS; i++)
+		r->counters[i] = 0;
+	/* comm is NUL-padded in the kernel (strscpy_pad), so all 16 bytes are defined. */
+	bpf_probe_read_kernel(r->comm, sizeof(r->comm), t->group_leader->comm);
+	read_counters(st, r);
+	bpf_ringbuf_submit(r, wakeup_flags(st));
+	return true;
+}
+
+/* Makes `t`, just switched in (or first seen at a tick), the owner of this CPU's bases. */
+static __always_inline void start_run(struct cpu_state *st, struct task_struct *t, __u64 now,
+				      bool at_switch)
+{
+	st->cur_pid = t->pid;
+	st->ts_base = now;
+	st->sum_base = t->se.sum_exec_runtime;
+	st->delay_base = t->sched_info.run_delay;
+	/* sched_info_arrive() runs after the tracepoint: a queued task is about to end a wait. */
+	st->waited = at_switch && t->sched_info.last_queued != 0;
+}
+
+static __always_inline struct cpu_state *cpu_state(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu_states, &zero);
+}
+
+/*
+ * The tick: charges the running task what the scheduler charged it since the last record,
+ * i.e. up to its last update_curr() (the scheduler tick, HZ, or a wake-up check). That charge
+ * is placed right after the previous one at one ns per ns, [ts_base, ts_base + charge]: the
+ * scheduler has been running this task since ts_base. Nothing is emitted when it charged
+ * nothing since: the next record takes it all.
+ */
 SEC("perf_event")
 int on_tick(struct bpf_perf_event_data *ctx)
 {
-	char comm[PODPERF_COMM_LEN]; /* bpf_get_current_comm pads it with NULs */
-	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct cpu_state *st = cpu_state();
+	__u64 now, end, sum, delay;
 
-	bpf_get_current_comm(comm, sizeof(comm));
-	close_stretch((__u32)id, id >> 32, comm, 0);
+	if (!st || t->pid == 0)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (st->cur_pid != t->pid || !st->ts_base) {
+		/* First sight of this run (just attached): bases only, counters included. */
+		start_run(st, t, now, false);
+		if (!st->held)
+			read_counters(st, NULL);
+		return 0;
+	}
+	sum = t->se.sum_exec_runtime;
+	if (sum == st->sum_base)
+		return 0;
+	end = st->ts_base + (sum - st->sum_base);
+	if (end > now)
+		end = now;
+	delay = t->sched_info.run_delay;
+	/* Ring full: the bases stay, so the task's next record (it is still running) takes it. */
+	if (!charge(st, t, end, sum - st->sum_base, delay - st->delay_base, 0, NULL))
+		return 0;
+	st->sum_base = sum;
+	st->delay_base = delay;
+	st->ts_base = end;
 	return 0;
 }
 
 /*
- * The switch: charges the outgoing task. The tracepoint fires before context_switch(), so
- * current is still prev and bpf_get_current_cgroup_id() is prev's cgroup.
+ * The switch: the tracepoint fires after prev's update_curr(), so prev->se.sum_exec_runtime is
+ * final for this run, and before context_switch(), so current (and its cgroup) is still prev.
  */
-SEC("raw_tp/sched_switch")
+SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	/* Zeroed: the string read stops at the NUL and leaves the rest as it was. */
-	char comm[PODPERF_COMM_LEN] = {};
+	struct cpu_state *st = cpu_state();
+	struct owed *o;
+	__u64 now, cpu_ns, runq_ns;
 
-	BPF_CORE_READ_STR_INTO(&comm, prev, comm);
-	close_stretch(BPF_CORE_READ(prev, pid), BPF_CORE_READ(prev, tgid), comm,
-		      PODPERF_FLAG_SWITCH);
+	if (!st)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (prev->pid != 0 && st->cur_pid == prev->pid && st->ts_base) {
+		cpu_ns = prev->se.sum_exec_runtime - st->sum_base;
+		runq_ns = prev->sched_info.run_delay - st->delay_base;
+		o = any_owed ? bpf_task_storage_get(&owed_by_task, prev, 0, 0) : NULL;
+		if (!charge(st, prev, now, cpu_ns, runq_ns, PODPERF_FLAG_SWITCH, o)) {
+			/* The bases move to next: what prev was charged waits in its own storage. */
+			o = bpf_task_storage_get(&owed_by_task, prev, 0,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
+			any_owed = 1;
+			if (o) {
+				o->cpu_ns += cpu_ns;
+				o->runq_ns += runq_ns;
+				o->waited |= st->waited;
+			}
+			st->waited = 0;
+		}
+	} else if (!st->held) {
+		read_counters(st, NULL); /* idle's (or an unknown run's) counter stretch ends */
+	}
+	start_run(st, next, now, true);
 	return 0;
 }

@@ -3,6 +3,10 @@
  * The record and config shared by the BPF side (podperf.bpf.c) and the TypeScript side
  * (lib/sampler/record.ts). This header is the single source of truth for the layout;
  * tests/sampler/record_test.ts checks the TypeScript constants against the object's BTF.
+ *
+ * Counters are not named here: lib/sampler/counter_table.ts lists them, and the BPF side reads
+ * slot i of every CPU from one PERF_EVENT_ARRAY at index i * nr_cpus + cpu. A new counter is
+ * one entry there plus PODPERF_NR_COUNTERS here.
  */
 #ifndef __PODPERF_H
 #define __PODPERF_H
@@ -10,19 +14,16 @@
 #define PODPERF_NR_COUNTERS 5
 #define PODPERF_COMM_LEN 16
 
-/* Counter slots, in record order. 0-2 are hardware events, 3-4 software. */
-enum podperf_counter {
-	PODPERF_CYCLES = 0,
-	PODPERF_INSTRUCTIONS = 1,
-	PODPERF_LLC_MISSES = 2,
-	PODPERF_PAGE_FAULTS = 3,
-	PODPERF_CONTEXT_SWITCHES = 4,
-};
-
-/* flags: bit i = counter i valid; bit 8+i = counter i scaled; bit 16 = ended at a switch. */
+/*
+ * flags: bit i = counter i valid; bit 8+i = counter i scaled; bit 16 = ended at a switch;
+ * bit 17 = absorbed a stretch whose record could not be reserved; bit 18 = the record carries
+ * the run-queue wait that preceded its run (runq_ns, possibly 0 ns).
+ */
 #define PODPERF_FLAG_VALID(i) (1u << (i))
 #define PODPERF_FLAG_SCALED(i) (1u << (8 + (i)))
 #define PODPERF_FLAG_SWITCH (1u << 16)
+#define PODPERF_FLAG_CARRIED (1u << 17)
+#define PODPERF_FLAG_WAITED (1u << 18)
 
 /* Slots of the per-CPU stats array read by userspace. */
 enum podperf_stat {
@@ -32,23 +33,75 @@ enum podperf_stat {
 	PODPERF_STAT_MAX = 3,
 };
 
-/* One stretch of time a task spent on one CPU, ending at ts_ns. 96 bytes, no padding. */
+/*
+ * CPU time the scheduler charged one task on one CPU (cpu_ns, from se.sum_exec_runtime), placed
+ * in CLOCK_MONOTONIC time over [ts_ns - span_ns, ts_ns]. runq_ns is the run-queue wait
+ * (sched_info.run_delay) that ended where that span begins. 112 bytes, no padding.
+ */
 struct podperf_record {
 	__u64 ts_ns;
 	__u64 cgroup_id;
 	__u64 cpu_ns;
+	__u64 span_ns;
+	__u64 runq_ns;
 	__u64 counters[PODPERF_NR_COUNTERS];
 	__u32 pid;
 	__u32 tgid;
 	__u32 cpu;
 	__u32 flags;
-	char comm[PODPERF_COMM_LEN];
+	char comm[PODPERF_COMM_LEN]; /* the thread-group leader's name */
 };
 
 /* Tunables written into .rodata before load (see lib/sampler/loader.ts). */
 struct podperf_config {
 	__u32 exclude_tgid; /* the collector: draining must not feed itself */
 	__u32 counter_mask; /* bit i = counter slot i has perf events installed */
+	__u32 nr_cpus;      /* stride of the counters map: slot i of CPU c is at i * nr_cpus + c */
+	__u32 wake_bytes;   /* wake the drain when this much is waiting (0: on every record) */
 };
+
+/*
+ * floor(count * enabled / running) for running > enabled, without overflow or the truncation
+ * of (count / running) * enabled: count = q * running + r, and r * enabled / running is done in
+ * 128 bits by shift-and-subtract when the product does not fit 64 bits. Shared with a host test.
+ */
+static inline __u64 podperf_scale(__u64 count, __u64 enabled, __u64 running)
+{
+	__u64 q = count / running, r = count % running;
+	__u64 hi, lo, a_lo, a_hi, b_lo, b_hi, mid1, mid2, quot = 0, rem = 0;
+	int i;
+
+	if (r == 0)
+		return q * enabled;
+	if (r < (1ULL << 32) && enabled < (1ULL << 32))
+		return q * enabled + r * enabled / running;
+	/* 128-bit product r * enabled = hi:lo from 32-bit halves. */
+	a_lo = r & 0xffffffffULL;
+	a_hi = r >> 32;
+	b_lo = enabled & 0xffffffffULL;
+	b_hi = enabled >> 32;
+	lo = a_lo * b_lo;
+	mid1 = a_hi * b_lo;
+	mid2 = a_lo * b_hi;
+	hi = a_hi * b_hi + (mid1 >> 32) + (mid2 >> 32);
+	mid1 <<= 32;
+	lo += mid1;
+	hi += lo < mid1;
+	mid2 <<= 32;
+	lo += mid2;
+	hi += lo < mid2;
+	/* hi < running because r < running: the quotient fits 64 bits. */
+	rem = hi;
+	for (i = 63; i >= 0; i--) {
+		__u64 top = rem >> 63;
+
+		rem = (rem << 1) | ((lo >> i) & 1);
+		if (top || rem >= running) {
+			rem -= running;
+			quot |= 1ULL << i;
+		}
+	}
+	return q * enabled + quot;
+}
 
 #endif /* __PODPERF_H */

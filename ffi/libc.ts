@@ -5,10 +5,24 @@ const SYMBOLS = {
   syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   __errno_location: { parameters: [], result: "pointer" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   sysconf: { parameters: ["i32"], result: "i64" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
+  // on a worker thread: the JS loop keeps running while it waits
+  epoll_wait_nonblocking: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
+  sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened libc symbols. */
@@ -36,4 +50,13 @@ export const LIBC = {
   CLOCK_REALTIME: 0,
   CLOCK_MONOTONIC: 1,
   _SC_PAGESIZE: 30,
+  O_RDONLY: 0,
+  O_DIRECTORY: 0o200000,
+  O_CLOEXEC: 0o2000000,
+  EPOLL_CLOEXEC: 0o2000000,
+  EPOLL_CTL_ADD: 1,
+  EPOLLIN: 1,
+  EPOLLET: 1 << 31,
+  PRIO_PROCESS: 0,
+  SCHED_FIFO: 1,
 } as const;

@@ -2,7 +2,8 @@
  * SlotAggregator: sampler records → one SlotRow per (slot, tgid, cgroup id), closing a slot
  * once every CPU has passed it.
  */
-import { NR_COUNTERS, OFF } from "../sampler/record.ts";
+import { COUNTER_FIELDS, COUNTER_MASK, NR_COUNTERS } from "../sampler/counter_table.ts";
+import { FLAG_CARRIED, FLAG_WAITED, OFF } from "../sampler/record.ts";
 import { CommCache } from "./comm_cache.ts";
 import { SlotTable } from "./slot_table.ts";
 import type { SlotRow } from "./slot_row.ts";
@@ -12,6 +13,8 @@ const {
   tsNs: OFF_TS,
   cgroupId: OFF_CGROUP,
   cpuNs: OFF_CPU_NS,
+  spanNs: OFF_SPAN_NS,
+  runqNs: OFF_RUNQ_NS,
   counters: OFF_COUNTERS,
   tgid: OFF_TGID,
   cpu: OFF_CPU,
@@ -19,7 +22,10 @@ const {
   comm: OFF_COMM,
 } = OFF;
 const TWO_32 = 4294967296;
-const VALID_MASK = 0x1f;
+/** Records naming a CPU at or above this are not trusted with a watermark slot. */
+const MAX_CPUS = 8192;
+/** Default bound of open (slot, tgid, cgroup) entries: ~30 MB of typed arrays. */
+const DEFAULT_MAX_ENTRIES = 1 << 18;
 /**
  * A stretch longer than this many slots (a stalled CPU, a corrupt record) has its head
  * charged to its earliest kept slot: the ns are kept, only their placement is coarsened,
@@ -45,20 +51,18 @@ export interface SlotAggregatorOptions {
   onRows: (rows: SlotRow[]) => void;
   /**
    * how far behind the drain's start time a CPU that emitted nothing is assumed to have
-   * passed: a busy CPU's open stretch began at its last tick, up to one interval ago, and
-   * records are committed within microseconds of their ts; default one interval + 1 ms
+   * passed: a busy CPU's task is charged at the scheduler's own updates (its HZ tick, ≥ 100 Hz)
+   * seen at our tick, so its uncharged time began up to one scheduler tick plus one interval
+   * ago; default one interval + 11 ms
    */
   lagNs?: number;
-}
-
-/** Running totals of one cgroup over the aggregator's life, from closed rows. */
-export interface CgroupTotals {
-  cpuNs: number;
-  /** sum of cycles over rows where cycles were known */
-  cycles: number;
-  /** cpu ns of rows whose cycles were null */
-  cpuNsWithoutCycles: number;
-  rows: number;
+  /**
+   * bound of open entries (default 2^18): when reached, the oldest open slot is closed early
+   * (its later records become late, so no ns is lost) and `forcedCloses` counts it
+   */
+  maxEntries?: number;
+  /** bound of distinct comm strings cached (default 4096; see CommCache) */
+  commCacheSize?: number;
 }
 
 /** Counts for health reporting. */
@@ -68,16 +72,25 @@ export interface AggregatorStats {
   lateRecords: number;
   /** cpu ns of those parts, charged to the oldest open slot instead */
   lateNs: number;
+  /** run-queue wait ns that began in a closed slot, charged to the oldest open slot */
+  lateRunqNs: number;
   rows: number;
   openEntries: number;
+  /** slots closed before every CPU passed them because the entry bound was reached */
+  forcedCloses: number;
+  /** records naming a CPU ≥ 8192 (corrupt): aggregated, but not used to close slots */
+  badCpuRecords: number;
 }
 
 /**
  * Aggregates 96-byte sampler records into one row per (slot, tgid, cgroup id). Rows come out
  * in slot order; within a slot, in the order their first record arrived.
  *
- * A record's stretch [ts − cpu_ns, ts] is split pro rata over the slots it covers: cpu ns
- * exactly, counters by cumulative rounding so the pieces sum to the record's value.
+ * A record charges cpu_ns (the scheduler's figure) placed over [ts − span_ns, ts]: cpu ns and
+ * counters are split pro rata over the slots that span covers, by cumulative rounding so the
+ * pieces sum to the record's values exactly. Its run-queue wait covers [ts − span − runq,
+ * ts − span] (it ended when the run began) and is split by overlap; the wait is counted in the
+ * slot where it ended.
  *
  * Late records: a part of a stretch that falls into an already closed slot is charged to the
  * oldest open slot (and counted in `lateRecords`/`lateNs`). This keeps rows in slot order and
@@ -92,9 +105,10 @@ export interface AggregatorStats {
 export class SlotAggregator {
   readonly intervalNs: number;
   readonly lagNs: number;
+  readonly maxEntries: number;
   #onRows: (rows: SlotRow[]) => void;
   #table = new SlotTable();
-  #comms = new CommCache();
+  #comms: CommCache;
   #watermark: Float64Array;
   // Times are kept as ns relative to #base (a multiple of the interval, from the first
   // record) so they stay exact doubles however long the node has been up.
@@ -108,11 +122,13 @@ export class SlotAggregator {
   #values = new Float64Array(NR_COUNTERS);
   /** cumulative counter pieces already placed while splitting */
   #assigned = new Float64Array(NR_COUNTERS);
-  #totals = new Map<bigint, CgroupTotals>();
   #records = 0;
   #lateRecords = 0;
   #lateNs = 0;
+  #lateRunqNs = 0;
   #rows = 0;
+  #forcedCloses = 0;
+  #badCpuRecords = 0;
 
   /** Creates an aggregator; rows are delivered through `onRows`. */
   constructor(opts: SlotAggregatorOptions) {
@@ -124,15 +140,29 @@ export class SlotAggregator {
         `intervalNs must be a positive integer, got ${opts.intervalNs}`,
       );
     }
-    if (!Number.isSafeInteger(opts.cpus) || opts.cpus <= 0) {
-      throw new AggregateConfigError("cpus", opts.cpus, `cpus must be ≥ 1, got ${opts.cpus}`);
+    if (!Number.isSafeInteger(opts.cpus) || opts.cpus <= 0 || opts.cpus > MAX_CPUS) {
+      throw new AggregateConfigError(
+        "cpus",
+        opts.cpus,
+        `cpus must be 1 to ${MAX_CPUS}, got ${opts.cpus}`,
+      );
     }
-    const lag = opts.lagNs ?? interval + 1_000_000;
+    const lag = opts.lagNs ?? interval + 11_000_000;
     if (!Number.isFinite(lag) || lag < 0) {
       throw new AggregateConfigError("lagNs", opts.lagNs, `lagNs must be ≥ 0, got ${lag}`);
     }
+    const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 2 * MAX_SLOTS_PER_RECORD + 4) {
+      throw new AggregateConfigError(
+        "maxEntries",
+        opts.maxEntries,
+        `maxEntries must be ≥ ${2 * MAX_SLOTS_PER_RECORD + 4}, got ${opts.maxEntries}`,
+      );
+    }
     this.intervalNs = interval;
     this.lagNs = lag;
+    this.maxEntries = maxEntries;
+    this.#comms = new CommCache(opts.commCacheSize);
     this.#onRows = opts.onRows;
     this.#watermark = new Float64Array(opts.cpus).fill(-Infinity);
   }
@@ -143,68 +173,145 @@ export class SlotAggregator {
     const tsHi = view.getUint32(off + OFF_TS + 4, true);
     if (!this.#haveBase) this.#setBase(tsLo, tsHi);
     const end = (tsHi - this.#baseHi) * TWO_32 + (tsLo - this.#baseLo);
-    const cpuNs = view.getUint32(off + OFF_CPU_NS, true) +
-      view.getUint32(off + OFF_CPU_NS + 4, true) * TWO_32;
+    const cpuNs = u64(view, off + OFF_CPU_NS);
+    const span = u64(view, off + OFF_SPAN_NS);
+    const runq = u64(view, off + OFF_RUNQ_NS);
     const cpu = view.getUint32(off + OFF_CPU, true);
-    if (cpu >= this.#watermark.length) this.#addCpus(cpu + 1);
-    if (end > this.#watermark[cpu]) this.#watermark[cpu] = end;
+    if (cpu >= MAX_CPUS) this.#badCpuRecords++;
+    else {
+      if (cpu >= this.#watermark.length) this.#addCpus(cpu + 1);
+      if (end > this.#watermark[cpu]) this.#watermark[cpu] = end;
+    }
     const flags = view.getUint32(off + OFF_FLAGS, true);
-    const valid = flags & VALID_MASK;
-    const scaled = (flags >>> 8) & VALID_MASK;
+    const valid = flags & COUNTER_MASK;
+    const scaled = (flags >>> 8) & COUNTER_MASK;
+    const carried = flags & FLAG_CARRIED ? 1 : 0;
+    const waits = flags & FLAG_WAITED ? 1 : 0;
     const tgid = view.getUint32(off + OFF_TGID, true);
     const cgLo = view.getUint32(off + OFF_CGROUP, true);
     const cgHi = view.getUint32(off + OFF_CGROUP + 4, true);
     const values = this.#values;
-    for (let i = 0, o = off + OFF_COUNTERS; i < NR_COUNTERS; i++, o += 8) {
-      values[i] = view.getUint32(o, true) + view.getUint32(o + 4, true) * TWO_32;
-    }
+    for (let i = 0, o = off + OFF_COUNTERS; i < NR_COUNTERS; i++, o += 8) values[i] = u64(view, o);
     this.#records++;
+    if (this.#table.size >= this.maxEntries - 2 * MAX_SLOTS_PER_RECORD - 2) this.#makeRoom();
 
     const interval = this.intervalNs;
-    const start = end - cpuNs;
+    const start = end - span;
     let first = Math.floor(start / interval);
     const last = Math.max(
-      cpuNs > 0 ? Math.floor((end - 1) / interval) : first,
+      span > 0 ? Math.floor((end - 1) / interval) : first,
       this.#closedBefore,
     );
     if (first < this.#closedBefore) {
       this.#lateRecords++;
-      this.#lateNs += Math.min(end, this.#closedBefore * interval) - start;
+      this.#lateNs += span > 0
+        ? Math.round(cpuNs * (Math.min(end, this.#closedBefore * interval) - start) / span)
+        : cpuNs;
       first = this.#closedBefore;
     }
     if (first < last - MAX_SLOTS_PER_RECORD) first = last - MAX_SLOTS_PER_RECORD;
     const table = this.#table;
+    if (runq > 0 || waits) this.#addWait(start, runq, waits, first, tgid, cgLo, cgHi, view, off);
 
     if (first === last) {
       const e = table.findOrInsert(first, tgid, cgLo, cgHi, view, off + OFF_COMM);
-      this.#accumulate(table, e, cpuNs, valid, scaled);
+      const base = e * NR_COUNTERS;
+      const counters = table.counters;
+      for (let i = 0; i < NR_COUNTERS; i++) counters[base + i] += values[i];
+      table.cpuNs[e] += cpuNs;
+      table.valid[e] &= valid;
+      table.scaled[e] |= scaled;
+      table.carried[e] |= carried;
+      table.records[e]++;
       return;
     }
 
     // Split: slot `first` takes everything from `start` (including any clamped head), each
-    // later slot its overlap. Counter pieces are differences of rounded cumulative shares,
-    // so they are integers and add up to the record's value exactly.
+    // later slot its overlap. Pieces are differences of rounded cumulative shares, so they
+    // are integers and add up to the record's values exactly.
     const assigned = this.#assigned;
     assigned.fill(0);
+    let cpuAssigned = 0;
     let segStart = start;
     let cum = 0;
     for (let s = first; s <= last; s++) {
       const segEnd = s === last ? end : (s + 1) * interval;
-      const piece = segEnd - segStart;
-      cum += piece;
+      cum += segEnd - segStart;
       const e = table.findOrInsert(s, tgid, cgLo, cgHi, view, off + OFF_COMM);
       const base = e * NR_COUNTERS;
       const counters = table.counters;
       for (let i = 0; i < NR_COUNTERS; i++) {
-        const upTo = s === last ? values[i] : Math.round(values[i] * cum / cpuNs);
+        const upTo = s === last ? values[i] : Math.round(values[i] * cum / span);
         counters[base + i] += upTo - assigned[i];
         assigned[i] = upTo;
       }
-      table.cpuNs[e] += piece;
+      const cpuUpTo = s === last ? cpuNs : Math.round(cpuNs * cum / span);
+      table.cpuNs[e] += cpuUpTo - cpuAssigned;
+      cpuAssigned = cpuUpTo;
       table.valid[e] &= valid;
       table.scaled[e] |= scaled;
+      table.carried[e] |= carried;
       table.records[e]++;
       segStart = segEnd;
+    }
+  }
+
+  /**
+   * Places a run-queue wait of `runq` ns ending at `runStart` by overlap with the slots, its
+   * head clamped to the oldest open slot; the wait is counted in `runSlot`, where it ended.
+   */
+  #addWait(
+    runStart: number,
+    runq: number,
+    waits: number,
+    runSlot: number,
+    tgid: number,
+    cgLo: number,
+    cgHi: number,
+    view: DataView,
+    off: number,
+  ): void {
+    const interval = this.intervalNs;
+    const table = this.#table;
+    const waitStart = runStart - runq;
+    const lastWait = Math.max(
+      runq > 0 ? Math.floor((runStart - 1) / interval) : runSlot,
+      this.#closedBefore,
+    );
+    let first = Math.floor(waitStart / interval);
+    if (first < this.#closedBefore) {
+      this.#lateRunqNs += Math.min(runStart, this.#closedBefore * interval) - waitStart;
+      first = this.#closedBefore;
+    }
+    if (first < lastWait - MAX_SLOTS_PER_RECORD) first = lastWait - MAX_SLOTS_PER_RECORD;
+    let segStart = waitStart;
+    for (let s = first; s <= lastWait; s++) {
+      const segEnd = s === lastWait ? runStart : (s + 1) * interval;
+      const e = table.findOrInsert(s, tgid, cgLo, cgHi, view, off + OFF_COMM);
+      table.runqNs[e] += segEnd - segStart;
+      segStart = segEnd;
+    }
+    const e = table.findOrInsert(
+      Math.max(runSlot, lastWait),
+      tgid,
+      cgLo,
+      cgHi,
+      view,
+      off + OFF_COMM,
+    );
+    table.runqWaits[e] += waits;
+  }
+
+  /**
+   * Closes the oldest open slots until the table is at most half full again: halving the open
+   * range each step, so reaching the bound costs O(entries · log slots) once, not per record.
+   */
+  #makeRoom(): void {
+    const target = (this.maxEntries - 2 * MAX_SLOTS_PER_RECORD - 2) / 2;
+    while (this.#table.size > target) {
+      const min = this.#table.minSlot(), max = this.#table.maxSlot();
+      this.#forcedCloses++;
+      this.#closeBefore(min + Math.max(1, Math.ceil((max - min) / 2)));
     }
   }
 
@@ -227,31 +334,18 @@ export class SlotAggregator {
     if (this.#table.size > 0) this.#closeBefore(this.#table.maxSlot() + 1);
   }
 
-  /** Running totals per cgroup id over all rows emitted so far. */
-  totalsByCgroup(): ReadonlyMap<bigint, Readonly<CgroupTotals>> {
-    return this.#totals;
-  }
-
   /** Record, late-record and row counts so far. */
   stats(): AggregatorStats {
     return {
       records: this.#records,
       lateRecords: this.#lateRecords,
       lateNs: this.#lateNs,
+      lateRunqNs: this.#lateRunqNs,
       rows: this.#rows,
       openEntries: this.#table.size,
+      forcedCloses: this.#forcedCloses,
+      badCpuRecords: this.#badCpuRecords,
     };
-  }
-
-  #accumulate(table: SlotTable, e: number, cpuNs: number, valid: number, scaled: number) {
-    const base = e * NR_COUNTERS;
-    const counters = table.counters;
-    const values = this.#values;
-    for (let i = 0; i < NR_COUNTERS; i++) counters[base + i] += values[i];
-    table.cpuNs[e] += cpuNs;
-    table.valid[e] &= valid;
-    table.scaled[e] |= scaled;
-    table.records[e]++;
   }
 
   #setBase(tsLo: number, tsHi: number): void {
@@ -291,37 +385,31 @@ export class SlotAggregator {
       const cgroupId = t.cgHi[e] === 0
         ? BigInt(t.cgLo[e])
         : (BigInt(t.cgHi[e]) << 32n) | BigInt(t.cgLo[e]);
-      const row: SlotRow = {
+      const row = {
         monoNs,
         tgid: t.tgid[e],
         comm: this.#comms.get(t.comm[c], t.comm[c + 1], t.comm[c + 2], t.comm[c + 3]),
         cgroupId,
         cpuNs: t.cpuNs[e],
-        cycles: valid & 1 ? t.counters[n] : null,
-        instructions: valid & 2 ? t.counters[n + 1] : null,
-        llcMisses: valid & 4 ? t.counters[n + 2] : null,
-        pageFaults: valid & 8 ? t.counters[n + 3] : null,
-        contextSwitches: valid & 16 ? t.counters[n + 4] : null,
-        scaled: t.scaled[e] !== 0,
-        records: t.records[e],
-      };
+        runqDelayNs: t.runqNs[e],
+        runqWaits: t.runqWaits[e],
+      } as SlotRow;
+      // same property order for every row: one object shape
+      for (let i = 0; i < NR_COUNTERS; i++) {
+        row[COUNTER_FIELDS[i]] = valid & (1 << i) ? t.counters[n + i] : null;
+      }
+      row.scaled = t.scaled[e] !== 0;
+      row.carried = t.carried[e] !== 0;
+      row.records = t.records[e];
       rows[k] = row;
-      this.#addTotals(row);
     }
     t.removeBefore(before);
     this.#rows += rows.length;
     this.#onRows(rows);
   }
+}
 
-  #addTotals(row: SlotRow): void {
-    let tot = this.#totals.get(row.cgroupId);
-    if (tot === undefined) {
-      tot = { cpuNs: 0, cycles: 0, cpuNsWithoutCycles: 0, rows: 0 };
-      this.#totals.set(row.cgroupId, tot);
-    }
-    tot.cpuNs += row.cpuNs;
-    tot.rows++;
-    if (row.cycles === null) tot.cpuNsWithoutCycles += row.cpuNs;
-    else tot.cycles += row.cycles;
-  }
+/** The u64 at `o` as a number (exact below 2^53). */
+function u64(view: DataView, o: number): number {
+  return view.getUint32(o, true) + view.getUint32(o + 4, true) * TWO_32;
 }

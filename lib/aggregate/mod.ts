@@ -2,7 +2,6 @@
 export {
   AggregateConfigError,
   type AggregatorStats,
-  type CgroupTotals,
   SlotAggregator,
   type SlotAggregatorOptions,
 } from "./aggregator.ts";

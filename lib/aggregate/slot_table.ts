@@ -3,7 +3,7 @@
  * open-addressing index, so adding a record touches typed arrays only.
  */
 
-import { NR_COUNTERS } from "../sampler/record.ts";
+import { COUNTER_MASK, NR_COUNTERS } from "../sampler/counter_table.ts";
 
 const INITIAL_CAPACITY = 1024;
 
@@ -32,11 +32,16 @@ export class SlotTable {
   /** comm of the first record, four little-endian u32 words per entry */
   comm: Uint32Array;
   cpuNs: Float64Array;
+  /** run-queue wait ns inside the slot, and the waits that ended in it */
+  runqNs: Float64Array;
+  runqWaits: Uint32Array;
+  /** OR of the records' carried flags */
+  carried: Uint8Array;
   /** NR_COUNTERS sums per entry */
   counters: Float64Array;
-  /** AND of the records' valid bits (flags bits 0–4) */
+  /** AND of the records' valid bits (flags bits 0..NR_COUNTERS-1) */
   valid: Uint8Array;
-  /** OR of the records' scaled bits (flags bits 8–12, shifted down) */
+  /** OR of the records' scaled bits (flags bits 8.., shifted down) */
   scaled: Uint8Array;
   records: Uint32Array;
   #index: Int32Array;
@@ -50,6 +55,9 @@ export class SlotTable {
     this.cgHi = new Uint32Array(capacity);
     this.comm = new Uint32Array(capacity * 4);
     this.cpuNs = new Float64Array(capacity);
+    this.runqNs = new Float64Array(capacity);
+    this.runqWaits = new Uint32Array(capacity);
+    this.carried = new Uint8Array(capacity);
     this.counters = new Float64Array(capacity * NR_COUNTERS);
     this.valid = new Uint8Array(capacity);
     this.scaled = new Uint8Array(capacity);
@@ -102,8 +110,11 @@ export class SlotTable {
     this.comm[c + 2] = view.getUint32(commOff + 8, true);
     this.comm[c + 3] = view.getUint32(commOff + 12, true);
     this.cpuNs[e] = 0;
+    this.runqNs[e] = 0;
+    this.runqWaits[e] = 0;
+    this.carried[e] = 0;
     this.counters.fill(0, e * NR_COUNTERS, e * NR_COUNTERS + NR_COUNTERS);
-    this.valid[e] = 0x1f;
+    this.valid[e] = COUNTER_MASK;
     this.scaled[e] = 0;
     this.records[e] = 0;
     return e;
@@ -147,6 +158,13 @@ export class SlotTable {
     this.#reindex();
   }
 
+  /** The smallest slot held, or Infinity when empty. */
+  minSlot(): number {
+    let m = Infinity;
+    for (let e = 0; e < this.size; e++) if (this.slot[e] < m) m = this.slot[e];
+    return m;
+  }
+
   /** The largest slot held, or -Infinity when empty. */
   maxSlot(): number {
     let m = -Infinity;
@@ -161,6 +179,9 @@ export class SlotTable {
     this.cgHi[to] = this.cgHi[from];
     this.comm.copyWithin(to * 4, from * 4, from * 4 + 4);
     this.cpuNs[to] = this.cpuNs[from];
+    this.runqNs[to] = this.runqNs[from];
+    this.runqWaits[to] = this.runqWaits[from];
+    this.carried[to] = this.carried[from];
     this.counters.copyWithin(
       to * NR_COUNTERS,
       from * NR_COUNTERS,
@@ -184,6 +205,9 @@ export class SlotTable {
     this.cgHi = grown(this.cgHi, cap);
     this.comm = grown(this.comm, cap * 4);
     this.cpuNs = grown(this.cpuNs, cap);
+    this.runqNs = grown(this.runqNs, cap);
+    this.runqWaits = grown(this.runqWaits, cap);
+    this.carried = grown(this.carried, cap);
     this.counters = grown(this.counters, cap * NR_COUNTERS);
     this.valid = grown(this.valid, cap);
     this.scaled = grown(this.scaled, cap);

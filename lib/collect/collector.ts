@@ -17,16 +17,12 @@ import {
   OciBundleWatcher,
 } from "../metadata/mod.ts";
 import { type NriPluginHandle, startNriPlugin } from "../nri/mod.ts";
-import {
-  type ClosedFileInfo,
-  type OutputRow,
-  OutputWriteError,
-  RotatingParquetWriter,
-} from "../output/mod.ts";
+import { type ClosedFileInfo, type OutputRow, ParquetSink } from "../output/mod.ts";
 import {
   type CounterSource,
   measureMonoToWallOffsetNs,
   monoNowNs,
+  raiseDrainPriority,
   Sampler,
 } from "../sampler/mod.ts";
 import { agentHealthChecks, outputBytes } from "./health.ts";
@@ -56,6 +52,9 @@ export interface CollectOptions {
   /** Rotate files at this size (default 256 MiB) and age (default 10 min). */
   rotateBytes?: number;
   rotateAgeMs?: number;
+  /** Retention of complete files: bytes and age kept (default: no limit). */
+  retainBytes?: number;
+  retainAgeMs?: number;
   /** How often the ring buffer is drained (default 50 ms). */
   drainIntervalMs?: number;
   /** Use OCI bundles and cgroup paths for cgroups NRI does not know (default true). */
@@ -138,19 +137,6 @@ export function describeCounters(sources: readonly CounterSource[]): string {
   );
 }
 
-function abortable(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
-
 /**
  * Runs a collection and returns its totals. The current Parquet file is finished on every
  * exit path, so every row counted in `rowsWritten` is in a complete file.
@@ -181,14 +167,14 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   let oci: OciBundleWatcher | null = null;
   let paths: CgroupPathIndex | null = null;
   let resolver: MetadataResolver | null = null;
-  let writer: RotatingParquetWriter | null = null;
+  let writer: ParquetSink | null = null;
   let agg: SlotAggregator | null = null;
   let coverage: JoinCoverage | null = null;
   let server: AgentHttpServer | null = null;
   let statsTimer: ReturnType<typeof setInterval> | undefined;
   let gate: StartupGate | null = null;
   let stats = sampler.stats();
-  let writeFailures = 0;
+  let writeFailuresSeen = 0;
   let lastWriteFailureAt = -Infinity;
   let filesClosed = 0;
   let carriedRows = 0;
@@ -213,6 +199,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   // The agent's own counters, read fresh by the stats line, /metrics and each file's metadata.
   const agentStats = new AgentStats(() => {
     const s = attached ? sampler.stats() : stats;
+    const w = writer?.stats();
     const a = agg?.stats();
     const cov = coverage;
     return {
@@ -221,8 +208,9 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       lateRecords: a?.lateRecords ?? 0,
       carriedRows,
       readErrors: Number(s.readErrors),
-      rowsWritten: writer?.rowsWritten ?? 0,
-      rowsLost: writer?.rowsLost ?? 0,
+      rowsWritten: w?.rowsWritten ?? 0,
+      // rows the writer could not take (queue full) are lost as surely as a failed write's
+      rowsLost: (w?.rowsLost ?? 0) + (w?.rowsDropped ?? 0),
       rowsUnnamedAtStart,
       files: filesClosed,
       bytesOnDisk,
@@ -248,13 +236,15 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         aggregator_open_entries: a?.openEntries ?? 0,
         startup_held_rows: gate?.heldRows ?? 0,
         run_totals: totals?.size ?? 0,
-        writer_pending_rows: writer?.rowsPending ?? 0,
+        writer_pending_rows: w?.rowsQueued ?? 0,
       },
     };
   });
   try {
     const missingHw = counters.filter((c) => HW.has(c.name) && c.source !== "hardware");
     log.info("counters", { counters: describeCounters(counters) });
+    // The drain must not lose the CPU to a saturated node (lib/sampler/priority.ts).
+    log.info("drain priority", { ...raiseDrainPriority() });
     if (missingHw.length) {
       log.warn("hardware counters unavailable: their columns are NULL in the output", {
         counters: missingHw.map((c) => c.name).join(","),
@@ -307,11 +297,17 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     });
     const joiner = new SlotJoiner(resolver);
     coverage = joiner.coverage;
-    const out = writer = new RotatingParquetWriter({
+    // Encoding and file IO run in the writer's Worker: append() never blocks this loop.
+    const upload = opts.upload;
+    const out = writer = await ParquetSink.open({
       dir: opts.outputDir,
       prefix: `podperf-${opts.node}`,
       maxBytes: opts.rotateBytes ?? 256 << 20,
       maxAgeMs: opts.rotateAgeMs ?? 600_000,
+      retainBytes: opts.retainBytes,
+      retainAgeMs: opts.retainAgeMs,
+      // retention never deletes a file the uploader has not shipped yet
+      keep: upload ? (path) => upload.keep(path) : undefined,
       metadata: {
         version: VERSION,
         node: opts.node,
@@ -321,25 +317,19 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         cpus,
       },
       onFileClosed: (info) => {
-        filesClosed++;
-        bytesOnDisk += info.bytes;
-        files.push(info);
-        if (files.length > MAX_LISTED_FILES) files.shift();
+        // a file salvaged from a writer that died is an earlier run's: shipped, not counted
+        if (info.salvaged !== "writer-died") {
+          filesClosed++;
+          bytesOnDisk += info.bytes;
+          files.push(info);
+          if (files.length > MAX_LISTED_FILES) files.shift();
+        }
         log.info("parquet file complete", { ...info });
         opts.upload?.enqueue(info.path);
       },
-      // The agent's counters in each file's key/value metadata, once the writer takes them
-      // (the writer half of issue 10 adds this option; until then it is ignored).
-      ...({ extraMetadata: () => agentStats.fileMetadata() } as Record<string, unknown>),
+      // The agent's counters in each file's key/value metadata.
+      extraMetadata: () => agentStats.fileMetadata(),
     });
-    // A failed file was dropped by the writer, its rows counted as lost; say so and keep
-    // sampling: the next append starts a new file.
-    const tolerateWriteError = (e: unknown) => {
-      if (!(e instanceof OutputWriteError)) throw e;
-      writeFailures++;
-      lastWriteFailureAt = performance.now();
-      log.throttled("write-error", "error", e.message, { path: e.path, rowsLost: out.rowsLost });
-    };
     const sink = (rows: SlotRow[], early: boolean) => {
       const joined = joiner.join(rows);
       for (const r of joined) {
@@ -356,11 +346,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
           log.throttled("sink-error", "error", "a row sink failed", { error: String(e) });
         }
       }
-      try {
-        out.appendMany(joined);
-      } catch (e) {
-        tolerateWriteError(e);
-      }
+      out.append(joined);
     };
     gate = new StartupGate({ emit: sink, waitMs: opts.startupWaitMs });
     if (metadataReady) gate.ready();
@@ -413,13 +399,15 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     const deadline = opts.durationMs === undefined ? Infinity : started + opts.durationMs;
     while (!stop.signal.aborted && performance.now() < deadline) {
       const wait = Math.min(opts.drainIntervalMs ?? 50, deadline - performance.now());
-      await abortable(Math.max(wait, 0), stop.signal);
+      // Woken early when the ring fills past its wake level (fill level, not every record).
+      await sampler.waitForData(Math.max(wait, 0), stop.signal);
       drainOnce(a);
       held.check();
-      try {
-        out.rotateIfDue();
-      } catch (e) {
-        tolerateWriteError(e);
+      // the writer counts and logs its failures (throttled); readiness wants the last one's time
+      const failures = out.stats().writeErrors;
+      if (failures > writeFailuresSeen) {
+        writeFailuresSeen = failures;
+        lastWriteFailureAt = performance.now();
       }
     }
   } finally {
@@ -461,10 +449,12 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   }
 
   const aggStats = agg!.stats();
+  const out = writer!.stats();
   const result: CollectResult = {
     files,
-    rowsWritten: writer!.rowsWritten,
-    rowsLost: writer!.rowsLost,
+    rowsWritten: out.rowsWritten,
+    // rows the writer could not take (queue full) are lost as surely as a failed write's
+    rowsLost: out.rowsLost + out.rowsDropped,
     records: aggStats.records,
     lostRecords: stats.lost,
     lateRecords: aggStats.lateRecords,
@@ -488,7 +478,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     rowsLost: result.rowsLost,
     files: filesClosed,
     rowsUnnamedAtStart,
-    writeFailures,
+    writeFailures: out.writeErrors,
     attributedCpuShare: total > 0 ? Number((cov.knownCpuNs / total).toFixed(4)) : null,
     elapsedMs: Math.round(result.elapsedMs),
   });

@@ -6,15 +6,7 @@
  */
 import type { OutputRow } from "../output/mod.ts";
 import type { RowSink } from "../sink.ts";
-
-type CounterKey = "cycles" | "instructions" | "llcMisses" | "pageFaults" | "contextSwitches";
-const COUNTERS: readonly CounterKey[] = [
-  "cycles",
-  "instructions",
-  "llcMisses",
-  "pageFaults",
-  "contextSwitches",
-];
+import { COUNTER_FIELDS as COUNTERS } from "../sampler/counter_table.ts";
 
 /**
  * Default bound on merged rows: ≈0.76 KiB each, so ≈38 MB at most, well inside the DaemonSet's
@@ -90,8 +82,11 @@ export class RunTotals implements RowSink {
         continue;
       }
       acc.cpuNs += row.cpuNs;
+      acc.runqDelayNs += row.runqDelayNs;
+      acc.runqWaits += row.runqWaits;
       acc.records += row.records;
       acc.scaled ||= row.scaled;
+      acc.carried ||= row.carried;
       for (const k of COUNTERS) {
         const v = row[k];
         acc[k] = acc[k] === null || v === null ? null : acc[k]! + v;

@@ -1,8 +1,11 @@
 /** Typed errors of the Parquet output: each carries the file and what a user needs to act. */
+import type { ClosedFileInfo } from "./parquet_writer.ts";
 
 /** A file could not be written, synced or renamed (disk full, permission, I/O error). */
 export class OutputWriteError extends Error {
   override name = "OutputWriteError";
+  /** the failed file, finished with the row groups already on disk, or null when none were */
+  completed: ClosedFileInfo | null = null;
   /**
    * @param path the file being written (the temporary name while it is incomplete)
    * @param code the OS error code (`ENOSPC`, `EACCES`, …) or `"UNKNOWN"`

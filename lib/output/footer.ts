@@ -32,16 +32,12 @@ export class FooterBuilder {
 
   /** Serializes one RowGroup (columns, sizes, row count) and keeps its bytes. */
   addRowGroup(columns: ThriftObject[], rows: number, start: number, end: number): void {
-    let uncompressed = 0n;
-    for (const c of columns) {
-      uncompressed += (c.field_3 as { field_6: bigint }).field_6;
-    }
-    serializeTCompactProtocol(this.#groups, {
-      field_1: columns,
-      field_2: uncompressed, // total_byte_size
-      field_3: BigInt(rows),
-      field_6: BigInt(end - start), // total_compressed_size
-    });
+    this.addSerializedRowGroup(serializeRowGroup(columns, rows, start, end), rows);
+  }
+
+  /** Adds a row group serialized earlier by addRowGroup() (salvage of a crashed file). */
+  addSerializedRowGroup(bytes: Uint8Array, rows: number): void {
+    this.#groups.appendBytes(bytes);
     this.numRows += rows;
     this.rowGroups++;
   }
@@ -99,6 +95,30 @@ export class FooterBuilder {
     out.appendUint32(out.offset - start);
     out.appendUint32(PAR1);
   }
+}
+
+/**
+ * The Thrift bytes of one RowGroup (what the footer keeps and a crash-recovery sidecar
+ * stores), serialized apart so a group enters the footer only once it is safely recorded.
+ */
+export function serializeRowGroup(
+  columns: ThriftObject[],
+  rows: number,
+  start: number,
+  end: number,
+): Uint8Array {
+  let uncompressed = 0n;
+  for (const c of columns) {
+    uncompressed += (c.field_3 as { field_6: bigint }).field_6;
+  }
+  const w = new ByteWriter(1 << 12);
+  serializeTCompactProtocol(w, {
+    field_1: columns,
+    field_2: uncompressed, // total_byte_size
+    field_3: BigInt(rows),
+    field_6: BigInt(end - start), // total_compressed_size
+  });
+  return w.getBytes().slice();
 }
 
 /** The 4-byte magic a Parquet file starts with. */

@@ -1,4 +1,4 @@
-/** Parquet output: the row contract, a crash-safe file writer and size/age rotation. */
+/** Parquet output: the row contract, a crash-safe file writer, rotation, and the writer Worker. */
 export {
   type CounterInfo,
   type Coverage,
@@ -21,3 +21,16 @@ export {
 } from "./parquet_writer.ts";
 export { fileName, type RotatingOptions, RotatingParquetWriter } from "./rotation.ts";
 export { OutputClosedError, OutputConfigError, OutputWriteError } from "./errors.ts";
+export {
+  DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_MAX_QUEUED_ROWS,
+  ParquetSink,
+  type ParquetSinkOptions,
+  type ParquetSinkStats,
+} from "./parquet_sink.ts";
+export {
+  HARD_LIMIT_FACTOR,
+  Retention,
+  type RetentionOptions,
+  type RetentionStats,
+} from "./retention.ts";

@@ -1,17 +1,19 @@
 /**
  * A stream of Parquet files: rows go to the current file, which is completed and a new one
- * started when it reaches a size or an age.
+ * started when it reaches a size or an age (measured on the monotonic clock), or when the wall
+ * clock steps. Synchronous: it runs inside the writer Worker (writer_worker.ts), never on the
+ * collector's loop.
  */
 import { join } from "node:path";
 import { log } from "../log.ts";
-import {
-  OutputClosedError,
-  OutputConfigError,
-  OutputWriteError,
-  writeErrorFrom,
-} from "./errors.ts";
+import { OwnerLock } from "./dir_lock.ts";
+import { OutputClosedError, OutputConfigError, OutputWriteError } from "./errors.ts";
 import { type ClosedFileInfo, ParquetFileWriter } from "./parquet_writer.ts";
+import { packRows, type RowBatch, rowColumnIndex } from "./row_batch.ts";
+import { salvageDeadWriters } from "./salvage.ts";
 import type { FileConfig, OutputRow } from "./schema.ts";
+
+const MONO_INDEX = rowColumnIndex("mono_ns");
 
 /** Options of a RotatingParquetWriter. */
 export interface RotatingOptions {
@@ -21,10 +23,7 @@ export interface RotatingOptions {
   prefix: string;
   /** a file is completed once its encoded size reaches this; it may exceed it by a row group */
   maxBytes: number;
-  /**
-   * a file is completed by the first append(), appendMany() batch or rotateIfDue() this long
-   * after it was opened
-   */
+  /** a file is completed by the first append or rotateIfDue() this long after it was opened */
   maxAgeMs: number;
   /** rows per row group */
   rowGroupRows?: number;
@@ -32,44 +31,60 @@ export interface RotatingOptions {
   rowGroupBytes?: number;
   /** ZSTD level */
   zstdLevel?: number;
-  /** node, version, clock offset and counters: constant for every file */
+  /** node, version, clock offset and counters; the offset is replaced per file by appendBatch */
   metadata: FileConfig;
-  /** called after each file is complete under its final name */
+  /** more key/value metadata, evaluated when each file is finished */
+  extraMetadata?: () => Record<string, string>;
+  /** called after each file is complete under its final name (salvaged ones included) */
   onFileClosed?: (info: ClosedFileInfo) => void;
+  /** monotonic ms for file ages (default performance.now) */
+  monoNowMs?: () => number;
 }
 
-/** File name of the `seq`-th file opened at `openedAt` (ms since the epoch). */
-export function fileName(prefix: string, openedAt: number, seq: number): string {
+/**
+ * A wall-clock offset this far from the current file's means the clock stepped (NTP at boot,
+ * an operator): the file is completed so each file has one offset that holds for all its rows.
+ * NTP slewing moves the offset at most 0.5 ms/s, far below this within a file's age.
+ */
+export const CLOCK_STEP_NS = 100_000_000n;
+
+/** File name of the `seq`-th file whose first slot is at `wallMs` (ms since the epoch). */
+export function fileName(prefix: string, wallMs: number, seq: number): string {
   // 2024-05-01T12:00:00.123Z → 20240501T120000.123Z: sortable and free of colons
-  const stamp = new Date(openedAt).toISOString().replaceAll("-", "").replaceAll(":", "");
+  const stamp = new Date(wallMs).toISOString().replaceAll("-", "").replaceAll(":", "");
   return `${prefix}-${stamp}-${String(seq).padStart(4, "0")}.parquet`;
 }
 
 /**
  * Writes rows to a series of Parquet files, each complete (footer written, fsync'd) before it
- * appears under its final name `<prefix>-<UTC time>-<seq>.parquet`; until then it is
- * `.<name>.parquet.tmp`.
+ * appears under its final name `<prefix>-<UTC time of its first slot>-<seq>.parquet`; until
+ * then it is `.<name>.parquet.<owner>.tmp` with a row group sidecar beside it.
  *
- * Counting: `rowsWritten` counts only rows inside completed files, so it lags appends by the
- * current file until that file rotates or close() resolves. A write failure (ENOSPC, EIO…)
- * throws OutputWriteError from the call that hit it, removes the incomplete file and adds its
- * rows to `rowsLost`; the next append starts a new file.
+ * At construction it takes this writer's owner lock (refusing an unwritable directory with
+ * OutputConfigError) and salvages the temporary files of writers that died.
  *
- * @example
- * const out = new RotatingParquetWriter({ dir, prefix: "podperf-n1", maxBytes: 64 << 20,
- *   maxAgeMs: 600_000, metadata, onFileClosed: (f) => log.info("parquet file", f) });
- * out.appendMany(rows);
- * await out.close();
+ * Counting: `rowsWritten` counts only rows inside completed files. A write failure (ENOSPC,
+ * EIO…) finishes the failed file with the row groups already on disk, adds the other rows to
+ * `rowsLost` and throws OutputWriteError from the call that hit it; the next append starts a new
+ * file.
  */
 export class RotatingParquetWriter {
   /** rows in completed files */
   rowsWritten = 0;
-  /** rows appended to files that failed and were removed */
+  /** rows appended that are in no completed file */
   rowsLost = 0;
   /** completed files */
   filesWritten = 0;
+  /** rows in files salvaged at start from writers that died (not counted in rowsWritten) */
+  rowsSalvaged = 0;
+  /** files finished from a dead writer's leftovers at start */
+  readonly salvaged: ClosedFileInfo[];
   readonly #opts: RotatingOptions;
+  readonly #lock: OwnerLock;
+  readonly #mono: () => number;
   #current: ParquetFileWriter | null = null;
+  #currentOffset = 0n;
+  #offsetNs: bigint;
   #openedAt = 0;
   #seq = 0;
   #closed = false;
@@ -87,12 +102,30 @@ export class RotatingParquetWriter {
     } catch { /* reported below */ }
     if (!isDir) throw new OutputConfigError("dir", `output directory ${opts.dir} does not exist`);
     this.#opts = opts;
-    removeStaleTmpFiles(opts.dir, opts.prefix);
+    this.#mono = opts.monoNowMs ?? (() => performance.now());
+    this.#offsetNs = opts.metadata.monoToWallOffsetNs;
+    this.#lock = OwnerLock.acquire(opts.dir, opts.prefix);
+    const { files } = salvageDeadWriters(opts.dir, opts.prefix);
+    this.salvaged = files;
+    for (const info of files) {
+      this.rowsSalvaged += info.rows;
+      opts.onFileClosed?.(info);
+    }
+  }
+
+  /** This writer's owner tag (in its temporary and lock file names). */
+  get owner(): string {
+    return this.#lock.owner;
   }
 
   /** Rows appended to the current file that are not yet in a completed file. */
   get rowsPending(): number {
     return this.#current?.rows ?? 0;
+  }
+
+  /** Bytes of the file being written so far (0 between files). */
+  get bytesPending(): number {
+    return this.#current?.bytes ?? 0;
   }
 
   /** Final path of the file being written, or null between files. */
@@ -102,36 +135,53 @@ export class RotatingParquetWriter {
 
   /** Adds one row; may complete the current file (size or age) and start another. */
   append(row: OutputRow): void {
-    this.#add(row);
-    this.rotateIfDue();
+    this.appendBatch(packRows([row]).batch);
+  }
+
+  /** Adds rows in order (see appendBatch). */
+  appendMany(rows: readonly OutputRow[]): void {
+    this.appendBatch(packRows(rows).batch);
   }
 
   /**
-   * Adds rows in order, checking the file's age once after the batch (its rows arrived
-   * together). At the first failure it stops, adds the rows it did not get to to `rowsLost`
-   * (so written + lost still equals appended) and throws that failure.
+   * Adds a batch of rows in order, then checks the file's age once (its rows arrived together).
+   * `offsetNs` is the wall-clock offset measured with the batch: a file takes the offset of its
+   * first batch, and an offset that moved by CLOCK_STEP_NS completes the file first. At the
+   * first failure it stops, counts the batch's remaining rows in `rowsLost` (so written + lost
+   * equals appended once closed) and throws that failure.
    */
-  appendMany(rows: Iterable<OutputRow>): void {
-    if (Array.isArray(rows)) {
-      // the collector's batches are arrays: no iterator object per call
-      for (let i = 0; i < rows.length; i++) {
+  appendBatch(batch: RowBatch, offsetNs?: bigint): void {
+    if (this.#closed) throw new OutputClosedError(this.#opts.dir);
+    let done = 0;
+    try {
+      if (offsetNs !== undefined) {
+        const d = offsetNs - this.#currentOffset;
+        if (this.#current && (d > CLOCK_STEP_NS || d < -CLOCK_STEP_NS)) {
+          log.warn("wall clock stepped: starting a new file", { stepNs: d });
+          this.#finish(this.#current);
+        }
+        this.#offsetNs = offsetNs;
+      }
+      while (done < batch.rows) {
+        const file = this.#current ?? this.#open(batch, done);
+        const room = Math.max(1, this.#opts.rowGroupRows ?? batch.rows);
+        const take = Math.min(batch.rows - done, room);
+        const before = file.rows;
         try {
-          this.#add(rows[i]);
+          file.appendBatch(batch, done, take);
         } catch (err) {
-          this.rowsLost += rows.length - i - 1;
+          // the rows the file took before failing are in the error's rowsLost already
+          done += file.rows - before;
+          this.#dropOnWriteError(err);
           throw err;
         }
+        done += take;
+        if (file.bytes >= this.#opts.maxBytes) this.#finish(file);
       }
-    } else {
-      const it = rows[Symbol.iterator]();
-      for (let r = it.next(); !r.done; r = it.next()) {
-        try {
-          this.#add(r.value);
-        } catch (err) {
-          for (r = it.next(); !r.done; r = it.next()) this.rowsLost++;
-          throw err;
-        }
-      }
+    } catch (err) {
+      // the rows of the batch no file took
+      if (err instanceof OutputWriteError) this.rowsLost += batch.rows - done;
+      throw err;
     }
     this.rotateIfDue();
   }
@@ -139,7 +189,7 @@ export class RotatingParquetWriter {
   /** Completes the current file if it is older than maxAgeMs; for callers with idle periods. */
   rotateIfDue(): void {
     const file = this.#current;
-    if (file && Date.now() - this.#openedAt >= this.#opts.maxAgeMs) this.#finish(file);
+    if (file && this.#mono() - this.#openedAt >= this.#opts.maxAgeMs) this.#finish(file);
   }
 
   /** Completes the current file now, whatever its size or age. */
@@ -148,87 +198,85 @@ export class RotatingParquetWriter {
     if (this.#current) this.#finish(this.#current);
   }
 
-  /** Completes the current file; afterwards rowsWritten counts every row that reached disk. */
+  /** Completes the current file and releases the owner lock. */
   // deno-lint-ignore require-await -- async so a failure is a rejection
   async close(): Promise<void> {
+    this.closeSync();
+  }
+
+  /** close() for the Worker, which has nothing to await. */
+  closeSync(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#current) this.#finish(this.#current);
+    try {
+      if (this.#current) this.#finish(this.#current);
+    } finally {
+      const tag = `.${this.#lock.owner}.tmp`;
+      const left = [...Deno.readDirSync(this.#opts.dir)].some((e) => e.name.endsWith(tag));
+      this.#lock.release(left);
+    }
   }
 
-  // One row into the current file (opened on demand); completes the file when it is full.
-  #add(row: OutputRow): void {
-    if (this.#closed) throw new OutputClosedError(this.#opts.dir);
-    const file = this.#current ?? this.#open();
-    try {
-      file.append(row);
-    } catch (err) {
-      this.#dropOnWriteError(err);
-      throw err;
-    }
-    // checked after the row went in, so a failure here counts it among the file's lost rows
-    if (file.bytes >= this.#opts.maxBytes) this.#finish(file);
+  /**
+   * Stops without finishing the current file: it stays on disk with its sidecar for salvage at
+   * the next start (the lock is dropped only by process exit, so no other writer takes it now).
+   */
+  abandon(): void {
+    this.#closed = true;
+    this.#current?.abandon();
+    this.#current = null;
   }
 
-  #open(): ParquetFileWriter {
-    const now = Date.now();
-    const path = join(this.#opts.dir, fileName(this.#opts.prefix, now, this.#seq++));
-    try {
-      this.#current = new ParquetFileWriter({
-        path,
-        config: this.#opts.metadata,
-        rowGroupRows: this.#opts.rowGroupRows,
-        rowGroupBytes: this.#opts.rowGroupBytes,
-        zstdLevel: this.#opts.zstdLevel,
-      });
-    } catch (err) {
-      if (!(err instanceof OutputWriteError)) throw err;
-      // the row that asked for the file is lost with it
-      this.rowsLost++;
-      throw writeErrorFrom(err.cause, err.path, "create", 1);
-    }
-    this.#openedAt = now;
+  #open(batch: RowBatch, from: number): ParquetFileWriter {
+    const mono = firstMono(batch, from);
+    // named by the first slot on the monotonic clock plus the offset measured now
+    const wallMs = mono === null ? Date.now() : Number((mono + this.#offsetNs) / 1_000_000n);
+    const path = join(this.#opts.dir, fileName(this.#opts.prefix, wallMs, this.#seq++));
+    this.#current = new ParquetFileWriter({
+      path,
+      owner: this.#lock.owner,
+      config: { ...this.#opts.metadata, monoToWallOffsetNs: this.#offsetNs },
+      rowGroupRows: this.#opts.rowGroupRows,
+      rowGroupBytes: this.#opts.rowGroupBytes,
+      zstdLevel: this.#opts.zstdLevel,
+      extraMetadata: this.#opts.extraMetadata,
+    });
+    this.#currentOffset = this.#offsetNs;
+    this.#openedAt = this.#mono();
     return this.#current;
   }
 
   #finish(file: ParquetFileWriter): void {
-    const info = this.#run(() => file.finishSync());
-    this.#current = null;
+    let info: ClosedFileInfo;
+    try {
+      info = file.finishSync();
+    } catch (err) {
+      this.#dropOnWriteError(err);
+      throw err;
+    } finally {
+      this.#current = null;
+    }
+    this.#completed(info);
+  }
+
+  #completed(info: ClosedFileInfo): void {
     this.rowsWritten += info.rows;
     this.filesWritten++;
     this.#opts.onFileClosed?.(info);
   }
 
-  // Runs a step on the current file; a failure drops the file and counts its rows as lost.
-  #run<T>(step: () => T): T {
-    try {
-      return step();
-    } catch (err) {
-      this.#dropOnWriteError(err);
-      throw err;
-    }
-  }
-
   #dropOnWriteError(err: unknown): void {
-    if (err instanceof OutputWriteError) {
-      this.#current = null;
-      this.rowsLost += err.rowsLost;
-    }
+    if (!(err instanceof OutputWriteError)) return;
+    this.#current = null;
+    this.rowsLost += err.rowsLost;
+    if (err.completed) this.#completed(err.completed);
   }
 }
 
-// What follows `.<prefix>-` in the temporary name of a file fileName() named.
-const TMP_SUFFIX = /^\d{8}T\d{6}\.\d{3}Z-\d{4,}\.parquet\.tmp$/;
-
-// Temporary files left by a process that was killed hold no footer and cannot be read. The
-// whole name is matched: prefix `podperf-n1` must not take the live file of node `n1-gpu`.
-function removeStaleTmpFiles(dir: string, prefix: string): void {
-  const head = `.${prefix}-`;
-  for (const entry of Deno.readDirSync(dir)) {
-    const name = entry.name;
-    if (entry.isFile && name.startsWith(head) && TMP_SUFFIX.test(name.slice(head.length))) {
-      Deno.removeSync(join(dir, entry.name));
-      log.warn("removed incomplete parquet file left by an earlier run", { file: entry.name });
-    }
-  }
+function firstMono(batch: RowBatch, from: number): bigint | null {
+  const col = batch.columns[MONO_INDEX];
+  if (!col || batch.rows <= from) return null;
+  if (col.kind === "i64") return col.data[from];
+  if (col.kind === "f64") return BigInt(Math.round(col.data[from]));
+  return null;
 }

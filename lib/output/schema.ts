@@ -4,6 +4,7 @@
  */
 import type { SchemaElement } from "hyparquet";
 import type { SlotRow } from "../aggregate/slot_row.ts";
+import { COUNTER_FIELDS, COUNTERS } from "../sampler/counter_table.ts";
 
 /** Where a row's pod columns came from; null in a row means unknown. */
 export type MetaSource = "nri" | "oci" | "cgroup-path";
@@ -39,19 +40,17 @@ export type SlotColumns = Omit<
 
 /** Joins a slot row with its pod metadata (null = unknown cgroup) into an OutputRow. */
 export function outputRow(slot: SlotColumns, meta: PodColumns | null): OutputRow {
-  // one literal rather than a spread: one allocation of a fixed shape per row
-  return {
+  // one literal, then the counters in table order: one object shape for every row
+  const row = {
     monoNs: slot.monoNs,
     tgid: slot.tgid,
     comm: slot.comm,
     cgroupId: slot.cgroupId,
     cpuNs: slot.cpuNs,
-    cycles: slot.cycles,
-    instructions: slot.instructions,
-    llcMisses: slot.llcMisses,
-    pageFaults: slot.pageFaults,
-    contextSwitches: slot.contextSwitches,
+    runqDelayNs: slot.runqDelayNs,
+    runqWaits: slot.runqWaits,
     scaled: slot.scaled,
+    carried: slot.carried,
     records: slot.records,
     podName: meta?.podName ?? null,
     podNamespace: meta?.podNamespace ?? null,
@@ -59,7 +58,9 @@ export function outputRow(slot: SlotColumns, meta: PodColumns | null): OutputRow
     containerName: meta?.containerName ?? null,
     containerId: meta?.containerId ?? null,
     metaSource: meta?.source ?? null,
-  };
+  } as OutputRow;
+  for (const f of COUNTER_FIELDS) row[f] = slot[f];
+  return row;
 }
 
 /** How one counter is measured on this node (the sampler's report), stored as JSON. */
@@ -93,6 +94,8 @@ export interface Coverage {
   /** cycles of rows with and without pod metadata (0 where cycles are not counted) */
   knownCycles: number;
   unknownCycles: number;
+  /** rows whose records absorbed stretches lost to a full ring (`carried`) */
+  rowsCarried?: number;
 }
 
 const REQUIRED = "REQUIRED" as const;
@@ -123,12 +126,12 @@ const COLUMNS: SchemaElement[] = [
     repetition_type: REQUIRED,
   },
   { name: "cpu_ns", ...INT64, repetition_type: REQUIRED },
-  { name: "cycles", ...INT64, repetition_type: OPTIONAL },
-  { name: "instructions", ...INT64, repetition_type: OPTIONAL },
-  { name: "llc_misses", ...INT64, repetition_type: OPTIONAL },
-  { name: "page_faults", ...INT64, repetition_type: OPTIONAL },
-  { name: "context_switches", ...INT64, repetition_type: OPTIONAL },
+  { name: "runq_delay_ns", ...INT64, repetition_type: REQUIRED },
+  { name: "runq_waits", type: "INT32", repetition_type: REQUIRED },
+  // one nullable INT64 per entry of lib/sampler/counter_table.ts
+  ...COUNTERS.map((c) => ({ name: c.name, ...INT64, repetition_type: OPTIONAL })),
   { name: "scaled", type: "BOOLEAN", repetition_type: REQUIRED },
+  { name: "carried", type: "BOOLEAN", repetition_type: REQUIRED },
   { name: "records", type: "INT32", repetition_type: REQUIRED },
   { name: "pod_name", ...STRING, repetition_type: OPTIONAL },
   { name: "pod_namespace", ...STRING, repetition_type: OPTIONAL },
@@ -161,15 +164,22 @@ export function fileMetadata(
     { key: "podperf.counters", value: JSON.stringify(config.counters) },
     { key: "podperf.mono_to_wall_offset_ns", value: config.monoToWallOffsetNs.toString() },
     { key: "podperf.cpus", value: String(config.cpus) },
-    {
-      key: "podperf.coverage",
-      value: JSON.stringify({
-        rows: coverage.rows,
-        known_cpu_ns: coverage.knownCpuNs,
-        unknown_cpu_ns: coverage.unknownCpuNs,
-        known_cycles: coverage.knownCycles,
-        unknown_cycles: coverage.unknownCycles,
-      }),
-    },
+    coverageMetadata(coverage),
   ];
+}
+
+/** The `podperf.coverage` key/value entry of a file. */
+export function coverageMetadata(coverage: Coverage): { key: string; value: string } {
+  return {
+    key: "podperf.coverage",
+    value: JSON.stringify({
+      rows: coverage.rows,
+      known_cpu_ns: coverage.knownCpuNs,
+      unknown_cpu_ns: coverage.unknownCpuNs,
+      known_cycles: coverage.knownCycles,
+      unknown_cycles: coverage.unknownCycles,
+      // only where the writer counts it
+      ...(coverage.rowsCarried === undefined ? {} : { rows_carried: coverage.rowsCarried }),
+    }),
+  };
 }

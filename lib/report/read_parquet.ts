@@ -6,6 +6,7 @@
 import { type FileMetaData, parquetMetadataAsync, parquetScan } from "hyparquet";
 import { zstdDecompressSync } from "node:zlib";
 import { type MetaSource, type OutputRow, PARQUET_SCHEMA } from "../output/schema.ts";
+import { COUNTERS } from "../sampler/counter_table.ts";
 import { type InputSource, localSource, type SourceBuffer } from "./inputs.ts";
 
 /** A file could not be read as podperf Parquet output. */
@@ -33,18 +34,17 @@ const big = (v: unknown): bigint => typeof v === "bigint" ? v : BigInt(v as numb
 
 /** Builds an OutputRow from one row's column values (absent columns are undefined). */
 function rowFromObject(o: Record<string, unknown>): OutputRow {
-  return {
+  const row = {
     monoNs: big(o.mono_ns),
     tgid: o.pid as number,
     comm: o.comm as string,
     cgroupId: big(o.cgroup_id),
     cpuNs: Number(o.cpu_ns),
-    cycles: num(o.cycles),
-    instructions: num(o.instructions),
-    llcMisses: num(o.llc_misses),
-    pageFaults: num(o.page_faults),
-    contextSwitches: num(o.context_switches),
+    // added with issue 12: older files lack them and read as 0 / false
+    runqDelayNs: Number(o.runq_delay_ns ?? 0),
+    runqWaits: (o.runq_waits as number) ?? 0,
     scaled: Boolean(o.scaled),
+    carried: Boolean(o.carried ?? false),
     records: (o.records as number) ?? 0,
     podName: (o.pod_name as string) ?? null,
     podNamespace: (o.pod_namespace as string) ?? null,
@@ -52,7 +52,10 @@ function rowFromObject(o: Record<string, unknown>): OutputRow {
     containerName: (o.container_name as string) ?? null,
     containerId: (o.container_id as string) ?? null,
     metaSource: (o.meta_source ?? null) as MetaSource | null,
-  };
+  } as OutputRow;
+  // one column per entry of the counter table
+  for (const c of COUNTERS) row[c.field] = num(o[c.name]);
+  return row;
 }
 
 /** One podperf file: its rows and its `podperf.*` key/value metadata. */

@@ -1,10 +1,10 @@
 /**
- * The five counter slots: per online CPU, one perf event per slot, detected at start-up as
+ * The counter slots of counter_table.ts: per online CPU, one perf event per slot, detected at start-up as
  * hardware, software or unavailable. Hardware and software events go through the same slot
  * mechanism; the BPF side reads whatever event a slot holds.
  */
 
-import { COUNTER_NAMES, type CounterName } from "./record.ts";
+import { COUNTER_NAMES, type CounterName, COUNTERS } from "./counter_table.ts";
 import { errnoName, PerfEventOpenError } from "./errors.ts";
 import { closeFd, PERF, perfEventOpen, type PerfEventSpec } from "./perf_event.ts";
 
@@ -15,18 +15,14 @@ export interface CounterSource {
   detail: string;
 }
 
-/** The event each slot opens by default (indexed like COUNTER_NAMES). */
-export const DEFAULT_EVENTS: Record<CounterName, PerfEventSpec> = {
-  cycles: { type: PERF.TYPE_HARDWARE, config: PERF.COUNT_HW_CPU_CYCLES },
-  instructions: { type: PERF.TYPE_HARDWARE, config: PERF.COUNT_HW_INSTRUCTIONS },
-  llc_misses: { type: PERF.TYPE_HARDWARE, config: PERF.COUNT_HW_CACHE_MISSES },
-  page_faults: { type: PERF.TYPE_SOFTWARE, config: PERF.COUNT_SW_PAGE_FAULTS },
-  context_switches: { type: PERF.TYPE_SOFTWARE, config: PERF.COUNT_SW_CONTEXT_SWITCHES },
-};
+/** The event each slot opens by default (from the counter table). */
+export const DEFAULT_EVENTS = Object.fromEntries(
+  COUNTERS.map((c) => [c.name, { type: c.type, config: c.config }]),
+) as Record<CounterName, PerfEventSpec>;
 
 /** Options of openCounters. */
 export interface CounterOptions {
-  /** Counters to open (default: all five); the others are reported unavailable. */
+  /** Counters to open (default: all); the others are reported unavailable. */
   enabled?: readonly string[];
   /** Replaces a slot's event, e.g. a software event in a hardware slot for tests. */
   events?: Partial<Record<CounterName, PerfEventSpec>>;

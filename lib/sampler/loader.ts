@@ -5,16 +5,18 @@
 
 import podperfObject from "../../bpf/podperf.bpf.o" with { type: "bytes" };
 import { BPF, type Libbpf, libbpf } from "../../ffi/libbpf.ts";
-import { errno } from "../../ffi/libc.ts";
-import {
-  closeCounters,
-  type CounterSource,
-  openCounters,
-  type OpenedCounters,
-} from "./counters.ts";
+import { errno, LIBC, libc } from "../../ffi/libc.ts";
+import { closeCounters, type CounterSource, DEFAULT_EVENTS, openCounters } from "./counters.ts";
+import { COUNTER_NAMES } from "./counter_table.ts";
 import { onlineCpus } from "./cpus.ts";
-import { BpfLoadError, BtfMissingError, NotRootError, SamplerOptionError } from "./errors.ts";
-import { closeFd, PERF, perfEventOpen, type PerfEventSpec } from "./perf_event.ts";
+import {
+  BpfLoadError,
+  BtfMissingError,
+  NotRootError,
+  PerfEventOpenError,
+  SamplerOptionError,
+} from "./errors.ts";
+import { closeFd, PERF, perfEventOpen, type PerfEventSpec, readTimeRunning } from "./perf_event.ts";
 import { type CounterName, NR_COUNTERS } from "./record.ts";
 import { type RecordCallback, RingReader } from "./ring_reader.ts";
 
@@ -37,6 +39,11 @@ export interface SamplerOptions {
   runStats?: boolean;
   /** Replaces a slot's perf event (tests: a software event in a hardware slot). */
   counterEvents?: Partial<Record<CounterName, PerfEventSpec>>;
+  /**
+   * waitForData() returns once this many bytes wait in the ring (default a quarter of it):
+   * the kernel wakes the drain by fill level rather than on every record.
+   */
+  wakeBytes?: number;
 }
 
 /** Error counters summed over CPUs. */
@@ -47,6 +54,8 @@ export interface SamplerStats {
   readErrors: bigint;
   /** CPU ns of the excluded process (the collector), not recorded. */
   selfNs: bigint;
+  /** CPUs attached or released after start because they went offline or came online. */
+  hotplugEvents: number;
 }
 
 /** Kernel run-time stats of one BPF program (needs `runStats`). */
@@ -59,17 +68,24 @@ export interface BpfProgramStats {
 
 const DEFAULT_INTERVAL_NS = 1_000_000n;
 const DEFAULT_RING_BYTES = 16 << 20;
-const COUNTER_MAPS = [
-  "counter_cycles",
-  "counter_instructions",
-  "counter_llc_misses",
-  "counter_page_faults",
-  "counter_context_switches",
-] as const;
-const CFG_SIZE = 8; // struct podperf_config
+const CFG_SIZE = 16; // struct podperf_config
+const EPOLL_EVENT_SIZE = 12; // struct epoll_event (packed on x86_64)
 const STAT_LOST = 0;
 const STAT_READ_ERRORS = 1;
 const STAT_SELF_NS = 2;
+/** How often drain() looks for CPUs that went offline or came (back) online. */
+const HOTPLUG_CHECK_MS = 1000;
+
+/** What the sampler installed on one online CPU. */
+interface CpuAttachment {
+  /** the cpu-clock sampling event the tick program hangs on; its link owns (closes) it */
+  tickFd: number;
+  link: Deno.PointerObject;
+  /** counter event per slot, or -1 */
+  counterFds: number[];
+  /** the tick event's time_running at the last check: it stops when the CPU goes offline */
+  runningNs: bigint;
+}
 
 const enc = new TextEncoder();
 function cstr(s: string): Uint8Array {
@@ -106,14 +122,21 @@ export class Sampler {
   readonly counterSources: CounterSource[];
   /** The tick period in ns. */
   readonly intervalNs: bigint;
-  /** The CPUs sampled. */
-  readonly cpus: number[];
-
   readonly #bpf: Libbpf;
   #obj: Deno.PointerObject | null = null;
-  #links: Deno.PointerObject[] = [];
-  #tickFds: number[] = [];
-  #counters: OpenedCounters | null = null;
+  #switchLink: Deno.PointerObject | null = null;
+  #tickProg: Deno.PointerObject | null = null;
+  #tickSpec: PerfEventSpec | null = null;
+  #counterSpecs: (PerfEventSpec | null)[] = [];
+  #countersMapFd = -1;
+  #attached = new Map<number, CpuAttachment>();
+  #detached = false;
+  #nextHotplugCheck = 0;
+  #lastHotplugCheck = 0;
+  #hotplugEvents = 0;
+  #epollFd = -1;
+  #wakeBytes = 0;
+  readonly #epollEvents = new Uint8Array(EPOLL_EVENT_SIZE);
   #ring: RingReader | null = null;
   #statsFd = -1;
   #statsMapFd = -1;
@@ -122,10 +145,9 @@ export class Sampler {
   readonly #statBuf: BigUint64Array;
   readonly #key = new Uint32Array(1);
 
-  private constructor(bpf: Libbpf, intervalNs: bigint, cpus: number[]) {
+  private constructor(bpf: Libbpf, intervalNs: bigint) {
     this.#bpf = bpf;
     this.intervalNs = intervalNs;
-    this.cpus = cpus;
     this.counterSources = [];
     this.#possibleCpus = bpf.libbpf_num_possible_cpus();
     this.#statBuf = new BigUint64Array(Math.max(this.#possibleCpus, 1));
@@ -152,7 +174,7 @@ export class Sampler {
     } catch {
       throw new BtfMissingError(btfPath);
     }
-    const s = new Sampler(libbpf(), intervalNs, onlineCpus());
+    const s = new Sampler(libbpf(), intervalNs);
     try {
       s.#load(opts, ringBytes, btfOverride);
     } catch (e) {
@@ -162,13 +184,24 @@ export class Sampler {
     return s;
   }
 
+  /** The CPUs sampled now (CPUs followed through hotplug), ascending. */
+  get cpus(): number[] {
+    return [...this.#attached.keys()].sort((a, b) => a - b);
+  }
+
   #load(opts: SamplerOptions, ringBytes: number, btfPath: string | undefined): void {
     const b = this.#bpf;
-    this.#counters = openCounters(this.cpus, {
-      enabled: opts.counters,
-      events: opts.counterEvents,
-    });
-    this.counterSources.push(...this.#counters.sources);
+    const cpus = onlineCpus();
+    // Detection on every online CPU decides which slots exist; the fds are then kept per CPU.
+    const detected = openCounters(cpus, { enabled: opts.counters, events: opts.counterEvents });
+    this.counterSources.push(...detected.sources);
+    this.#counterSpecs = COUNTER_NAMES.map((name, slot) =>
+      detected.fds[slot] ? opts.counterEvents?.[name] ?? DEFAULT_EVENTS[name] : null
+    );
+    const perCpu = new Map<number, number[]>(cpus.map((cpu, i) => [
+      cpu,
+      detected.fds.map((fds) => fds ? fds[i] : -1),
+    ]));
 
     // struct bpf_object_open_opts: name the object, and point CO-RE at an overridden BTF.
     const openOpts = new Uint8Array(BPF.OPEN_OPTS_SIZE);
@@ -178,44 +211,155 @@ export class Sampler {
     ov.setBigUint64(0, BigInt(BPF.OPEN_OPTS_SIZE), true);
     ov.setBigUint64(BPF.OPEN_OPTS_OBJECT_NAME, ptrOf(name), true);
     if (btf) ov.setBigUint64(BPF.OPEN_OPTS_BTF_CUSTOM_PATH, ptrOf(btf), true);
-    this.#obj = checkPtr(
-      "bpf_object__open_mem",
-      b.bpf_object__open_mem(podperfObject, BigInt(podperfObject.byteLength), openOpts),
-    );
+    let ringMap: Deno.PointerObject;
+    try {
+      this.#obj = checkPtr(
+        "bpf_object__open_mem",
+        b.bpf_object__open_mem(podperfObject, BigInt(podperfObject.byteLength), openOpts),
+      );
 
-    const ringMap = this.#map("records");
-    check("bpf_map__set_max_entries(records)", b.bpf_map__set_max_entries(ringMap, ringBytes));
-    this.#writeConfig(opts.excludeTgid ?? Deno.pid, this.#counters.mask);
-    check("bpf_object__load", b.bpf_object__load(this.#obj));
+      ringMap = this.#map("records");
+      check("bpf_map__set_max_entries(records)", b.bpf_map__set_max_entries(ringMap, ringBytes));
+      const countersMap = this.#map("counters");
+      check(
+        "bpf_map__set_max_entries(counters)",
+        b.bpf_map__set_max_entries(countersMap, NR_COUNTERS * this.#possibleCpus),
+      );
+      this.#wakeBytes = Math.max(1, Math.min(opts.wakeBytes ?? ringBytes / 4, ringBytes / 2));
+      this.#writeConfig(
+        opts.excludeTgid ?? Deno.pid,
+        detected.mask,
+        this.#possibleCpus,
+        this.#wakeBytes,
+      );
+      check("bpf_object__load", b.bpf_object__load(this.#obj));
+      this.#countersMapFd = b.bpf_map__fd(countersMap);
+    } catch (e) {
+      closeCounters(detected);
+      throw e;
+    }
 
-    this.#installCounters(this.#counters);
     this.#statsMapFd = b.bpf_map__fd(this.#map("stats"));
     this.#ring = new RingReader(b.bpf_map__fd(ringMap), ringBytes);
+    this.#epollFd = watchReadable(b.bpf_map__fd(ringMap));
     if (opts.runStats) {
       this.#statsFd = b.bpf_enable_stats(BPF.BPF_STATS_RUN_TIME);
       if (this.#statsFd < 0) throw new BpfLoadError("bpf_enable_stats", -this.#statsFd);
     }
 
-    const onSwitch = this.#program("on_switch");
-    this.#links.push(checkPtr("attach raw_tp/sched_switch", b.bpf_program__attach(onSwitch)));
     // The tick is a per-CPU cpu-clock perf event, not a bpf_timer: it runs in the interrupted
     // task's context (current = the task to charge), attaches on any kernel with perf_event
     // programs, and exclude_idle keeps an idle CPU quiet. A bpf_timer would need arming on each
     // CPU from a program running there, CPU pinning (6.7+), and still interrupt idle CPUs.
-    const onTick = this.#program("on_tick");
-    const tick: PerfEventSpec = {
+    this.#tickProg = this.#program("on_tick");
+    this.#tickSpec = {
       type: PERF.TYPE_SOFTWARE,
       config: PERF.COUNT_SW_CPU_CLOCK,
       samplePeriod: this.intervalNs,
       excludeIdle: opts.excludeIdle ?? true,
+      readTimes: true,
     };
-    for (const cpu of this.cpus) {
-      const fd = perfEventOpen(tick, cpu);
-      this.#tickFds.push(fd);
-      this.#links.push(
-        checkPtr(`attach perf_event on cpu ${cpu}`, b.bpf_program__attach_perf_event(onTick, fd)),
+    for (const cpu of cpus) this.#attachCpu(cpu, perCpu.get(cpu)!);
+    // Last: every CPU's counters are installed before the first switch reads them.
+    const onSwitch = this.#program("on_switch");
+    this.#switchLink = checkPtr("attach tp_btf/sched_switch", b.bpf_program__attach(onSwitch));
+    this.#lastHotplugCheck = performance.now();
+    this.#nextHotplugCheck = this.#lastHotplugCheck + HOTPLUG_CHECK_MS;
+  }
+
+  /**
+   * Installs the counters and the tick on `cpu`. `counterFds` are already opened events (owned
+   * from here on); null opens the available slots now (a CPU that came online).
+   */
+  #attachCpu(cpu: number, counterFds: number[] | null): void {
+    const fds = counterFds ?? this.#counterSpecs.map((spec) => {
+      if (!spec) return -1;
+      try {
+        return perfEventOpen(spec, cpu);
+      } catch (e) {
+        if (!(e instanceof PerfEventOpenError)) throw e;
+        return -1; // its reads fail and are counted in readErrors
+      }
+    });
+    const att: CpuAttachment = { tickFd: -1, link: null!, counterFds: fds, runningNs: -1n };
+    try {
+      fds.forEach((fd, slot) => {
+        if (fd >= 0) this.#installCounter(slot * this.#possibleCpus + cpu, fd);
+      });
+      att.tickFd = perfEventOpen(this.#tickSpec!, cpu);
+      att.link = checkPtr(
+        `attach perf_event on cpu ${cpu}`,
+        this.#bpf.bpf_program__attach_perf_event(this.#tickProg, att.tickFd),
       );
+    } catch (e) {
+      if (att.tickFd >= 0) closeFd(att.tickFd);
+      fds.forEach((fd) => fd >= 0 && closeFd(fd));
+      throw e;
     }
+    att.runningNs = readTimeRunning(att.tickFd);
+    this.#attached.set(cpu, att);
+  }
+
+  #detachCpu(cpu: number): void {
+    const att = this.#attached.get(cpu);
+    if (!att) return;
+    this.#attached.delete(cpu);
+    // bpf_link__destroy closes the perf event fd the link was made from: not closed again.
+    this.#bpf.bpf_link__destroy(att.link);
+    for (const fd of att.counterFds) if (fd >= 0) closeFd(fd);
+  }
+
+  #installCounter(index: number, fd: number): void {
+    const key = new Uint32Array([index]);
+    const val = new Uint32Array([fd]);
+    check(
+      `install counters[${index}]`,
+      this.#bpf.bpf_map_update_elem(
+        this.#countersMapFd,
+        new Uint8Array(key.buffer),
+        new Uint8Array(val.buffer),
+        BPF.BPF_ANY,
+      ),
+    );
+  }
+
+  /**
+   * Follows CPU hotplug: a CPU that went offline loses its per-CPU perf events for good (they
+   * stay dead when it comes back), so a CPU whose tick event stopped advancing its running
+   * time, or that is newly online, gets fresh events; an offline CPU's are released. Returns
+   * the number of CPUs (re)attached or released.
+   */
+  refreshCpus(): number {
+    if (this.#detached || !this.#obj) return 0;
+    const now = performance.now();
+    const elapsedNs = BigInt(Math.round((now - this.#lastHotplugCheck) * 1e6));
+    this.#lastHotplugCheck = now;
+    this.#nextHotplugCheck = now + HOTPLUG_CHECK_MS;
+    const online = new Set(onlineCpus());
+    let changed = 0;
+    for (const [cpu, att] of [...this.#attached]) {
+      // A CPU event's time runs with the wall clock while its CPU is online; one that fell
+      // behind by half the interval was switched off by an offline (however short) for good.
+      const running = online.has(cpu) ? readTimeRunning(att.tickFd) : -1n;
+      if (running >= 0n && running - att.runningNs >= elapsedNs / 2n) {
+        att.runningNs = running;
+        continue;
+      }
+      this.#detachCpu(cpu);
+      changed++;
+    }
+    for (const cpu of online) {
+      if (this.#attached.has(cpu)) continue;
+      try {
+        this.#attachCpu(cpu, null);
+        changed++;
+      } catch (e) {
+        // offline again already, or out of fds: the next check retries
+        if (!(e instanceof PerfEventOpenError || e instanceof BpfLoadError)) throw e;
+      }
+    }
+    this.#hotplugEvents += changed;
+    return changed;
   }
 
   #map(name: string): Deno.PointerObject {
@@ -234,7 +378,7 @@ export class Sampler {
     return p;
   }
 
-  #writeConfig(excludeTgid: number, counterMask: number): void {
+  #writeConfig(excludeTgid: number, counterMask: number, nrCpus: number, wake: number): void {
     const size = new BigUint64Array(1);
     const p = checkPtr(
       "bpf_map__initial_value(.rodata.cfg)",
@@ -246,29 +390,8 @@ export class Sampler {
     const cfg = new DataView(Deno.UnsafePointerView.getArrayBuffer(p, CFG_SIZE));
     cfg.setUint32(0, excludeTgid, true);
     cfg.setUint32(4, counterMask, true);
-  }
-
-  #installCounters(counters: OpenedCounters): void {
-    const key = new Uint32Array(1);
-    const val = new Uint32Array(1);
-    for (let slot = 0; slot < NR_COUNTERS; slot++) {
-      const fds = counters.fds[slot];
-      if (!fds) continue;
-      const mapFd = this.#bpf.bpf_map__fd(this.#map(COUNTER_MAPS[slot]));
-      this.cpus.forEach((cpu, i) => {
-        key[0] = cpu;
-        val[0] = fds[i];
-        check(
-          `install ${COUNTER_MAPS[slot]}[${cpu}]`,
-          this.#bpf.bpf_map_update_elem(
-            mapFd,
-            new Uint8Array(key.buffer),
-            new Uint8Array(val.buffer),
-            BPF.BPF_ANY,
-          ),
-        );
-      });
-    }
+    cfg.setUint32(8, nrCpus, true);
+    cfg.setUint32(12, wake, true);
   }
 
   /**
@@ -277,7 +400,42 @@ export class Sampler {
    * only valid during the call.
    */
   drain(onRecord: RecordCallback, maxRecords?: number): number {
+    if (performance.now() >= this.#nextHotplugCheck) this.refreshCpus();
     return this.#ring ? this.#ring.drain(onRecord, maxRecords) : 0;
+  }
+
+  /**
+   * Resolves when `wakeBytes` wait in the ring, after `maxMs`, or when `signal` aborts,
+   * whichever comes first. The wait runs on a worker thread (a nonblocking FFI call), so the
+   * JS loop keeps serving everything else; nothing is drained here.
+   *
+   * @example
+   * while (!signal.aborted) {
+   *   await sampler.waitForData(50, signal);
+   *   sampler.drain(onRecord);
+   * }
+   */
+  async waitForData(maxMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.#epollFd < 0 || signal?.aborted || maxMs <= 0) return;
+    // Forget wake-ups that came while nobody waited (edge-triggered: they stay queued), then
+    // look at the fill level itself.
+    while (libc().epoll_wait(this.#epollFd, this.#epollEvents, 1, 0) > 0) { /* consumed */ }
+    if (this.pendingBytes() >= this.#wakeBytes) return;
+    const wait = libc().epoll_wait_nonblocking(
+      this.#epollFd,
+      this.#epollEvents,
+      1,
+      Math.ceil(maxMs),
+    ).then(() => {});
+    if (!signal) return await wait;
+    // An abort returns at once; the worker's epoll_wait still ends by its own timeout.
+    let onAbort = () => {};
+    const aborted = new Promise<void>((r) => signal.addEventListener("abort", onAbort = () => r()));
+    try {
+      await Promise.race([wait, aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   }
 
   /** Bytes waiting in the ring buffer. */
@@ -291,6 +449,7 @@ export class Sampler {
       lost: this.#stat(STAT_LOST),
       readErrors: this.#stat(STAT_READ_ERRORS),
       selfNs: this.#stat(STAT_SELF_NS),
+      hotplugEvents: this.#hotplugEvents,
     };
   }
 
@@ -336,19 +495,19 @@ export class Sampler {
    * stats readable, so a last drain sees every record the kernel will ever commit; idempotent.
    */
   detach(): void {
-    for (const link of this.#links) this.#bpf.bpf_link__destroy(link);
-    this.#links = [];
-    this.#tickFds.forEach(closeFd);
-    this.#tickFds = [];
+    this.#detached = true;
+    for (const cpu of [...this.#attached.keys()]) this.#detachCpu(cpu);
+    if (this.#switchLink) this.#bpf.bpf_link__destroy(this.#switchLink);
+    this.#switchLink = null;
   }
 
   /** Detaches everything and frees the kernel objects; idempotent. */
   close(): void {
     this.detach();
-    if (this.#counters) closeCounters(this.#counters);
-    this.#counters = null;
     this.#ring?.close();
     this.#ring = null;
+    if (this.#epollFd >= 0) closeFd(this.#epollFd);
+    this.#epollFd = -1;
     if (this.#statsFd >= 0) closeFd(this.#statsFd);
     this.#statsFd = -1;
     this.#statsMapFd = -1;
@@ -356,6 +515,24 @@ export class Sampler {
     if (this.#obj) this.#bpf.bpf_object__close(this.#obj);
     this.#obj = null;
   }
+}
+
+/**
+ * An epoll fd reporting each wake-up of the ring buffer map `fd`. Edge-triggered: the map
+ * polls readable whenever it holds any data, but the drain should wake only when the BPF side
+ * forces a wake-up (fill level), not on every record.
+ */
+function watchReadable(fd: number): number {
+  const ep = libc().epoll_create1(LIBC.EPOLL_CLOEXEC);
+  if (ep < 0) throw new BpfLoadError("epoll_create1", errno());
+  const ev = new DataView(new ArrayBuffer(EPOLL_EVENT_SIZE));
+  ev.setUint32(0, (LIBC.EPOLLIN | LIBC.EPOLLET) >>> 0, true);
+  if (libc().epoll_ctl(ep, LIBC.EPOLL_CTL_ADD, fd, new Uint8Array(ev.buffer)) < 0) {
+    const e = errno();
+    closeFd(ep);
+    throw new BpfLoadError("epoll_ctl(ring)", e);
+  }
+  return ep;
 }
 
 function ptrOf(buf: Uint8Array): bigint {

@@ -16,7 +16,9 @@ export {
   COMM_LEN,
   COUNTER_NAMES,
   decodeRecord,
+  FLAG_CARRIED,
   FLAG_SWITCH,
+  FLAG_WAITED,
   flagScaled,
   flagValid,
   NR_COUNTERS,
@@ -24,5 +26,8 @@ export {
   RECORD_SIZE,
 } from "./record.ts";
 export type { CounterName, DecodedRecord } from "./record.ts";
+export { COUNTER_FIELDS, COUNTERS } from "./counter_table.ts";
+export type { CounterDef, CounterField, CounterValues } from "./counter_table.ts";
 export type { RecordCallback } from "./ring_reader.ts";
+export { type DrainPriority, raiseDrainPriority } from "./priority.ts";
 export { measureMonoToWallOffsetNs, monoNowNs, wallNowNs } from "./clock.ts";

@@ -1,13 +1,14 @@
 /**
  * The TypeScript side of `struct podperf_record` (bpf/podperf.h): offsets, size, flag bits
- * and counter names. Hot paths read fields with DataView at these offsets.
+ * and counter slots (from counter_table.ts). Hot paths read fields with DataView at these offsets.
  */
 
+import { NR_COUNTERS } from "./counter_table.ts";
+export { COUNTER_NAMES, type CounterName, NR_COUNTERS } from "./counter_table.ts";
+
 /** Bytes per record. */
-export const RECORD_SIZE = 96;
-/** Number of counter slots in a record. */
-export const NR_COUNTERS = 5;
-/** Bytes of the NUL-padded thread name. */
+export const RECORD_SIZE = 72 + 8 * NR_COUNTERS;
+/** Bytes of the NUL-padded name of the thread-group leader. */
 export const COMM_LEN = 16;
 
 /** Byte offsets of the record fields (little endian). */
@@ -15,25 +16,15 @@ export const OFF = {
   tsNs: 0,
   cgroupId: 8,
   cpuNs: 16,
-  counters: 24,
-  pid: 64,
-  tgid: 68,
-  cpu: 72,
-  flags: 76,
-  comm: 80,
+  spanNs: 24,
+  runqNs: 32,
+  counters: 40,
+  pid: 40 + 8 * NR_COUNTERS,
+  tgid: 44 + 8 * NR_COUNTERS,
+  cpu: 48 + 8 * NR_COUNTERS,
+  flags: 52 + 8 * NR_COUNTERS,
+  comm: 56 + 8 * NR_COUNTERS,
 } as const;
-
-/** Counter names in slot order; they match the Parquet column names. */
-export const COUNTER_NAMES = [
-  "cycles",
-  "instructions",
-  "llc_misses",
-  "page_faults",
-  "context_switches",
-] as const;
-
-/** One of the counter names. */
-export type CounterName = typeof COUNTER_NAMES[number];
 
 /** flags bit: counter `i` holds a valid delta. */
 export function flagValid(i: number): number {
@@ -48,11 +39,21 @@ export function flagScaled(i: number): number {
 /** flags bit: the stretch ended at a context switch (else at a tick). */
 export const FLAG_SWITCH = 1 << 16;
 
+/** flags bit: the record absorbed stretches whose records could not be reserved (ring full). */
+export const FLAG_CARRIED = 1 << 17;
+
+/** flags bit: the record carries the run-queue wait that preceded its run (`runq_ns`). */
+export const FLAG_WAITED = 1 << 18;
+
 /** A record decoded into an object: for tests and debugging only, never on the hot path. */
 export interface DecodedRecord {
   tsNs: bigint;
   cgroupId: bigint;
   cpuNs: bigint;
+  /** ktime length the charge is placed over, ending at tsNs */
+  spanNs: bigint;
+  /** run-queue wait that ended where the span begins */
+  runqNs: bigint;
   /** null where the valid bit is clear. */
   counters: (bigint | null)[];
   scaled: boolean[];
@@ -61,6 +62,8 @@ export interface DecodedRecord {
   cpu: number;
   flags: number;
   atSwitch: boolean;
+  carried: boolean;
+  waited: boolean;
   comm: string;
 }
 
@@ -83,6 +86,8 @@ export function decodeRecord(view: DataView, off: number): DecodedRecord {
     tsNs: view.getBigUint64(off + OFF.tsNs, true),
     cgroupId: view.getBigUint64(off + OFF.cgroupId, true),
     cpuNs: view.getBigUint64(off + OFF.cpuNs, true),
+    spanNs: view.getBigUint64(off + OFF.spanNs, true),
+    runqNs: view.getBigUint64(off + OFF.runqNs, true),
     counters,
     scaled,
     pid: view.getUint32(off + OFF.pid, true),
@@ -90,6 +95,8 @@ export function decodeRecord(view: DataView, off: number): DecodedRecord {
     cpu: view.getUint32(off + OFF.cpu, true),
     flags,
     atSwitch: (flags & FLAG_SWITCH) !== 0,
+    carried: (flags & FLAG_CARRIED) !== 0,
+    waited: (flags & FLAG_WAITED) !== 0,
     comm: decoder.decode(nul < 0 ? comm : comm.subarray(0, nul)),
   };
 }

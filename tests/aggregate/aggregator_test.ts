@@ -5,6 +5,7 @@ import {
   type SlotAggregatorOptions,
   type SlotRow,
 } from "../../lib/aggregate/mod.ts";
+import { FLAG_CARRIED, FLAG_WAITED } from "../../lib/sampler/record.ts";
 import { RecordBuilder, type RecordFields } from "./record_builder.ts";
 
 const MS = 1_000_000;
@@ -225,9 +226,8 @@ Deno.test("thousands of processes per slot grow the table and keep every row", (
   assert.ok(rows.every((r) => r.cpuNs === 100 && r.records === 1 && r.cycles === r.tgid - 1000));
   assert.ok(rows.every((r) => r.cgroupId === 2n ** 63n + BigInt((r.tgid - 1000) % 7)));
   assert.equal(new Set(rows.map((r) => `${r.monoNs}/${r.tgid}`)).size, 3 * procs);
-  const totals = agg.totalsByCgroup();
-  assert.equal(totals.size, 7);
-  assert.equal([...totals.values()].reduce((s, t) => s + t.cpuNs, 0), 3 * procs * 100);
+  assert.equal(new Set(rows.map((r) => r.cgroupId)).size, 7);
+  assert.equal(sum(rows, (r) => r.cpuNs), 3 * procs * 100);
 });
 
 Deno.test("comm is decoded from the first record of the row, NUL-trimmed and UTF-8", () => {
@@ -321,4 +321,81 @@ Deno.test("bad options are refused with the option named", () => {
     );
   }
   assert.equal(new SlotAggregator({ intervalNs: 1_000_000n, cpus: 1, onRows }).intervalNs, MS);
+});
+
+Deno.test("cpu ns are placed over the span, the run-queue wait before it, waits where they end", () => {
+  const { agg, rows, add } = setup();
+  // charged 1.5 ms over the span [1 ms, 2 ms] (the scheduler may charge more than ktime
+  // passed), after waiting [0.25 ms, 1 ms]; a second record of the same run carries no wait
+  add({
+    ts: at(2 * MS),
+    cpuNs: 1.5 * MS,
+    spanNs: MS,
+    runqNs: 0.75 * MS,
+    tgid: 7,
+    flags: FLAG_WAITED,
+  });
+  add({ ts: at(2.5 * MS), cpuNs: 0.5 * MS, tgid: 7, flags: FLAG_CARRIED });
+  agg.flush();
+  assert.deepEqual(
+    rows.map((r) => [r.monoNs, r.cpuNs, r.runqDelayNs, r.runqWaits, r.carried]),
+    [
+      [at(0), 0, 0.75 * MS, 0, false],
+      [at(MS), 1.5 * MS, 0, 1, false],
+      [at(2 * MS), 0.5 * MS, 0, 0, true],
+    ],
+  );
+});
+
+Deno.test("a wait that began in a closed slot is charged to the oldest open one, and counted", () => {
+  const { agg, rows, add } = setup({ lagNs: 0, cpus: 1 });
+  add({ ts: at(5 * MS), cpuNs: MS, tgid: 1 });
+  agg.advance(at(5 * MS)); // slots 0-4 closed
+  add({ ts: at(6 * MS), cpuNs: 0.5 * MS, runqNs: 3 * MS, tgid: 2, flags: FLAG_WAITED });
+  agg.flush();
+  const t2 = rows.filter((r) => r.tgid === 2);
+  assert.equal(sum(t2, (r) => r.runqDelayNs), 3 * MS);
+  assert.equal(sum(t2, (r) => r.runqWaits), 1);
+  assert.ok(t2.every((r) => r.monoNs >= at(5 * MS)));
+  assert.equal(agg.stats().lateRunqNs, 2.5 * MS);
+});
+
+Deno.test("the open-entry bound closes the oldest slots early and loses no ns", () => {
+  const maxEntries = 2 * 4096 + 4 + 100; // room for about 100 entries
+  const { agg, rows, add } = setup({ cpus: 1, maxEntries });
+  let cpuIn = 0;
+  for (let slot = 0; slot < 20; slot++) {
+    for (let p = 0; p < 30; p++) {
+      add({ ts: at(slot * MS + 1000 + p), cpuNs: 500, tgid: 1000 + p, runqNs: 100 });
+      cpuIn += 500;
+      assert.ok(agg.stats().openEntries < maxEntries);
+    }
+  }
+  // a late record for a force-closed slot goes to the oldest open slot
+  add({ ts: at(2 * MS), cpuNs: 500, tgid: 1 });
+  cpuIn += 500;
+  agg.flush();
+  const s = agg.stats();
+  assert.ok(s.forcedCloses > 0, "the bound was never reached");
+  assert.ok(s.lateRecords >= 1);
+  assert.equal(sum(rows, (r) => r.cpuNs), cpuIn);
+  assert.equal(sum(rows, (r) => r.runqDelayNs), 600 * 100);
+  assert.equal(new Set(rows.map((r) => `${r.monoNs}/${r.tgid}`)).size, rows.length);
+});
+
+Deno.test("the comm cache stays bounded under name churn and still decodes every name", () => {
+  const { agg, rows, add } = setup({ cpus: 1, commCacheSize: 16 });
+  for (let i = 0; i < 200; i++) add({ ts: at(i * 10 + 1), cpuNs: 1, tgid: i, comm: `proc-${i}` });
+  agg.flush();
+  assert.deepEqual(rows.map((r) => r.comm), Array.from({ length: 200 }, (_, i) => `proc-${i}`));
+});
+
+Deno.test("a record naming an absurd CPU is aggregated but cannot grow the watermarks", () => {
+  const { agg, rows, add } = setup({ cpus: 1, lagNs: 0 });
+  add({ ts: at(MS), cpuNs: MS, tgid: 1, cpu: 4_000_000_000 });
+  add({ ts: at(3 * MS), cpuNs: MS, tgid: 2, cpu: 0 });
+  agg.advance(at(0));
+  assert.equal(agg.stats().badCpuRecords, 1);
+  // CPU 0 alone decides (an array of 4 billion watermarks would have thrown): up to 3 ms
+  assert.deepEqual(rows.map((r) => r.tgid), [1, 2]);
 });

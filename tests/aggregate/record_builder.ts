@@ -5,11 +5,15 @@ import { NR_COUNTERS, OFF, RECORD_SIZE } from "../../lib/sampler/record.ts";
 export interface RecordFields {
   ts: bigint;
   cpuNs: bigint | number;
+  /** ktime length the charge is placed over (default: cpuNs) */
+  spanNs?: bigint | number;
+  /** run-queue wait ending where the span begins (default 0) */
+  runqNs?: bigint | number;
   tgid: number;
   pid?: number;
   cpu?: number;
   cgroupId?: bigint;
-  /** up to 5 counter values; flags decide validity */
+  /** up to NR_COUNTERS counter values; flags decide validity */
   counters?: readonly number[];
   flags?: number;
   comm?: string | Uint8Array;
@@ -34,6 +38,8 @@ export class RecordBuilder {
     v.setBigUint64(off + OFF.tsNs, r.ts, true);
     v.setBigUint64(off + OFF.cgroupId, r.cgroupId ?? 1n, true);
     v.setBigUint64(off + OFF.cpuNs, BigInt(r.cpuNs), true);
+    v.setBigUint64(off + OFF.spanNs, BigInt(r.spanNs ?? r.cpuNs), true);
+    v.setBigUint64(off + OFF.runqNs, BigInt(r.runqNs ?? 0), true);
     const counters = r.counters ?? [];
     for (let i = 0; i < NR_COUNTERS; i++) {
       v.setBigUint64(off + OFF.counters + 8 * i, BigInt(counters[i] ?? 0), true);

@@ -15,6 +15,9 @@ function slotRow(monoNs: bigint, cgroupId: bigint, cpuNs: number, cycles: number
     llcMisses: null,
     pageFaults: 0,
     contextSwitches: 1,
+    runqDelayNs: 0,
+    runqWaits: 0,
+    carried: false,
     scaled: false,
     records: 1,
   } satisfies SlotRow;

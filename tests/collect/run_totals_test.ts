@@ -11,6 +11,9 @@ const base = {
   llcMisses: null,
   pageFaults: 1,
   contextSwitches: 2,
+  runqDelayNs: 0,
+  runqWaits: 0,
+  carried: false,
   scaled: false,
   records: 3,
 };

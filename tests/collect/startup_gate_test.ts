@@ -14,6 +14,9 @@ function rows(n: number, slot: bigint): SlotRow[] {
     llcMisses: null,
     pageFaults: null,
     contextSwitches: null,
+    runqDelayNs: 0,
+    runqWaits: 0,
+    carried: false,
     scaled: false,
     records: 1,
   }));

@@ -50,11 +50,12 @@ export class PodperfProcess {
     this.#stderrDone = this.#readStderr(child.stderr);
   }
 
-  /** Starts `podperf collect <args>` (cwd = the repository root). */
-  static collect(args: string[]): PodperfProcess {
+  /** Starts `podperf collect <args>` (cwd = the repository root), with `env` added. */
+  static collect(args: string[], env?: Record<string, string>): PodperfProcess {
     const child = new Deno.Command(DENO, {
       args: ["run", "-A", `${ROOT}main.ts`, "collect", ...args],
       cwd: ROOT,
+      env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -65,6 +65,9 @@ Deno.test("host unit: a real service cgroup resolves to its unit and does not co
       llcMisses: null,
       pageFaults: null,
       contextSwitches: null,
+      runqDelayNs: 0,
+      runqWaits: 0,
+      carried: false,
       scaled: false,
       records: 1,
     }]);

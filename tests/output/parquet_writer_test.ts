@@ -34,12 +34,15 @@ Deno.test("DuckDB reads the contract's column types", async () => {
       comm: "VARCHAR",
       cgroup_id: "UBIGINT",
       cpu_ns: "BIGINT",
+      runq_delay_ns: "BIGINT",
+      runq_waits: "INTEGER",
       cycles: "BIGINT",
       instructions: "BIGINT",
       llc_misses: "BIGINT",
       page_faults: "BIGINT",
       context_switches: "BIGINT",
       scaled: "BOOLEAN",
+      carried: "BOOLEAN",
       records: "INTEGER",
       pod_name: "VARCHAR",
       pod_namespace: "VARCHAR",
@@ -135,7 +138,7 @@ Deno.test("every column is ZSTD and string columns are dictionary-encoded", asyn
     const meta = await queryParquet(
       `SELECT path_in_schema AS col, compression, encodings FROM parquet_metadata('${path}')`,
     );
-    assert.equal(meta.length, 21);
+    assert.equal(meta.length, 24);
     for (const m of meta) assert.equal(m.compression, "ZSTD", `${m.col}`);
     const strings = [
       "node",
@@ -182,10 +185,15 @@ Deno.test("an open file exists only under its temporary name until close", async
   const dir = await Deno.makeTempDir();
   try {
     const path = join(dir, "x.parquet");
-    const w = new ParquetFileWriter({ path, config: CONFIG, rowGroupRows: 10 });
+    const w = new ParquetFileWriter({ path, config: CONFIG, rowGroupRows: 10, owner: "abc" });
     for (let i = 0; i < 35; i++) w.append(row(i));
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [".x.parquet.tmp"]);
-    assert.equal(tmpPathFor(path), join(dir, ".x.parquet.tmp"));
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      [".x.parquet.abc.rowgroups", ".x.parquet.abc.tmp"],
+    );
+    assert.equal(tmpPathFor(path, "abc"), join(dir, ".x.parquet.abc.tmp"));
+    // created 0640 (under the usual umask 022)
+    assert.equal((await Deno.lstat(join(dir, ".x.parquet.abc.tmp"))).mode! & 0o777, 0o640);
     const info = await w.close();
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["x.parquet"]);
     assert.equal(info.rows, 35);
@@ -223,6 +231,23 @@ Deno.test("peak memory is bounded by the row group, not by the rows in the file"
     // a writer whose memory follows the file would add tens of MB for 14× the rows
     assert.ok(large - small < 30, `peak RSS ${small.toFixed(0)} MB → ${large.toFixed(0)} MB`);
     assert.ok(large < 150, `peak RSS ${large.toFixed(0)} MB for 1.5 M rows`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a symlink planted under the temporary name is refused, never written through", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const victim = join(dir, "victim");
+    await Deno.writeTextFile(victim, "precious");
+    const path = join(dir, "x.parquet");
+    await Deno.symlink(victim, tmpPathFor(path, "abc"));
+    assert.throws(
+      () => new ParquetFileWriter({ path, config: CONFIG, owner: "abc" }),
+      (e: Error) => e.name === "OutputWriteError" && /EEXIST/.test((e as { code?: string }).code!),
+    );
+    assert.equal(await Deno.readTextFile(victim), "precious");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

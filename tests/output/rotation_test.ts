@@ -1,7 +1,7 @@
 import assert from "@podperf/assert";
 import { join } from "node:path";
 import { OutputWriteError } from "../../lib/output/errors.ts";
-import type { ClosedFileInfo } from "../../lib/output/parquet_writer.ts";
+import { type ClosedFileInfo, ParquetFileWriter } from "../../lib/output/parquet_writer.ts";
 import { fileName, RotatingParquetWriter } from "../../lib/output/rotation.ts";
 import { queryParquet } from "../helpers/duckdb.ts";
 import { CONFIG, row } from "./fixtures.ts";
@@ -101,16 +101,82 @@ Deno.test("rotates by age on append and on rotateIfDue", async () => {
   }
 });
 
-Deno.test("a stale tmp file from a killed run is removed; other files are kept", async () => {
+Deno.test("start-up salvages a dead writer's file, leaves a live writer's alone, never follows a symlink", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(join(dir, ".p-20240101T000000.000Z-0000.parquet.tmp"), "PAR1");
-    await Deno.writeTextFile(join(dir, "other.txt"), "x");
-    // the file being written by another node's writer whose prefix extends ours
+    const prefix = "p";
+    // a live writer: holds its lock, has a temporary file with rows
+    const live = new RotatingParquetWriter({
+      dir,
+      prefix,
+      maxBytes: 1 << 30,
+      maxAgeMs: 3_600_000,
+      rowGroupRows: 100,
+      metadata: CONFIG,
+    });
+    live.appendMany(Array.from({ length: 250 }, (_, i) => row(i)));
+    const liveTmp = listDir(dir).filter((n) => n.endsWith(".tmp"));
+    assert.equal(liveTmp.length, 1);
+    // a dead writer: unlocked lock file, a temporary file with 2 recorded row groups + 50 rows
+    const dead = "dead0001";
+    await Deno.writeTextFile(join(dir, `.${prefix}.${dead}.lock`), "");
+    const w = new ParquetFileWriter({
+      path: join(dir, fileName(prefix, Date.UTC(2024, 0, 1), 0)),
+      config: CONFIG,
+      owner: dead,
+      rowGroupRows: 100,
+    });
+    for (let i = 0; i < 250; i++) w.append(row(1000 + i));
+    w.abandon();
+    // a symlink under a dead writer's temporary name, pointing at a file that must survive
+    const victim = join(dir, "victim.txt");
+    await Deno.writeTextFile(victim, "precious");
+    await Deno.symlink(
+      victim,
+      join(dir, `.${fileName(prefix, Date.UTC(2024, 0, 2), 0)}.${dead}.tmp`),
+    );
+    // another node's live file whose prefix extends ours, and a pre-owner-tag temporary file
     const other = ".p-gpu-20240101T000000.000Z-0000.parquet.tmp";
     await Deno.writeTextFile(join(dir, other), "PAR1");
-    new RotatingParquetWriter({ dir, prefix: "p", maxBytes: 1, maxAgeMs: 1, metadata: CONFIG });
-    assert.deepEqual(listDir(dir), [other, "other.txt"]);
+    const legacy = ".p-20240101T000000.000Z-0009.parquet.tmp";
+    await Deno.writeTextFile(join(dir, legacy), "PAR1");
+
+    const closed: ClosedFileInfo[] = [];
+    const next = new RotatingParquetWriter({
+      dir,
+      prefix,
+      maxBytes: 1 << 30,
+      maxAgeMs: 3_600_000,
+      metadata: CONFIG,
+      onFileClosed: (f) => closed.push(f),
+    });
+    assert.equal(closed.length, 1);
+    assert.equal(closed[0].rows, 200, "the two recorded row groups");
+    assert.equal(closed[0].salvaged, "writer-died");
+    assert.equal(await rowsIn(closed[0].path), 200);
+    const [kv] = await queryParquet(
+      `SELECT decode(value) AS v FROM parquet_kv_metadata('${closed[0].path}')
+       WHERE decode(key) = 'podperf.salvaged'`,
+    );
+    assert.equal(kv.v, "writer-died");
+    assert.equal(await Deno.readTextFile(victim), "precious");
+    const names = listDir(dir);
+    assert.ok(liveTmp.every((n) => names.includes(n)), "the live writer's file is untouched");
+    assert.ok(names.includes(other) && names.includes(legacy));
+    assert.ok(!names.some((n) => n.includes(dead)), `${names}`);
+    // both writers go on and finish: every row of each is in a complete file
+    live.appendMany(Array.from({ length: 10 }, (_, i) => row(250 + i)));
+    next.appendMany(Array.from({ length: 10 }, (_, i) => row(5000 + i)));
+    await live.close();
+    await next.close();
+    assert.equal(live.rowsWritten, 260);
+    assert.equal(next.rowsWritten, 10, "salvaged rows are not this writer's");
+    assert.equal(next.rowsSalvaged, 200);
+    let total = 0;
+    for (const n of listDir(dir).filter((n) => n.endsWith(".parquet"))) {
+      total += await rowsIn(join(dir, n));
+    }
+    assert.equal(total, 260 + 210);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -151,13 +217,14 @@ Deno.test("SIGTERM mid-stream: close() leaves complete files with exactly the ro
   }
 });
 
-Deno.test("disk full: typed ENOSPC error, lost rows counted, no corrupt file under a final name", async () => {
+Deno.test("disk full: typed ENOSPC error, the failed file finished or left for salvage, every row accounted", async () => {
   const dir = await Deno.makeTempDir();
   const mount = await new Deno.Command("mount", {
     args: ["-t", "tmpfs", "-o", "size=256k", "tmpfs", dir],
   }).output();
   assert.equal(mount.code, 0, new TextDecoder().decode(mount.stderr));
   try {
+    const closed: ClosedFileInfo[] = [];
     const out = new RotatingParquetWriter({
       dir,
       prefix: "podperf-node-a",
@@ -165,6 +232,7 @@ Deno.test("disk full: typed ENOSPC error, lost rows counted, no corrupt file und
       maxAgeMs: 3_600_000,
       rowGroupRows: 1000,
       metadata: CONFIG,
+      onFileClosed: (f) => closed.push(f),
     });
     // rows with little redundancy so the 256 KiB fill quickly
     const noisy = (i: number) =>
@@ -191,15 +259,108 @@ Deno.test("disk full: typed ENOSPC error, lost rows counted, no corrupt file und
     assert.match(error.message, /no space left on device/);
     assert.ok(!error.message.includes("\n"), "one-line message");
     assert.ok(error.rowsLost > 0);
-    assert.ok(out.rowsLost >= error.rowsLost);
-    assert.equal(out.rowsWritten + out.rowsLost, appended);
     await out.close();
+    assert.equal(out.rowsWritten + out.rowsLost, appended);
 
     const names = listDir(dir);
-    assert.ok(names.every((n) => !n.endsWith(".tmp")), `tmp file left: ${names}`);
-    assert.ok(names.length >= 1, "files completed before the disk filled stay");
+    const complete = names.filter((n) => n.endsWith(".parquet"));
+    assert.ok(complete.length >= 1, "files completed before the disk filled stay");
     let total = 0;
-    for (const n of names) total += await rowsIn(join(dir, n));
+    for (const n of complete) total += await rowsIn(join(dir, n));
+    assert.equal(total, out.rowsWritten);
+    assert.equal(closed.reduce((a, f) => a + f.rows, 0), out.rowsWritten);
+    // a file that could not even be finished stays with its sidecar; with space back, the
+    // next start finishes it
+    const left = names.filter((n) => n.endsWith(".tmp"));
+    await Deno.remove(join(dir, complete[0]));
+    const next = new RotatingParquetWriter({
+      dir,
+      prefix: "podperf-node-a",
+      maxBytes: 60_000,
+      maxAgeMs: 3_600_000,
+      metadata: CONFIG,
+    });
+    await next.close();
+    assert.equal(next.salvaged.length, left.length);
+    for (const f of next.salvaged) assert.equal(await rowsIn(f.path), f.rows);
+    assert.deepEqual(listDir(dir).filter((n) => n.startsWith(".")), []);
+    console.log(
+      `disk full: ${appended} appended, ${out.rowsWritten} written, ${out.rowsLost} lost, ` +
+        `${next.salvaged.reduce((a, f) => a + f.rows, 0)} salvaged at the next start`,
+    );
+  } finally {
+    await new Deno.Command("umount", { args: [dir] }).output();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("file age is measured on the monotonic clock: a wall-clock step does not rotate", async () => {
+  const dir = await Deno.makeTempDir();
+  const realNow = Date.now;
+  try {
+    const out = new RotatingParquetWriter({
+      dir,
+      prefix: "p",
+      maxBytes: 1 << 30,
+      maxAgeMs: 60_000,
+      metadata: CONFIG,
+    });
+    out.append(row(0));
+    // the wall clock jumps an hour (NTP at boot): the file is seconds old, not an hour
+    Date.now = () => realNow() + 3_600_000;
+    out.append(row(1));
+    out.rotateIfDue();
+    assert.equal(out.filesWritten, 0);
+    Date.now = realNow;
+    await out.close();
+    assert.equal(out.filesWritten, 1);
+    assert.equal(out.rowsWritten, 2);
+  } finally {
+    Date.now = realNow;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("disk full in the middle of a batch: every row counted once, written or lost", async () => {
+  const dir = await Deno.makeTempDir();
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=128k", "tmpfs", dir],
+  }).output();
+  assert.equal(mount.code, 0, new TextDecoder().decode(mount.stderr));
+  try {
+    // one growing file (no size rotation): the failure hits a row group flush inside a batch
+    const out = new RotatingParquetWriter({
+      dir,
+      prefix: "p",
+      maxBytes: 1 << 30,
+      maxAgeMs: 3_600_000,
+      rowGroupRows: 1000,
+      metadata: CONFIG,
+    });
+    const noisy = (i: number) =>
+      row(i, {
+        cgroupId: BigInt(i) * 2654435761n,
+        comm: `c${(i * 7919) % 100_003}`,
+        cpuNs: i * 31,
+      });
+    let appended = 0, failures = 0;
+    while (appended < 200_000 && failures < 3) {
+      const batch = Array.from({ length: 1500 }, (_, k) => noisy(appended + k));
+      appended += batch.length;
+      try {
+        out.appendMany(batch);
+      } catch (err) {
+        assert.ok(err instanceof OutputWriteError, String(err));
+        failures++;
+      }
+    }
+    assert.ok(failures > 0, "the disk filled");
+    await out.close().catch(() => {});
+    assert.equal(out.rowsWritten + out.rowsLost, appended);
+    let total = 0;
+    for (const n of listDir(dir).filter((n) => n.endsWith(".parquet"))) {
+      total += await rowsIn(join(dir, n));
+    }
     assert.equal(total, out.rowsWritten);
   } finally {
     await new Deno.Command("umount", { args: [dir] }).output();

@@ -15,6 +15,9 @@ const SLOT: SlotColumns = {
   llcMisses: null,
   pageFaults: 3,
   contextSwitches: 1,
+  runqDelayNs: 0,
+  runqWaits: 0,
+  carried: false,
   scaled: false,
   records: 2,
 };

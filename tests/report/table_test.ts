@@ -54,6 +54,9 @@ Deno.test("the pod summary table is stable text", () => {
     cgroupId: 5n,
     pageFaults: 0,
     contextSwitches: 0,
+    runqDelayNs: 0,
+    runqWaits: 0,
+    carried: false,
     scaled: false,
     records: 1,
   };

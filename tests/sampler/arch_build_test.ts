@@ -8,7 +8,7 @@ import assert from "@podperf/assert";
 import { ARCHES, archInfo, UnsupportedArchError } from "../../ffi/arch.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const PROGRAM_SECTIONS = ["perf_event", "raw_tp/sched_switch"];
+const PROGRAM_SECTIONS = ["perf_event", "tp_btf/sched_switch"];
 
 async function run(cmd: string, args: string[], env: Record<string, string> = {}) {
   const r = await new Deno.Command(cmd, { args, env, cwd: ROOT, stdout: "piped", stderr: "piped" })

@@ -1,9 +1,10 @@
 import assert from "@podperf/assert";
 import {
   COMM_LEN,
-  COUNTER_NAMES,
   decodeRecord,
+  FLAG_CARRIED,
   FLAG_SWITCH,
+  FLAG_WAITED,
   flagScaled,
   flagValid,
   NR_COUNTERS,
@@ -52,6 +53,8 @@ Deno.test("record layout in TypeScript equals the compiled struct's BTF", async 
     ts_ns: OFF.tsNs,
     cgroup_id: OFF.cgroupId,
     cpu_ns: OFF.cpuNs,
+    span_ns: OFF.spanNs,
+    runq_ns: OFF.runqNs,
     counters: OFF.counters,
     pid: OFF.pid,
     tgid: OFF.tgid,
@@ -78,9 +81,9 @@ Deno.test("flag bits and counter count in TypeScript equal bpf/podperf.h", async
 #include <linux/types.h>
 #include "podperf.h"
 int main(void) {
-  printf("%d %d %u %u %u %u %u %d %d\\n", PODPERF_NR_COUNTERS, PODPERF_COMM_LEN,
+  printf("%d %d %u %u %u %u %u %u %u\\n", PODPERF_NR_COUNTERS, PODPERF_COMM_LEN,
     PODPERF_FLAG_VALID(0), PODPERF_FLAG_VALID(4), PODPERF_FLAG_SCALED(0), PODPERF_FLAG_SCALED(4),
-    PODPERF_FLAG_SWITCH, PODPERF_PAGE_FAULTS, PODPERF_CONTEXT_SWITCHES);
+    PODPERF_FLAG_SWITCH, PODPERF_FLAG_CARRIED, PODPERF_FLAG_WAITED);
   return 0;
 }
 `,
@@ -100,8 +103,8 @@ int main(void) {
         flagScaled(0),
         flagScaled(4),
         FLAG_SWITCH,
-        COUNTER_NAMES.indexOf("page_faults"),
-        COUNTER_NAMES.indexOf("context_switches"),
+        FLAG_CARRIED,
+        FLAG_WAITED,
       ],
     );
   } finally {
@@ -116,19 +119,67 @@ Deno.test("decodeRecord maps clear valid bits to null and reads the NUL-padded c
   v.setBigUint64(o + OFF.tsNs, 123n, true);
   v.setBigUint64(o + OFF.cgroupId, 4026531835n, true);
   v.setBigUint64(o + OFF.cpuNs, 1_000_000n, true);
+  v.setBigUint64(o + OFF.spanNs, 900_000n, true);
+  v.setBigUint64(o + OFF.runqNs, 5_000n, true);
   v.setBigUint64(o + OFF.counters + 8 * 3, 7n, true);
   v.setBigUint64(o + OFF.counters + 8 * 4, 2n, true);
   v.setBigUint64(o + OFF.counters, 99n, true); // valid bit clear: must decode as null
   v.setUint32(o + OFF.pid, 11, true);
   v.setUint32(o + OFF.tgid, 10, true);
   v.setUint32(o + OFF.cpu, 1, true);
-  v.setUint32(o + OFF.flags, flagValid(3) | flagValid(4) | flagScaled(4) | FLAG_SWITCH, true);
+  v.setUint32(
+    o + OFF.flags,
+    flagValid(3) | flagValid(4) | flagScaled(4) | FLAG_SWITCH | FLAG_WAITED,
+    true,
+  );
   new Uint8Array(buf, o + OFF.comm, COMM_LEN).set(new TextEncoder().encode("busy"));
   const r = decodeRecord(v, o);
   assert.deepEqual(r.counters, [null, null, null, 7n, 2n]);
   assert.deepEqual(r.scaled, [false, false, false, false, true]);
   assert.equal(r.atSwitch, true);
+  assert.equal(r.waited, true);
+  assert.equal(r.carried, false);
+  assert.deepEqual([r.spanNs, r.runqNs], [900_000n, 5_000n]);
   assert.equal(r.comm, "busy");
   assert.equal(r.cgroupId, 4026531835n);
   assert.deepEqual([r.tsNs, r.cpuNs, r.pid, r.tgid, r.cpu], [123n, 1_000_000n, 11, 10, 1]);
+});
+
+Deno.test("podperf_scale extrapolates multiplexed counts exactly, even past 64-bit products", async () => {
+  // The BPF side's scaling lives in bpf/podperf.h: compile it on the host and compare with
+  // exact BigInt arithmetic (the old `dc / dr * de` fallback lost up to `de` per read).
+  const cases: [bigint, bigint, bigint][] = [
+    [1000n, 3n, 2n],
+    [123_456_789n, 10_000_000n, 3_333_333n],
+    [(1n << 40n) + 12345n, (1n << 33n) + 7n, (1n << 33n) - 5n], // dc·de overflows 64 bits
+    [(1n << 63n) + 999n, (1n << 40n) + 1n, (1n << 40n) - 3n],
+    [5_000_000_123n, 7_000_000_001n, 4_999_999_999n],
+    [0xffff_ffff_ffffn, 0xffff_ffffn + 2n, 0xffff_ffffn + 1n],
+  ];
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/scale.c`,
+      `#include <stdio.h>
+#include <stdlib.h>
+#include <linux/types.h>
+#include "podperf.h"
+int main(int argc, char **argv) {
+  for (int i = 1; i + 2 < argc; i += 3)
+    printf("%llu\\n", (unsigned long long)podperf_scale(strtoull(argv[i], 0, 10),
+      strtoull(argv[i + 1], 0, 10), strtoull(argv[i + 2], 0, 10)));
+  return 0;
+}
+`,
+    );
+    const cc = await new Deno.Command("clang", {
+      args: [`-I${root}bpf`, "-o", `${dir}/scale`, `${dir}/scale.c`],
+    }).output();
+    assert.equal(cc.code, 0, new TextDecoder().decode(cc.stderr));
+    const out = await new Deno.Command(`${dir}/scale`, { args: cases.flat().map(String) }).output();
+    const got = new TextDecoder().decode(out.stdout).trim().split("\n").map(BigInt);
+    assert.deepEqual(got, cases.map(([c, e, r]) => c * e / r));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

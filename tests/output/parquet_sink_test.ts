@@ -1,0 +1,311 @@
+import assert from "@podperf/assert";
+import { join } from "node:path";
+import type { ClosedFileInfo } from "../../lib/output/parquet_writer.ts";
+import { ParquetSink, type ParquetSinkOptions } from "../../lib/output/parquet_sink.ts";
+import { queryParquet } from "../helpers/duckdb.ts";
+import { CONFIG, row } from "./fixtures.ts";
+
+function rows(from: number, n: number) {
+  return Array.from({ length: n }, (_, k) => row(from + k));
+}
+
+async function countRows(glob: string): Promise<number> {
+  const [{ n }] = await queryParquet(`SELECT count(*) AS n FROM read_parquet('${glob}')`);
+  return Number(n);
+}
+
+function options(dir: string, extra: Partial<ParquetSinkOptions> = {}): ParquetSinkOptions {
+  return {
+    dir,
+    prefix: "podperf-node-a",
+    maxBytes: 1 << 30,
+    maxAgeMs: 3_600_000,
+    metadata: CONFIG,
+    wallOffsetNs: () => CONFIG.monoToWallOffsetNs,
+    ...extra,
+  };
+}
+
+Deno.test("rows appended reach DuckDB through the Worker, with extra metadata and onFileClosed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const files: ClosedFileInfo[] = [];
+    let calls = 0;
+    const sink = await ParquetSink.open(options(dir, {
+      maxBytes: 40_000,
+      rowGroupRows: 1000,
+      onFileClosed: (f) => files.push(f),
+      extraMetadata: () => ({ "podperf.agent.lost": String(++calls) }),
+    }));
+    for (let i = 0; i < 20; i++) sink.append(rows(i * 1000, 1000));
+    await sink.close();
+    const s = sink.stats();
+    assert.equal(s.rowsAppended, 20_000);
+    assert.equal(s.rowsWritten, 20_000);
+    assert.equal(s.rowsDropped + s.rowsLost + s.rowsQueued, 0);
+    assert.ok(files.length >= 2, `files: ${files.length}`);
+    assert.equal(s.files, files.length);
+    assert.equal(files.reduce((a, f) => a + f.rows, 0), 20_000);
+    assert.equal(await countRows(join(dir, "*.parquet")), 20_000);
+    // evaluated as rows are handed over: each file carries the value current when it was finished
+    const seen: number[] = [];
+    for (const f of files) {
+      const kv = await queryParquet(
+        `SELECT decode(value) AS v FROM parquet_kv_metadata('${f.path}')
+         WHERE decode(key) = 'podperf.agent.lost'`,
+      );
+      assert.equal(kv.length, 1, f.path);
+      seen.push(Number(kv[0].v));
+    }
+    assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+    assert.ok(seen.at(-1)! >= 20 && seen.at(-1)! <= calls, `${seen}`);
+    // ts = mono_ns + the measured offset, as the file's metadata says
+    const [t] = await queryParquet(
+      `SELECT count(*) FILTER (WHERE epoch_ns(ts) <> mono_ns + ${CONFIG.monoToWallOffsetNs}) AS bad
+       FROM read_parquet('${join(dir, "*.parquet")}')`,
+    );
+    assert.equal(t.bad, 0n);
+    assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith(".")), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stalled writer never blocks append: the overflow is dropped and counted, the rest written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sink = await ParquetSink.open(options(dir, { maxQueuedRows: 5000, rowGroupRows: 1000 }));
+    sink.stallForTest(1500);
+    let appended = 0, slowest = 0;
+    const until = performance.now() + 1000;
+    while (performance.now() < until) {
+      const t = performance.now();
+      sink.append(rows(appended, 500));
+      slowest = Math.max(slowest, performance.now() - t);
+      appended += 500;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const during = sink.stats();
+    assert.ok(during.rowsQueued <= 5000, `queued ${during.rowsQueued}`);
+    assert.ok(during.rowsDropped > 0, "the bounded queue must overflow during the stall");
+    assert.ok(during.queueDepth > 0);
+    // appending inline would take the whole 1.5 s stall
+    assert.ok(slowest < 750, `append took ${slowest.toFixed(1)} ms while the writer stalled`);
+    await sink.close();
+    const s = sink.stats();
+    assert.equal(s.rowsWritten + s.rowsDropped, appended);
+    assert.equal(s.rowsLost, 0);
+    assert.equal(await countRows(join(dir, "*.parquet")), s.rowsWritten);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("close() returns within its deadline when the Worker is stuck, leaving the file for salvage", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sink = await ParquetSink.open(
+      options(dir, { rowGroupRows: 1000, closeTimeoutMs: 500 }),
+    );
+    sink.append(rows(0, 3500)); // 3 row groups on disk, 500 rows buffered
+    while (sink.stats().rowsQueued > 0) await new Promise((r) => setTimeout(r, 10));
+    sink.stallForTest(20_000);
+    sink.append(rows(3500, 100));
+    const t = performance.now();
+    await sink.close();
+    const took = performance.now() - t;
+    assert.ok(took < 2000, `close took ${took.toFixed(0)} ms`);
+    const s = sink.stats();
+    assert.equal(s.healthy, false);
+    assert.equal(s.rowsWritten, 0);
+    assert.equal(s.rowsLost, 3600);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.equal(names.filter((n) => n.endsWith(".tmp")).length, 1, `${names}`);
+    assert.equal(names.filter((n) => n.endsWith(".rowgroups")).length, 1, `${names}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGKILL mid-run loses at most the row group being built: the next start salvages the rest", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./sink_fixture.ts", import.meta.url).pathname, dir],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "", stats: Record<string, number> = {};
+    while (!(stats.rowsAppended >= 5500)) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+      const all = text.trim().split("\n");
+      if (text.endsWith("\n")) stats = JSON.parse(all.at(-1)!);
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    await lines.cancel();
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.ok(names.some((n) => n.endsWith(".tmp")), `${names}`);
+
+    const salvaged: ClosedFileInfo[] = [];
+    const next = await ParquetSink.open(options(dir, { onFileClosed: (f) => salvaged.push(f) }));
+    await next.close();
+    assert.equal(salvaged.length, 1);
+    assert.equal(salvaged[0].salvaged, "writer-died");
+    assert.equal(next.stats().filesSalvaged, 1);
+    assert.equal(next.stats().rowsSalvaged, salvaged[0].rows);
+    assert.equal(next.stats().rowsWritten, 0);
+    const got = await countRows(join(dir, "*.parquet"));
+    assert.equal(got, salvaged[0].rows);
+    // every whole row group the killed writer had recorded is back; what is lost is less than
+    // one row group plus the queue (rows appended after the last stats line are not counted)
+    assert.ok(got >= 5000, `salvaged ${got} of ≥ ${stats.rowsAppended} appended`);
+    assert.equal(got % 1000, 0, "whole row groups only");
+    const [{ n }] = await queryParquet(
+      `SELECT count(DISTINCT mono_ns) AS n FROM read_parquet('${salvaged[0].path}')`,
+    );
+    assert.equal(Number(n), got, "rows are the first ones appended, none twice");
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith(".")),
+      [],
+    );
+    console.log(`SIGKILL: ${stats.rowsAppended}+ appended, ${got} salvaged`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the clock offset is re-measured: a wall-clock step starts a new file with its own offset", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const before = CONFIG.monoToWallOffsetNs;
+    const after = before + 3_600_000_000_000n; // NTP steps the wall clock 1 h forward
+    let offset = before;
+    const files: ClosedFileInfo[] = [];
+    const sink = await ParquetSink.open(
+      options(dir, { wallOffsetNs: () => offset, onFileClosed: (f) => files.push(f) }),
+    );
+    sink.append(rows(0, 100));
+    sink.append(rows(100, 100));
+    offset = after;
+    sink.append(rows(200, 100));
+    await sink.close();
+    assert.equal(files.length, 2);
+    const meta = async (path: string) => {
+      const [{ v }] = await queryParquet(
+        `SELECT decode(value) AS v FROM parquet_kv_metadata('${path}')
+         WHERE decode(key) = 'podperf.mono_to_wall_offset_ns'`,
+      );
+      return BigInt(v as string);
+    };
+    assert.equal(await meta(files[0].path), before);
+    assert.equal(await meta(files[1].path), after);
+    for (const [f, off, n] of [[files[0], before, 200], [files[1], after, 100]] as const) {
+      const [r] = await queryParquet(
+        `SELECT count(*) AS n, count(*) FILTER (WHERE epoch_ns(ts) <> mono_ns + ${off}) AS bad
+         FROM read_parquet('${f.path}')`,
+      );
+      assert.equal(Number(r.n), n);
+      assert.equal(r.bad, 0n);
+    }
+    // files are named by their first slot on the monotonic clock plus the file's offset
+    const stamp = (p: string) => p.match(/(\d{8}T\d{6}\.\d{3}Z)/)![1];
+    const expect = (mono: bigint, off: bigint) =>
+      new Date(Number((mono + off) / 1_000_000n)).toISOString().replaceAll(/[-:]/g, "");
+    assert.equal(stamp(files[0].path), expect(row(0).monoNs, before));
+    assert.equal(stamp(files[1].path), expect(row(200).monoNs, after));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("retention runs as files complete: old files go, the file being written stays", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const files: ClosedFileInfo[] = [];
+    const sink = await ParquetSink.open(options(dir, {
+      maxBytes: 20_000,
+      rowGroupRows: 500,
+      retainBytes: 60_000,
+      onFileClosed: (f) => files.push(f),
+    }));
+    for (let i = 0; i < 40; i++) {
+      sink.append(rows(i * 500, 500));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await sink.close();
+    await sink.enforceRetention(); // close() waits for it only 1 s
+    const s = sink.stats();
+    assert.ok(files.length >= 6, `files: ${files.length}`);
+    assert.ok(s.retention!.filesDeleted > 0);
+    const onDisk = [...Deno.readDirSync(dir)].map((e) => Deno.statSync(join(dir, e.name)).size);
+    const total = onDisk.reduce((a, b) => a + b, 0);
+    assert.ok(total <= 60_000, `on disk ${total}`);
+    assert.equal(s.retention!.bytesOnDisk, total);
+    // the newest file survives; the oldest were deleted first
+    assert.ok(Deno.statSync(files.at(-1)!.path).isFile);
+    assert.throws(() => Deno.statSync(files[0].path));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an output directory that cannot be written is refused at open with one line", async () => {
+  const dir = await Deno.makeTempDir();
+  const mount = await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "ro", "tmpfs", dir] })
+    .output();
+  assert.equal(mount.code, 0, new TextDecoder().decode(mount.stderr));
+  try {
+    await assert.rejects(() => ParquetSink.open(options(dir)), (e: Error) => {
+      assert.equal(e.name, "OutputConfigError");
+      assert.match(e.message, /not writable/);
+      assert.ok(e.message.includes(dir) && !e.message.includes("\n"), e.message);
+      return true;
+    });
+  } finally {
+    await new Deno.Command("umount", { args: [dir] }).output();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a disk that stays full is logged once a minute per kind, with every failure counted", async () => {
+  const dir = await Deno.makeTempDir();
+  const mount = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
+  }).output();
+  assert.equal(mount.code, 0, new TextDecoder().decode(mount.stderr));
+  try {
+    // the fixture flushes a 1000-row group every ~40 ms: each flush fails once the disk is full
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./sink_fixture.ts", import.meta.url).pathname, dir],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // stderr read as it comes, so the child never blocks on a full pipe
+    const stderrText = new Response(child.stderr).text();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "", stats: Record<string, number> = {};
+    while (!(stats.writeErrors >= 10)) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+      if (text.endsWith("\n")) stats = JSON.parse(text.trim().split("\n").at(-1)!);
+    }
+    child.kill("SIGTERM");
+    for (let r = await lines.read(); !r.done; r = await lines.read()) text += r.value;
+    await child.status;
+    const stderr = await stderrText;
+    const full = stderr.split("\n").filter((l) => l.includes("no space left on device"));
+    assert.ok(stats.writeErrors >= 10, `write errors: ${stats.writeErrors}`);
+    assert.ok(
+      full.length <= 2,
+      `${full.length} lines for ${stats.writeErrors} failures:\n${stderr}`,
+    );
+  } finally {
+    await new Deno.Command("umount", { args: [dir] }).output();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,67 @@
+/** waitForData: woken by the ring's fill level, by its timeout, or by an abort. */
+import assert from "@podperf/assert";
+import { raiseDrainPriority, Sampler } from "../../lib/sampler/mod.ts";
+import { makeCgroup, removeCgroup, spawnBusy, stop } from "./fixtures/busy_child.ts";
+
+Deno.test("waitForData returns when the ring fills past wakeBytes, long before its timeout", async () => {
+  const cg = makeCgroup("wait-fill");
+  const s = Sampler.open({ ringBytes: 1 << 20, wakeBytes: 8192 });
+  const child = spawnBusy(cg);
+  try {
+    s.drain(() => {});
+    const t0 = performance.now();
+    await s.waitForData(20_000);
+    const ms = performance.now() - t0;
+    console.log(`woken after ${ms.toFixed(1)} ms with ${s.pendingBytes()} bytes waiting`);
+    assert.ok(ms < 5000, `waited ${ms} ms for 8 KiB of records`);
+    assert.ok(s.pendingBytes() >= 8192 * 0.9, `woken with only ${s.pendingBytes()} bytes`);
+  } finally {
+    await stop(child);
+    s.close();
+    await removeCgroup(cg);
+  }
+});
+
+Deno.test("waitForData returns after maxMs below the wake level, and at once on abort", async () => {
+  const s = Sampler.open({ ringBytes: 16 << 20 }); // wakes at 4 MiB: not within 300 ms here
+  try {
+    s.drain(() => {});
+    let t0 = performance.now();
+    await s.waitForData(300);
+    let ms = performance.now() - t0;
+    assert.ok(ms >= 250 && ms < 3000, `timeout of 300 ms took ${ms} ms`);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    t0 = performance.now();
+    await s.waitForData(2000, ac.signal);
+    ms = performance.now() - t0;
+    assert.ok(ms < 1000, `abort after 50 ms returned after ${ms} ms`);
+    // the worker's epoll_wait ends by its own timeout: let it, so no op leaks from this test
+    await new Promise((r) => setTimeout(r, 2000));
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("raiseDrainPriority gets SCHED_FIFO as root, or says what was refused", async () => {
+  // in a child: the priority of this test runner's thread must not change
+  const code = `import { raiseDrainPriority } from "${
+    new URL("../../lib/sampler/mod.ts", import.meta.url).href
+  }";
+console.log(JSON.stringify(raiseDrainPriority()));
+console.log(Deno.readTextFileSync("/proc/thread-self/stat").split(") ")[1].split(" ")[38]);`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--unstable-raw-imports", code],
+  }).output();
+  const [res, policy] = new TextDecoder().decode(out.stdout).trim().split("\n");
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const got = JSON.parse(res);
+  if (Deno.uid() === 0) {
+    assert.deepEqual(got, { policy: "fifo", refused: [] });
+    assert.equal(policy, "1", "the thread's policy is not SCHED_FIFO"); // stat field 41
+  } else {
+    assert.notEqual(got.policy, "fifo");
+    assert.ok(got.refused.length > 0);
+  }
+  assert.equal(typeof raiseDrainPriority, "function");
+});
