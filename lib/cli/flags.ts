@@ -3,7 +3,7 @@ import type { SummaryBy } from "../report/mod.ts";
 import { COUNTER_NAMES } from "../sampler/mod.ts";
 import { UsageError } from "./units.ts";
 
-const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup"];
+const BY: readonly SummaryBy[] = ["pod", "container", "process", "cgroup", "node"];
 
 /** A whole number ≥ `min`. */
 export function parseCount(flag: string, text: unknown, min: number): number {
@@ -28,7 +28,7 @@ export function parseCounters(text: unknown): string[] | undefined {
   return names;
 }
 
-/** One of pod, container, process, cgroup. */
+/** One of pod, container, process, cgroup, node. */
 export function parseBy(text: unknown): SummaryBy {
   const s = String(text);
   if (!BY.includes(s as SummaryBy)) {

@@ -302,6 +302,6 @@ Deno.test("summary --by FILE is reported as a bad --by, not as a missing file", 
   assert.equal(r.code, 2);
   assert.equal(
     r.stderr,
-    'podperf: error: --by: "out/x.parquet" is not one of pod, container, process, cgroup\n',
+    'podperf: error: --by: "out/x.parquet" is not one of pod, container, process, cgroup, node\n',
   );
 });

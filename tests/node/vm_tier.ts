@@ -9,7 +9,7 @@
  * Not named *_test.ts on purpose: `deno task test` must not boot a VM; the task names this file.
  * Skips with one line when qemu-system-x86_64 cannot run or the user is not root.
  */
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { existsSync, readFileSync } from "node:fs";
 import { ensureRuntimeFetched } from "../harness/runtime_files.ts";
 import { sandboxImageTarball } from "../harness/sandbox_image.ts";

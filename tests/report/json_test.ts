@@ -80,6 +80,7 @@ Deno.test("a summary document is snake_case with window, counters and coverage o
     },
     files: [{ path: "a.parquet", rows: 1 }],
     groups: [{
+      node: null,
       pod_namespace: "ns",
       pod_name: "p",
       pod_uid: "u",

@@ -62,7 +62,8 @@ async function cliSummary(server: S3rver, args: string[]): Promise<Record<string
   }).output();
   const err = new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, err);
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+  // the CLI's JSON document (README "JSON output"): the groups, snake_case
+  return JSON.parse(new TextDecoder().decode(out.stdout)).groups;
 }
 
 const iso = (ns: bigint) => new Date(Number(ns / MS)).toISOString();
@@ -120,12 +121,12 @@ Deno.test({
       assert.equal(ours.length, want.size);
       assert.ok(ours.length >= 6);
       for (const g of ours) {
-        const d = want.get(key(g.podUid))!;
-        assert.ok(d, `pod ${g.podUid} unknown to DuckDB`);
-        assert.equal(BigInt(g.cpuNs as number), d.cpu, `cpu of ${g.podUid}`);
+        const d = want.get(key(g.pod_uid))!;
+        assert.ok(d, `pod ${g.pod_uid} unknown to DuckDB`);
+        assert.equal(BigInt(g.cpu_ns as number), d.cpu, `cpu of ${g.pod_uid}`);
         assert.equal(BigInt(g.cycles as number), d.cyc);
         assert.equal(BigInt(g.instructions as number), d.ins);
-        assert.equal(BigInt(g.llcMisses as number), d.llc);
+        assert.equal(BigInt(g.llc_misses as number), d.llc);
         assert.equal(BigInt(g.rows as number), d.n);
       }
 
@@ -136,14 +137,14 @@ Deno.test({
       );
       const byNode = await cliSummary(server, ["--by", "node", "s3://podperf/fleet"]);
       assert.deepEqual(
-        byNode.map((r) => [r.node, BigInt(r.cpuNs as number), BigInt(r.rows as number)]).sort(),
+        byNode.map((r) => [r.node, BigInt(r.cpu_ns as number), BigInt(r.rows as number)]).sort(),
         duckNodes.map((r) => [r.node, r.cpu, r.n]),
       );
       // the same files read locally give the same answer as from the bucket
       const local = await summarizeInputs(await resolveInputs([mirrorDir]), { by: "node" });
       assert.deepEqual(
         local.rows.map((r) => [r.node, r.cpuNs]).sort(),
-        byNode.map((r) => [r.node, r.cpuNs]).sort(),
+        byNode.map((r) => [r.node, r.cpu_ns]).sort(),
       );
       assert.deepEqual(local.nodes, ["node-a", "node-b"]);
     } finally {
@@ -207,7 +208,7 @@ Deno.test("summary DIR reads the directory instead of failing with 'Is a directo
       stderr: "piped",
     }).output();
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    const rows = JSON.parse(new TextDecoder().decode(out.stdout));
+    const rows = JSON.parse(new TextDecoder().decode(out.stdout)).groups;
     assert.equal(rows.reduce((a: number, r: { rows: number }) => a + r.rows, 0), 200);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -70,7 +70,7 @@ Deno.test({
         stderr: "piped",
       }).output();
       assert.equal(sum.code, 0, new TextDecoder().decode(sum.stderr));
-      const [node] = JSON.parse(new TextDecoder().decode(sum.stdout));
+      const [node] = JSON.parse(new TextDecoder().decode(sum.stdout)).groups;
       assert.equal(node.node, "e2e");
       assert.equal(node.rows, written + left.rows);
     } finally {

@@ -150,7 +150,8 @@ Deno.test({
     const server = await S3rver.start();
     const dir = await Deno.makeTempDir();
     try {
-      const big = "podperf-n2-20261129T110000.000Z-0000.parquet";
+      // named (so queued) before the small files, whose names carry their first slot's time
+      const big = "podperf-n2-20200101T000000.000Z-0000.parquet";
       const bigData = await randomFile(join(dir, big), 16 * 1024 * 1024);
       const small = await writeNodeFiles(dir, { node: "n2", files: 2, rowsPerFile: 500 });
       const copies = new Map<string, Uint8Array>([[big, bigData]]);
