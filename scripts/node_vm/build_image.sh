@@ -140,7 +140,7 @@ systemd_v=$(chroot "$ROOTFS" dpkg-query -W -f='${Version}' systemd)
 rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
 
 log "packing ext4 image"
-nice -n 19 mkfs.ext4 -q -F -L podperf-node -d "$ROOTFS" "$TMP/disk.img" 3G
+nice -n 19 mkfs.ext4 -q -F -L podperf-node -d "$ROOTFS" "$TMP/disk.img" 3G >&2
 rm -rf "$ROOTFS"
 cat >"$TMP/info" <<INFO
 kernel=$kver

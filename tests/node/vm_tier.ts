@@ -100,7 +100,8 @@ async function bootGuest(): Promise<{ dir: string; report: GuestReport; console:
   const t0 = Date.now();
   const cached = run("bash", [`${ROOT}/scripts/node_vm/build_image.sh`]);
   if (cached.code !== 0) throw new Error(`image build failed:\n${cached.out.slice(-3000)}`);
-  const img = cached.stdout.trim();
+  // the script's last line is the image directory (tools it runs may print above it)
+  const img = cached.stdout.trim().split("\n").at(-1) ?? "";
   const tBuilt = Date.now();
   // The guest cannot fetch or build anything: the runtime and busybox image must be in .cache.
   await ensureRuntimeFetched();
