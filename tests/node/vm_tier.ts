@@ -198,7 +198,8 @@ Deno.test({
         const label = `${pod.name}/${c.name}`;
         const groups = await queryParquet(`
           SELECT pod_name, pod_namespace, pod_uid, container_name, container_id, meta_source,
-                 count(*) AS n, sum(cpu_ns) AS cpu, max(epoch_ms(ts)) AS last_ms
+                 count(*) AS n, sum(cpu_ns) AS cpu, min(epoch_ms(ts)) AS first_ms,
+                 max(epoch_ms(ts)) AS last_ms
           FROM read_parquet('${files}') WHERE cgroup_id = ${c.cgroupId} GROUP BY ALL`);
         const named = groups.filter((g) => g.pod_name !== null);
         console.log(
@@ -215,11 +216,21 @@ Deno.test({
         }
         const byNri = named.find((g) => g.meta_source === "nri");
         assert.ok(byNri, `${label}: no row named through NRI`);
-        // After the plugin synchronized (plus a second for slots already closed) no row of a
-        // pod container may be left unnamed.
-        const late = groups.filter((g) =>
-          g.pod_name === null && Number(g.last_ms) > syncedMs + 1000
-        );
+        // After the plugin synchronized, and after a container's first row, no row of a pod
+        // container may stay unnamed past a second: slots already closed, and a container started
+        // later is named once NRI's events for it are handled (on real hardware the host e2e
+        // bounds that at 100 ms after StartContainer; TCG runs 10-50x slower).
+        const firstMs = Math.min(...groups.map((g) => Number(g.first_ms)));
+        const since = Math.max(syncedMs, firstMs);
+        const unnamed = groups.filter((g) => g.pod_name === null);
+        for (const g of unnamed) {
+          console.log(
+            `  ${label}: unnamed until ${Number(g.last_ms) - since} ms after ${
+              since === syncedMs ? "NRI synchronized" : "its first row"
+            }`,
+          );
+        }
+        const late = unnamed.filter((g) => Number(g.last_ms) > since + 1000);
         assert.deepEqual(late, [], `${label}: unnamed rows after NRI synchronized`);
       }
       const names = await queryParquet(
