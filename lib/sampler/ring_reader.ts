@@ -1,7 +1,10 @@
 /**
- * Reads a BPF ring buffer straight from its mmap, as the kernel lays it out: a consumer page
- * (rw), then the producer page and the data area mapped twice back to back (ro), so a record
- * that wraps is still contiguous. Bounded: each drain reads the producer position once.
+ * Reads a BPF ring buffer straight from its mmap: a consumer page (rw), then the producer page
+ * and the data area (ro). The kernel lets the data area be mapped twice back to back so a
+ * record that wraps is contiguous (what libbpf does), but every page of a mapping of a ring is
+ * resident and counted in RSS: twice over for a double mapping. So it is mapped once, and the
+ * rare record that wraps is copied into a scratch buffer. Bounded: each drain reads the
+ * producer position once.
  */
 
 import { errno, LIBC, libc } from "../../ffi/libc.ts";
@@ -34,7 +37,12 @@ export class RingReader {
   readonly #prodPos: BigUint64Array;
   readonly #hdr: Int32Array;
   readonly #view: DataView;
+  readonly #data: Uint8Array;
+  /** a wrapping record is reassembled here; records are far smaller than a page */
+  readonly #scratch = new Uint8Array(4096);
+  readonly #scratchView = new DataView(this.#scratch.buffer);
   #cons: number;
+  #wrappedRecords = 0;
 
   /** Maps the ring of `fd` whose data area is `size` bytes (a power of two). */
   constructor(fd: number, size: number) {
@@ -43,18 +51,24 @@ export class RingReader {
     this.#mask = size - 1;
     this.#consPtr = map(this.#page, LIBC.PROT_READ | LIBC.PROT_WRITE, fd, 0, "consumer page");
     try {
-      this.#prodPtr = map(this.#page + 2 * size, LIBC.PROT_READ, fd, this.#page, "data pages");
+      this.#prodPtr = map(this.#page + size, LIBC.PROT_READ, fd, this.#page, "data pages");
     } catch (e) {
       this.close();
       throw e;
     }
     const cons = Deno.UnsafePointerView.getArrayBuffer(this.#consPtr, this.#page);
-    const prod = Deno.UnsafePointerView.getArrayBuffer(this.#prodPtr, this.#page + 2 * size);
+    const prod = Deno.UnsafePointerView.getArrayBuffer(this.#prodPtr, this.#page + size);
     this.#consPos = new BigUint64Array(cons, 0, 1);
     this.#prodPos = new BigUint64Array(prod, 0, 1);
     this.#hdr = new Int32Array(prod);
     this.#view = new DataView(prod);
+    this.#data = new Uint8Array(prod, this.#page, size);
     this.#cons = Number(Atomics.load(this.#consPos, 0));
+  }
+
+  /** Records that ran past the end of the data area and were reassembled. */
+  get wrappedRecords(): number {
+    return this.#wrappedRecords;
   }
 
   /** Bytes written by the producer and not yet consumed. */
@@ -76,16 +90,19 @@ export class RingReader {
     let n = 0;
     try {
       while (cons < prod && n < maxRecords) {
-        const off = base + idx;
-        const hdr = Atomics.load(this.#hdr, off >> 2);
+        // 8-byte aligned in a power-of-two area: a header never wraps, a record can
+        const hdr = Atomics.load(this.#hdr, (base + idx) >> 2);
         // Still being written: it and everything after it wait for the next drain.
         if (hdr & BUSY_BIT) break;
-        const step = ((hdr & ~DISCARD_BIT) + HDR_SIZE + 7) & ~7;
+        const len = hdr & ~(BUSY_BIT | DISCARD_BIT);
+        const step = (len + HDR_SIZE + 7) & ~7;
+        const at = (idx + HDR_SIZE) & this.#mask;
         cons += step;
         idx = (idx + step) & this.#mask;
         if ((hdr & DISCARD_BIT) === 0) {
           n++;
-          onRecord(this.#view, off + HDR_SIZE);
+          if (at + len <= this.#size) onRecord(this.#view, base + at);
+          else onRecord(this.#scratchView, this.#wrapped(at, len));
         }
       }
     } finally {
@@ -95,10 +112,20 @@ export class RingReader {
     return n;
   }
 
+  /** Copies the record at `at` that runs past the end of the area into the scratch buffer. */
+  #wrapped(at: number, len: number): number {
+    this.#wrappedRecords++;
+    if (len > this.#scratch.length) throw new RangeError(`ring record of ${len} bytes`);
+    const head = this.#size - at;
+    this.#scratch.set(this.#data.subarray(at, this.#size), 0);
+    this.#scratch.set(this.#data.subarray(0, len - head), head);
+    return 0;
+  }
+
   /** Unmaps the ring; idempotent. */
   close(): void {
     if (this.#prodPtr !== null) {
-      libc().munmap(this.#prodPtr, BigInt(this.#page + 2 * this.#size));
+      libc().munmap(this.#prodPtr, BigInt(this.#page + this.#size));
       this.#prodPtr = null;
     }
     if (this.#consPtr !== null) {

@@ -59,6 +59,8 @@ Deno.test("a 4 KiB ring wraps many times, records stay whole, and lost charges s
         `lost ${lost}, carried ${carried}; child recorded ${childNs} of ${kernelNs} ns`,
     );
     assert.ok(records * (RECORD_SIZE + 8) > 10 * ringBytes, "the ring did not wrap 10 times");
+    // 120-byte steps in a 4 KiB area: most laps end with a record split across the end
+    assert.ok(s.ringInfo().wrappedRecords > 5, `${s.ringInfo().wrappedRecords} records wrapped`);
     assert.ok(lost > 0n, "no reserve failed: the test did not overload the ring");
     assert.ok(carried > 0, "no record was marked carried");
     // Although most reserves failed, every ns the scheduler charged the child since it was
@@ -69,5 +71,24 @@ Deno.test("a 4 KiB ring wraps many times, records stay whole, and lost charges s
     await stop(child);
     s.close();
     await removeCgroup(cg);
+  }
+});
+
+Deno.test("the ring's data area is resident once, not twice (RSS)", () => {
+  const ringBytes = 16 << 20;
+  const s = Sampler.open({ ringBytes });
+  try {
+    // every page of a ring mapping is resident from mmap on: its RSS is what it maps
+    let rssKiB = 0;
+    let inMap = false;
+    for (const line of Deno.readTextFileSync("/proc/self/smaps").split("\n")) {
+      if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inMap = line.includes("bpf-map");
+      else if (inMap && line.startsWith("Rss:")) rssKiB += Number(line.split(/\s+/)[1]);
+    }
+    console.log(`ring of ${ringBytes >> 20} MiB: ${(rssKiB / 1024).toFixed(1)} MiB resident`);
+    assert.ok(rssKiB * 1024 >= ringBytes, `only ${rssKiB} KiB of ring mappings resident`);
+    assert.ok(rssKiB * 1024 < 1.1 * ringBytes, `${rssKiB} KiB resident for a ${ringBytes} B ring`);
+  } finally {
+    s.close();
   }
 });
