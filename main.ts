@@ -32,6 +32,15 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
     throw new UsageError("interval", "--interval must be between 100us and 10s");
   }
   const counters = parseCounters(o.counters);
+  const ringBytes = o.ringSize === undefined || o.ringSize === "auto"
+    ? undefined
+    : parseBytes("ring-size", String(o.ringSize));
+  if (
+    ringBytes !== undefined &&
+    (ringBytes < 4096 || ringBytes > 2 ** 30 || (ringBytes & (ringBytes - 1)) !== 0)
+  ) {
+    throw new UsageError("ring-size", "--ring-size must be a power of two from 4KiB to 1GiB");
+  }
   const top = parseCount("top", o.top ?? 20, 0);
   const by = parseBy(String(o.by ?? "process"));
   const rotateBytes = parseBytes("rotate-size", (o.rotateSize as string) ?? "256MiB");
@@ -71,6 +80,7 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       durationMs: durationNs === undefined ? undefined : Number(durationNs / 1_000_000n),
       intervalNs,
       counters,
+      ringBytes,
       nriSocket: o.nri === false ? null : String(o.nriSocket ?? DEFAULT_NRI_SOCKET),
       nriIndex: String(o.nriIndex ?? "10"),
       node: String(o.node ?? Deno.hostname()),
@@ -132,6 +142,12 @@ export function buildCli(): ReturnType<typeof cac> {
     .option(
       "--counters <list>",
       "Counters to open: cycles,instructions,llc_misses,page_faults,context_switches",
+    )
+    .option(
+      "--ring-size <bytes>",
+      "Ring buffer size, a power of two (default: auto, 0.2 s of the record rate measured at " +
+        "start, 4MiB-64MiB)",
+      { default: "auto" },
     )
     .option("--nri-socket <path>", "The runtime's NRI socket", { default: DEFAULT_NRI_SOCKET })
     .option("--nri-index <nn>", "Two-digit NRI plugin index (orders plugins in the runtime)", {

@@ -21,14 +21,19 @@ import { type ClosedFileInfo, type OutputRow, ParquetSink } from "../output/mod.
 import {
   type CounterSource,
   measureMonoToWallOffsetNs,
+  measureRecordRate,
   monoNowNs,
   raiseDrainPriority,
+  RING_RECORD_BYTES,
+  ringBytesFor,
   Sampler,
 } from "../sampler/mod.ts";
+import { onlineCpus } from "../sampler/cpus.ts";
 import { agentHealthChecks, outputBytes } from "./health.ts";
 import { type JoinCoverage, SlotJoiner } from "./join.ts";
 import { RunTotals } from "./run_totals.ts";
 import { StartupGate } from "./startup_gate.ts";
+import { RingWatch } from "./ring_watch.ts";
 import type { Uploader } from "../upload/uploader.ts";
 import { PodSeries } from "../metrics/mod.ts";
 import { VERSION } from "../version.ts";
@@ -43,6 +48,8 @@ export interface CollectOptions {
   intervalNs?: bigint;
   /** Counters to open (default all). */
   counters?: string[];
+  /** Ring buffer bytes, a power of two (default: ringBytesFor the rate measured at start). */
+  ringBytes?: number;
   /** NRI socket; null disables the plugin. */
   nriSocket: string | null;
   /** Two-digit NRI plugin index (default "10"). */
@@ -55,7 +62,10 @@ export interface CollectOptions {
   /** Retention of complete files: bytes and age kept (default: no limit). */
   retainBytes?: number;
   retainAgeMs?: number;
-  /** How often the ring buffer is drained (default 50 ms). */
+  /**
+   * Longest wait between drains (default DEFAULT_DRAIN_WAIT_MS). The kernel wakes the drain
+   * sooner whenever a quarter of the ring fills, so this only paces a quiet node.
+   */
   drainIntervalMs?: number;
   /** Use OCI bundles and cgroup paths for cgroups NRI does not know (default true). */
   fallbacks?: boolean;
@@ -95,6 +105,13 @@ export interface CollectOptions {
  * lost 93% and took 31 s.
  */
 export const MIN_INTERVAL_NS = 100_000n;
+
+/**
+ * Longest wait between drains when the ring fills slowly. Each wake-up of the Deno runtime
+ * costs CPU whether or not records wait (measured: 20 wake-ups/s were most of the idle
+ * floor, BENCHMARKS.md), and a busy node wakes the drain by fill level long before this.
+ */
+export const DEFAULT_DRAIN_WAIT_MS = 1000;
 
 /** Most completed files listed in a CollectResult (an agent closes ~144 a day). */
 export const MAX_LISTED_FILES = 10_000;
@@ -153,8 +170,13 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   // files left by an earlier run are queued before this run adds its own
   await opts.upload?.start();
   const offset = measureMonoToWallOffsetNs();
+  // The ring holds RING_HOLD_S of what this node produces now (lib/sampler/ring_size.ts).
+  const measuredRate = opts.ringBytes === undefined
+    ? await measureRecordRate(onlineCpus().length, intervalNs)
+    : null;
+  const ringBytes = opts.ringBytes ?? ringBytesFor(measuredRate!);
   // The sampler first: without it (no root, no BTF, no libbpf) nothing else should start.
-  const sampler = Sampler.open({ intervalNs, counters: opts.counters });
+  const sampler = Sampler.open({ intervalNs, counters: opts.counters, ringBytes });
   const counters = sampler.counterSources;
   const cpus = sampler.cpus.length;
   const stop = new AbortController();
@@ -245,6 +267,12 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     log.info("counters", { counters: describeCounters(counters) });
     // The drain must not lose the CPU to a saturated node (lib/sampler/priority.ts).
     log.info("drain priority", { ...raiseDrainPriority() });
+    log.info("ring buffer", {
+      bytes: ringBytes,
+      sizedFrom: measuredRate === null ? "--ring-size" : "measured record rate",
+      recordsPerS: measuredRate,
+      holdsS: Number((ringBytes / RING_RECORD_BYTES / Math.max(measuredRate ?? 1, 1)).toFixed(3)),
+    });
     if (missingHw.length) {
       log.warn("hardware counters unavailable: their columns are NULL in the output", {
         counters: missingHw.map((c) => c.name).join(","),
@@ -357,6 +385,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       onRows: (rows: SlotRow[]) => held.push(rows),
     });
     add = a.add.bind(a);
+    const ringWatch = new RingWatch(() => sampler.stats().lost, () => a.stats().records, ringBytes);
 
     void outputBytes(opts.outputDir).then((n) => (bytesOnDisk = n));
     const statsEvery = opts.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
@@ -369,7 +398,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       }, statsEvery);
     }
     if (opts.listen !== undefined) {
-      const drainIntervalMs = opts.drainIntervalMs ?? 50;
+      const drainIntervalMs = opts.drainIntervalMs ?? DEFAULT_DRAIN_WAIT_MS;
       server = new AgentHttpServer({
         address: opts.listen,
         ...agentHealthChecks({
@@ -398,11 +427,15 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     });
     const deadline = opts.durationMs === undefined ? Infinity : started + opts.durationMs;
     while (!stop.signal.aborted && performance.now() < deadline) {
-      const wait = Math.min(opts.drainIntervalMs ?? 50, deadline - performance.now());
+      const wait = Math.min(
+        opts.drainIntervalMs ?? DEFAULT_DRAIN_WAIT_MS,
+        deadline - performance.now(),
+      );
       // Woken early when the ring fills past its wake level (fill level, not every record).
       await sampler.waitForData(Math.max(wait, 0), stop.signal);
       drainOnce(a);
       held.check();
+      ringWatch.check();
       // the writer counts and logs its failures (throttled); readiness wants the last one's time
       const failures = out.stats().writeErrors;
       if (failures > writeFailuresSeen) {

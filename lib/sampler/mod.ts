@@ -31,3 +31,11 @@ export type { CounterDef, CounterField, CounterValues } from "./counter_table.ts
 export type { RecordCallback } from "./ring_reader.ts";
 export { type DrainPriority, raiseDrainPriority } from "./priority.ts";
 export { measureMonoToWallOffsetNs, monoNowNs, wallNowNs } from "./clock.ts";
+export {
+  MAX_RING_BYTES,
+  measureRecordRate,
+  MIN_RING_BYTES,
+  RING_HOLD_S,
+  RING_RECORD_BYTES,
+  ringBytesFor,
+} from "./ring_size.ts";
