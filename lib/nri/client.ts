@@ -30,7 +30,7 @@ export interface NriPluginStartOptions {
   /** First reconnect delay in ms (default 100), doubled up to `maxBackoffMs` (default 5000). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
-  /** How often removed entries past their grace are swept, ms (default 1000). */
+  /** How often removed entries past their grace are swept, ms (default: half the grace, 1–5 s). */
   sweepIntervalMs?: number;
   /** Bound on a received mux frame payload (default 16 MiB). */
   maxFrame?: number;
@@ -151,7 +151,12 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
     },
   });
 
-  const sweepTimer = setInterval(() => store.sweep(), opts.sweepIntervalMs ?? 1000);
+  // Removed containers outlive their grace period by at most half of it (5 s by default): a
+  // sweep is a wake-up of the whole runtime, which is most of what an idle agent costs.
+  const sweepTimer = setInterval(
+    () => store.sweep(),
+    opts.sweepIntervalMs ?? Math.min(5000, Math.max(1000, store.gracePeriodMs / 2)),
+  );
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {

@@ -425,7 +425,14 @@ export class ParquetFileWriter {
 }
 
 function emptyCoverage(): Coverage {
-  return { rows: 0, knownCpuNs: 0, unknownCpuNs: 0, knownCycles: 0, unknownCycles: 0 };
+  return {
+    rows: 0,
+    knownCpuNs: 0,
+    unknownCpuNs: 0,
+    knownCycles: 0,
+    unknownCycles: 0,
+    rowsCarried: 0,
+  };
 }
 
 function closeQuietly(f: Deno.FsFile): void {

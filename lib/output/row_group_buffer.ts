@@ -21,6 +21,7 @@ const MONO = rowColumnIndex("mono_ns");
 const META_SOURCE = rowColumnIndex("meta_source");
 const CPU_NS = rowColumnIndex("cpu_ns");
 const CYCLES = rowColumnIndex("cycles");
+const CARRIED = rowColumnIndex("carried");
 
 // One buffered column; INT64 values are held as words when the rows carry bigints (exact
 // u64/i64), else as numbers with NaN for NULL.
@@ -123,7 +124,7 @@ export class RowGroupBuffer {
     this.#node.push(i, this.#nodeName);
     this.#length = i + 1;
     const cycles = CYCLES < 0 ? null : row.cycles;
-    addCoverage(coverage, row.metaSource === null, row.cpuNs, cycles ?? 0);
+    addCoverage(coverage, row.metaSource === null, row.cpuNs, cycles ?? 0, row.carried);
   }
 
   /**
@@ -163,9 +164,16 @@ export class RowGroupBuffer {
     const meta = META_SOURCE < 0 ? null : batch.columns[META_SOURCE] as { idx: Int32Array };
     const cpu = CPU_NS < 0 ? null : batch.columns[CPU_NS] as { data: Float64Array };
     const cyc = CYCLES < 0 ? null : batch.columns[CYCLES] as { data: Float64Array };
+    const car = CARRIED < 0 ? null : batch.columns[CARRIED] as { data: Uint8Array };
     for (let i = from; i < from + count; i++) {
       const c = cyc ? cyc.data[i] : 0;
-      addCoverage(coverage, meta ? meta.idx[i] < 0 : true, cpu ? cpu.data[i] : 0, c === c ? c : 0);
+      addCoverage(
+        coverage,
+        meta ? meta.idx[i] < 0 : true,
+        cpu ? cpu.data[i] : 0,
+        c === c ? c : 0,
+        car !== null && car.data[i] !== 0,
+      );
     }
   }
 
@@ -249,8 +257,15 @@ export class RowGroupBuffer {
   }
 }
 
-function addCoverage(cov: Coverage, unknown: boolean, cpuNs: number, cycles: number): void {
+function addCoverage(
+  cov: Coverage,
+  unknown: boolean,
+  cpuNs: number,
+  cycles: number,
+  carried: boolean,
+): void {
   cov.rows++;
+  if (carried) cov.rowsCarried = (cov.rowsCarried ?? 0) + 1;
   if (unknown) {
     cov.unknownCpuNs += cpuNs;
     cov.unknownCycles += cycles;

@@ -94,7 +94,7 @@ export interface Coverage {
   /** cycles of rows with and without pod metadata (0 where cycles are not counted) */
   knownCycles: number;
   unknownCycles: number;
-  /** rows whose records absorbed stretches lost to a full ring (`carried`) */
+  /** rows whose records absorbed charges a full ring could not take (`carried`) */
   rowsCarried?: number;
 }
 

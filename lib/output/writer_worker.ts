@@ -99,7 +99,10 @@ port.onmessage = (e) => {
           rowsSalvaged: writer.rowsSalvaged,
         });
         const w = writer;
-        ageTimer = setInterval(() => step(() => w.rotateIfDue()), 1000);
+        // Batches rotate a due file too; the timer is for a quiet node. Every wake-up costs
+        // (BENCHMARKS.md, idle floor), so a 10-minute age is checked every 5 s, not every 1 s.
+        const every = Math.min(5000, Math.max(100, m.opts.maxAgeMs / 4));
+        ageTimer = setInterval(() => step(() => w.rotateIfDue()), every);
       } catch (err) {
         const option = err instanceof OutputConfigError ? err.option : "dir";
         port.postMessage({ type: "init-error", option, message: (err as Error).message });
