@@ -263,17 +263,18 @@ int on_tick(struct bpf_perf_event_data *ctx)
 
 	if (!st || t->pid == 0)
 		return 0;
-	now = bpf_ktime_get_ns();
 	if (st->cur_pid != t->pid || !st->ts_base) {
 		/* First sight of this run (just attached): bases only, counters included. */
-		start_run(st, t, now, false);
+		start_run(st, t, bpf_ktime_get_ns(), false);
 		if (!st->held)
 			read_counters(st, NULL);
 		return 0;
 	}
+	/* With HZ under 1000 most ticks find nothing charged since the last: no helper call then. */
 	sum = t->se.sum_exec_runtime;
 	if (sum == st->sum_base)
 		return 0;
+	now = bpf_ktime_get_ns();
 	end = st->ts_base + (sum - st->sum_base);
 	if (end > now)
 		end = now;
