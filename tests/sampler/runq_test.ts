@@ -28,26 +28,36 @@ Deno.test("four busy loops on one CPU: each is charged its schedstat run-queue w
     const pids = new Set(kids.map((k) => k.pid));
     const sampled = new Map<number, number>(kids.map((k) => [k.pid, 0]));
     const waits = new Map<number, number>(kids.map((k) => [k.pid, 0]));
-    let mono0 = 0n, mono1 = 2n ** 63n;
+    // Each process's window starts and ends right where its schedstat is read: a wait can be
+    // hundreds of ms, and one ending between the read and the window's edge counts on one
+    // side only.
+    const mono0 = new Map<number, bigint>(), mono1 = new Map<number, bigint>();
     const take = (v: DataView, off: number) => {
       const r = decodeRecord(v, off);
       // schedstat adds a wait when it ends; so does the record, at its run's start
       const waitEnd = r.tsNs - r.spanNs;
-      if (!pids.has(r.tgid) || waitEnd <= mono0 || waitEnd > mono1) return;
+      if (!pids.has(r.tgid)) return;
+      if (
+        waitEnd <= (mono0.get(r.tgid) ?? 2n ** 63n) || waitEnd > (mono1.get(r.tgid) ?? 2n ** 63n)
+      ) return;
       sampled.set(r.tgid, sampled.get(r.tgid)! + Number(r.runqNs));
       if (r.waited) waits.set(r.tgid, waits.get(r.tgid)! + 1);
       assert.equal(r.cgroupId, cgs[kids.findIndex((k) => k.pid === r.tgid) % 2].id);
     };
     s.drain(() => {});
-    mono0 = monoNowNs();
-    const k0 = kids.map((k) => runqNs(k.pid));
+    const k0 = kids.map((k) => {
+      mono0.set(k.pid, monoNowNs());
+      return runqNs(k.pid);
+    });
     const end = performance.now() + 4000;
     while (performance.now() < end) {
       await sleep(50);
       s.drain(take);
     }
-    const k1 = kids.map((k) => runqNs(k.pid));
-    mono1 = monoNowNs();
+    const k1 = kids.map((k) => {
+      mono1.set(k.pid, monoNowNs());
+      return runqNs(k.pid);
+    });
     await sleep(30);
     s.drain(take);
     kids.forEach((k, i) => {
@@ -62,8 +72,12 @@ Deno.test("four busy loops on one CPU: each is charged its schedstat run-queue w
       );
       assert.ok(kernel > 5e8, `pid ${k.pid} waited only ${kernel} ns in 4 s`);
       assert.ok(Math.abs(err) < 0.05, `pid ${k.pid}: sampled ${got} vs schedstat ${kernel} ns`);
-      assert.ok(waits.get(k.pid)! > 10, `pid ${k.pid}: only ${waits.get(k.pid)} waits`);
+      // how often each one waits is the scheduler's choice (EEVDF has given one of four a
+      // handful of long waits in 4 s): each waited, and together they waited often
+      assert.ok(waits.get(k.pid)! > 0, `pid ${k.pid}: no wait recorded`);
     });
+    const allWaits = [...waits.values()].reduce((a, b) => a + b, 0);
+    assert.ok(allWaits > 40, `${allWaits} waits recorded in all`);
   } finally {
     for (const k of kids) await stop(k);
     s.close();
