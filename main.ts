@@ -145,8 +145,8 @@ export function buildCli(): ReturnType<typeof cac> {
     )
     .option(
       "--ring-size <bytes>",
-      "Ring buffer size, a power of two (default: auto, 0.2 s of the record rate measured at " +
-        "start, 4MiB-64MiB)",
+      "Ring buffer size, a power of two; auto holds 0.2 s of the record rate measured at " +
+        "start (4MiB-64MiB)",
       { default: "auto" },
     )
     .option("--nri-socket <path>", "The runtime's NRI socket", { default: DEFAULT_NRI_SOCKET })

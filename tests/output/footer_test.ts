@@ -56,6 +56,7 @@ Deno.test("a file closed without rows is a valid empty Parquet file", async () =
       unknown_cpu_ns: 0,
       known_cycles: 0,
       unknown_cycles: 0,
+      rows_carried: 0,
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -91,7 +91,11 @@ Deno.test("edge values round-trip exactly: u64 ≥ 2^63, NULL vs 0, ns timestamp
 });
 
 Deno.test("file metadata carries config, counters and coverage computed from the rows", async () => {
-  const rows = Array.from({ length: 10 }, (_, i) => ({ ...row(i), cycles: 10 * i }));
+  // every third row absorbed charges a full ring could not take
+  const rows = Array.from(
+    { length: 10 },
+    (_, i) => ({ ...row(i), cycles: 10 * i, carried: i % 3 === 0 }),
+  );
   const { path, dir, info } = await writeFile(rows);
   try {
     const kv = Object.fromEntries(
@@ -113,6 +117,7 @@ Deno.test("file metadata carries config, counters and coverage computed from the
       unknown_cpu_ns: 5020,
       known_cycles: 250,
       unknown_cycles: 200,
+      rows_carried: 4,
     };
     assert.deepEqual(JSON.parse(kv["podperf.coverage"] as string), coverage);
     assert.deepEqual(info.coverage, {
@@ -121,6 +126,7 @@ Deno.test("file metadata carries config, counters and coverage computed from the
       unknownCpuNs: 5020,
       knownCycles: 250,
       unknownCycles: 200,
+      rowsCarried: 4,
     });
     const [{ created_by }] = await queryParquet(
       `SELECT created_by FROM parquet_file_metadata('${path}')`,
