@@ -71,7 +71,7 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
   [
     "overhead",
     "Overhead at 1 ms vs perf stat / perf record (CPU % of one CPU; median of runs, spread)",
-    () => benchOverhead(quick ? { reps: 1, windowS: 4 } : {}),
+    () => benchOverhead(quick ? { reps: 1, windowS: 8 } : {}),
   ],
   [
     "growth",

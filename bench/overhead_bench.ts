@@ -5,17 +5,22 @@
  * kernel-side cost of its BPF programs from bpf_stats (run_time_ns / run_cnt).
  */
 import { busy, cPingPong, forks, idle, type Load, pingPong, schedPipe } from "./loads.ts";
+import { detectCgroup2Mount } from "../lib/metadata/cgroup_dir.ts";
 
 const CLK_TCK = 100;
+const CGROUP2 = detectCgroup2Mount() ?? "/sys/fs/cgroup/unified";
+
+/**
+ * CPU seconds charged to a cgroup (cpu.stat usage_usec): ns-exact, every thread of the tool
+ * and its children included, dead ones too. /proc/PID/stat counts in 10 ms ticks, too coarse
+ * for an idle floor of a few tenths of a percent.
+ */
+function cgroupCpuSeconds(dir: string): number {
+  const m = Deno.readTextFileSync(`${dir}/cpu.stat`).match(/^usage_usec (\d+)$/m);
+  return m ? Number(m[1]) / 1e6 : NaN;
+}
 const root = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
-
-/** user+sys seconds of a process (all its threads, dead ones included). */
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
 
 /** Non-idle CPU seconds of the whole node (all CPUs), from /proc/stat. */
 function nodeBusySeconds(): number {
@@ -88,8 +93,11 @@ async function measureTool(
 ): Promise<OverheadSample> {
   const out = await Deno.makeTempDir({ prefix: "podperf-bench-" });
   const args = argv.map((a) => a.replaceAll("{out}", out));
-  const child = new Deno.Command(args[0], {
-    args: args.slice(1),
+  // the tool runs in its own cgroup from its first instruction, so all its threads count
+  const cg = `${CGROUP2}/podperf-bench-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  Deno.mkdirSync(cg);
+  const child = new Deno.Command("sh", {
+    args: ["-c", `echo $$ > '${cg}/cgroup.procs' && exec "$@"`, "sh", ...args],
     cwd: root,
     stdin: "null",
     stdout: "null",
@@ -98,12 +106,12 @@ async function measureTool(
   const stderr = new Response(child.stderr).text();
   try {
     await sleep(warmupS * 1000);
-    const c0 = cpuSeconds(child.pid);
+    const c0 = cgroupCpuSeconds(cg);
     const n0 = nodeBusySeconds();
     const b0 = tool === "podperf" ? await bpfProgStats(child.pid) : null;
     const t0 = performance.now();
     await sleep(windowS * 1000);
-    const c1 = cpuSeconds(child.pid);
+    const c1 = cgroupCpuSeconds(cg);
     const n1 = nodeBusySeconds();
     const b1 = tool === "podperf" ? await bpfProgStats(child.pid) : null;
     const wall = (performance.now() - t0) / 1000;
@@ -139,6 +147,14 @@ async function measureTool(
     } catch { /* exited */ }
     await child.status;
     await Deno.remove(out, { recursive: true }).catch(() => {});
+    for (let i = 0; i < 50; i++) {
+      try {
+        Deno.removeSync(cg);
+        break;
+      } catch {
+        await sleep(20); // its last tasks are still leaving
+      }
+    }
   }
 }
 
@@ -194,6 +210,8 @@ export function tools(intervalMs = 1): Record<string, string[]> {
       "{out}/stat.txt",
     ],
     "perf record": ["perf", "record", "-a", "-F", "1000", "-g", "-o", "{out}/perf.data"],
+    // reference for the idle floor: the runtime alone waking once a second, doing nothing
+    "deno, 1 Hz timer": [deno, "eval", "setInterval(() => {}, 1000)"],
   };
 }
 
@@ -215,8 +233,11 @@ export async function benchOverhead(
   const rows: Record<string, unknown>[] = [];
   try {
     const loads = [idle, () => busy(2), pingPong, () => cPingPong(1, 50), schedPipe];
+    const cpus = navigator.hardwareConcurrency;
     for (const makeLoad of loads) {
+      const ofLoad: Record<string, unknown>[] = [];
       for (const [tool, argv] of Object.entries(tools())) {
+        if (tool.startsWith("deno,") && makeLoad !== idle) continue;
         const samples: OverheadSample[] = [];
         for (let r = 0; r < reps; r++) {
           const load = makeLoad();
@@ -226,8 +247,19 @@ export async function benchOverhead(
             await load.stop();
           }
         }
-        rows.push(summarize(samples));
+        ofLoad.push(summarize(samples));
       }
+      // What each tool costs the node: its own CPU plus its BPF programs for podperf; for
+      // all, the node's extra busy time over the same load with no tool (where perf record's
+      // sampling interrupts show, charged to the interrupted tasks), both in % of all CPUs.
+      const base = ofLoad.find((r) => r.tool === "(no tool)")?.["node busy %"] as number;
+      for (const r of ofLoad) {
+        if (r.tool === "(no tool)") continue;
+        const own = (r["cpu % (median)"] as number) + ((r["bpf cpu %"] as number | null) ?? 0);
+        r["share of node %"] = round(own / cpus);
+        r["node busy Δ % of node"] = round(((r["node busy %"] as number) - base) / cpus);
+      }
+      rows.push(...ofLoad);
     }
   } finally {
     await restore();
