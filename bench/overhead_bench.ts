@@ -87,10 +87,12 @@ export interface OverheadSample {
 async function measureTool(
   tool: string,
   argv: string[],
-  load: Load,
+  load: Load | (() => Load),
   windowS: number,
   warmupS: number,
 ): Promise<OverheadSample> {
+  // a load given as a function starts once the tool runs: the agent is there before the storm
+  let started: Load | null = null;
   const out = await Deno.makeTempDir({ prefix: "podperf-bench-" });
   const args = argv.map((a) => a.replaceAll("{out}", out));
   // the tool runs in its own cgroup from its first instruction, so all its threads count
@@ -105,6 +107,10 @@ async function measureTool(
   }).spawn();
   const stderr = new Response(child.stderr).text();
   try {
+    if (typeof load === "function") {
+      await sleep(3000);
+      started = load();
+    }
     await sleep(warmupS * 1000);
     const c0 = cgroupCpuSeconds(cg);
     const n0 = nodeBusySeconds();
@@ -126,7 +132,7 @@ async function measureTool(
     const bpfRuns = b0 && b1 ? b1.runCnt - b0.runCnt : null;
     return {
       tool,
-      load: load.name,
+      load: (started ?? load as Load).name,
       toolCpuPct: round(100 * (c1 - c0) / wall),
       nodeBusyPct: round(100 * (n1 - n0) / wall),
       bpfCpuPct: bpfNs === null ? null : round(100 * bpfNs / 1e9 / wall),
@@ -146,6 +152,7 @@ async function measureTool(
       child.kill("SIGKILL");
     } catch { /* exited */ }
     await child.status;
+    await started?.stop();
     await Deno.remove(out, { recursive: true }).catch(() => {});
     for (let i = 0; i < 50; i++) {
       try {
@@ -337,16 +344,17 @@ export async function benchSaturation(
   const rows: Record<string, unknown>[] = [];
   try {
     for (const n of opts.tasks ?? [2, 8, 32, 64]) {
-      const load = cPingPong(n / 2, 0);
-      // the collector starts at normal priority: among 64 runnable tasks it needs a while
-      // before it can raise its own
-      const warmupS = opts.warmupS ?? 3 + Math.ceil(n / 3);
-      try {
-        const s = await measureTool("podperf", tools().podperf, load, windowS, warmupS);
-        rows.push({ "runnable tasks": n, ...summarize([s]) });
-      } finally {
-        await load.stop();
-      }
+      // The agent runs before the load starts, as a DaemonSet does; lost and RSS cover the
+      // whole run, the storm's onset included. (Started into a saturated node, the runtime
+      // itself loads at normal priority and can take longer than any warm-up.)
+      const s = await measureTool(
+        "podperf",
+        tools().podperf,
+        () => cPingPong(n / 2, 0),
+        windowS,
+        opts.warmupS ?? 3,
+      );
+      rows.push({ "runnable tasks": n, ...summarize([s]) });
     }
   } finally {
     await restore();

@@ -166,6 +166,9 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   }
   // Before anything is opened: outside the host's pid namespace every pid would be wrong.
   assertHostPidNamespace();
+  // First: on a saturated node the rest of the start-up (and every thread started from here,
+  // which inherits the policy) would otherwise wait behind every runnable task.
+  const priority = raiseDrainPriority();
   await Deno.mkdir(opts.outputDir, { recursive: true });
   // files left by an earlier run are queued before this run adds its own
   await opts.upload?.start();
@@ -266,7 +269,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     const missingHw = counters.filter((c) => HW.has(c.name) && c.source !== "hardware");
     log.info("counters", { counters: describeCounters(counters) });
     // The drain must not lose the CPU to a saturated node (lib/sampler/priority.ts).
-    log.info("drain priority", { ...raiseDrainPriority() });
+    log.info("drain priority", { ...priority });
     log.info("ring buffer", {
       bytes: ringBytes,
       sizedFrom: measuredRate === null ? "--ring-size" : "measured record rate",
