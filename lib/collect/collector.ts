@@ -275,7 +275,9 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       bytes: ringBytes,
       sizedFrom: measuredRate === null ? "--ring-size" : "measured record rate",
       recordsPerS: measuredRate,
-      holdsS: Number((ringBytes / RING_RECORD_BYTES / Math.max(measuredRate ?? 1, 1)).toFixed(3)),
+      holdsS: measuredRate
+        ? Number((ringBytes / RING_RECORD_BYTES / measuredRate).toFixed(3))
+        : null,
     });
     if (missingHw.length) {
       log.warn("hardware counters unavailable: their columns are NULL in the output", {

@@ -15,6 +15,7 @@ export class RingWatch {
   #since = performance.now();
   #recordsSince = 0;
   #warnings = 0;
+  #lastRead = -Infinity;
 
   /** `lost` and `records` read the sampler's and the aggregator's running totals. */
   constructor(lost: () => bigint, records: () => number, ringBytes: number, periodMs = 60_000) {
@@ -29,9 +30,14 @@ export class RingWatch {
     return this.#warnings;
   }
 
-  /** Cheap when nothing is due: one map read once the period has passed. */
+  /**
+   * Called on every drain; reads the lost count (a map read per CPU set) at most once a second,
+   * and after a warning not before the period has passed.
+   */
   check(now = performance.now()): void {
+    if (now - this.#lastRead < 1000) return;
     if (this.#warnings > 0 && now - this.#since < this.#periodMs) return;
+    this.#lastRead = now;
     const lost = this.#lost();
     if (lost <= this.#lostSeen) return;
     const records = this.#records();

@@ -22,6 +22,7 @@ import { groupRecord, headerRecord } from "./sidecar.ts";
 import { log } from "../log.ts";
 import {
   type Coverage,
+  emptyCoverage,
   type FileConfig,
   fileMetadata,
   type OutputRow,
@@ -422,17 +423,6 @@ export class ParquetFileWriter {
     e.completed = completed;
     return e;
   }
-}
-
-function emptyCoverage(): Coverage {
-  return {
-    rows: 0,
-    knownCpuNs: 0,
-    unknownCpuNs: 0,
-    knownCycles: 0,
-    unknownCycles: 0,
-    rowsCarried: 0,
-  };
 }
 
 function closeQuietly(f: Deno.FsFile): void {

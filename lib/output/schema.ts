@@ -98,6 +98,18 @@ export interface Coverage {
   rowsCarried?: number;
 }
 
+/** A file's coverage before its first row; the writer counts carried rows, so it is set. */
+export function emptyCoverage(): Required<Coverage> {
+  return {
+    rows: 0,
+    knownCpuNs: 0,
+    unknownCpuNs: 0,
+    knownCycles: 0,
+    unknownCycles: 0,
+    rowsCarried: 0,
+  };
+}
+
 const REQUIRED = "REQUIRED" as const;
 const OPTIONAL = "OPTIONAL" as const;
 const STRING = { type: "BYTE_ARRAY", converted_type: "UTF8", logical_type: { type: "STRING" } };

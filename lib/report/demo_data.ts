@@ -14,6 +14,7 @@ import { join } from "node:path";
 import {
   type CounterInfo,
   type Coverage,
+  emptyCoverage,
   type FileConfig,
   fileMetadata,
   PARQUET_SCHEMA,
@@ -263,15 +264,7 @@ export async function writeDemoFiles(opts: DemoOptions): Promise<DemoFiles> {
   await Deno.mkdir(opts.dir, { recursive: true });
   for (let f0 = 0; f0 < slots; f0 += slotsPerFile) {
     const cols = new SchemaColumns({ schedulerColumns: opts.schedulerColumns });
-    const cov = {
-      rows: 0,
-      knownCpuNs: 0,
-      unknownCpuNs: 0,
-      knownCycles: 0,
-      unknownCycles: 0,
-      // the per-file count the sampler adds to podperf.coverage (ignored by older writers)
-      rowsCarried: 0,
-    };
+    const cov = emptyCoverage();
     for (let s = f0; s < Math.min(slots, f0 + slotsPerFile); s++) {
       const t = Math.floor(s * slotS);
       const mono = monoStart + BigInt(s) * intervalNs;

@@ -122,8 +122,6 @@ export class Sampler {
   readonly counterSources: CounterSource[];
   /** The tick period in ns. */
   readonly intervalNs: bigint;
-  /** Size of the ring buffer's data area. */
-  ringBytes = 0;
   readonly #bpf: Libbpf;
   #obj: Deno.PointerObject | null = null;
   #switchLink: Deno.PointerObject | null = null;
@@ -243,7 +241,6 @@ export class Sampler {
 
     this.#statsMapFd = b.bpf_map__fd(this.#map("stats"));
     this.#ring = new RingReader(b.bpf_map__fd(ringMap), ringBytes);
-    this.ringBytes = ringBytes;
     this.#epollFd = watchReadable(b.bpf_map__fd(ringMap));
     if (opts.runStats) {
       this.#statsFd = b.bpf_enable_stats(BPF.BPF_STATS_RUN_TIME);
@@ -443,7 +440,7 @@ export class Sampler {
 
   /** The ring's data area in bytes and the records read across its end (reassembled). */
   ringInfo(): { bytes: number; wrappedRecords: number } {
-    return { bytes: this.ringBytes, wrappedRecords: this.#ring?.wrappedRecords ?? 0 };
+    return { bytes: this.#ring?.size ?? 0, wrappedRecords: this.#ring?.wrappedRecords ?? 0 };
   }
 
   /** Bytes waiting in the ring buffer. */

@@ -66,6 +66,11 @@ export class RingReader {
     this.#cons = Number(Atomics.load(this.#consPos, 0));
   }
 
+  /** Bytes in the data area. */
+  get size(): number {
+    return this.#size;
+  }
+
   /** Records that ran past the end of the data area and were reassembled. */
   get wrappedRecords(): number {
     return this.#wrappedRecords;
