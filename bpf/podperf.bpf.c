@@ -37,6 +37,7 @@ struct slot_state {
 };
 
 struct cpu_state {
+	struct podperf_pending pending; /* first: userspace reads it (podperf.h) */
 	__u64 ts_base;    /* ktime where the current task's uncharged time begins; 0 = none yet */
 	__u64 sum_base;   /* its se.sum_exec_runtime at ts_base */
 	__u64 delay_base; /* its sched_info.run_delay when last charged */
@@ -62,7 +63,7 @@ struct {
 struct owed {
 	__u64 cpu_ns;
 	__u64 runq_ns;
-	__u32 waited;
+	__u32 waits;
 	__u32 pad;
 };
 
@@ -103,7 +104,7 @@ static __always_inline void stat_add(__u32 key, __u64 n)
  * the record was emitted, so after a reserve failure the delta carries into the next record.
  */
 static __always_inline void read_slot(int i, __u32 cpu, struct cpu_state *st,
-				      struct slot_state *next, struct podperf_record *r)
+				      struct slot_state *next, __u64 *deltas, __u32 *flags)
 {
 	struct bpf_perf_event_value v;
 	struct slot_state *last = &st->slot[i];
@@ -120,7 +121,7 @@ static __always_inline void read_slot(int i, __u32 cpu, struct cpu_state *st,
 	next->enabled = v.enabled;
 	next->running = v.running;
 	/* No baseline yet, or the event was not enabled in the stretch: the delta is unknown. */
-	if (!r || last->enabled == 0)
+	if (!deltas || last->enabled == 0)
 		return;
 	dc = v.counter - last->counter;
 	de = v.enabled - last->enabled;
@@ -129,23 +130,24 @@ static __always_inline void read_slot(int i, __u32 cpu, struct cpu_state *st,
 		return; /* it never ran: NULL, not a measured 0 */
 	if (dr < de) {
 		dc = podperf_scale(dc, de, dr); /* multiplexed: extrapolate like perf does */
-		r->flags |= PODPERF_FLAG_SCALED(i);
+		*flags |= PODPERF_FLAG_SCALED(i);
 	}
-	r->counters[i] = dc;
-	r->flags |= PODPERF_FLAG_VALID(i);
+	deltas[i] = dc;
+	*flags |= PODPERF_FLAG_VALID(i);
 }
 
-/* Closes the counter stretch on this CPU; with r == NULL the deltas are dropped. */
-static __always_inline void read_counters(struct cpu_state *st, struct podperf_record *r)
+/*
+ * Closes the counter stretch on this CPU: the deltas go to deltas[] and their valid and
+ * scaled bits to *flags; with deltas == NULL they are dropped.
+ */
+static __always_inline void read_counters(struct cpu_state *st, __u64 *deltas, __u32 *flags)
 {
 	struct slot_state next[PODPERF_NR_COUNTERS] = {};
 	__u32 cpu = bpf_get_smp_processor_id();
 	int i;
 
-	if (r)
-		r->cpu = cpu;
 	for (i = 0; i < PODPERF_NR_COUNTERS; i++)
-		read_slot(i, cpu, st, &next[i], r);
+		read_slot(i, cpu, st, &next[i], deltas, flags);
 	for (i = 0; i < PODPERF_NR_COUNTERS; i++)
 		st->slot[i] = next[i];
 }
@@ -170,61 +172,165 @@ static __always_inline __u64 wakeup_flags(struct cpu_state *st)
 }
 
 /*
- * Charges `t` (the task running on this CPU) cpu_ns of scheduler time and runq_ns of wait,
- * placed over [ts_base, end]. `o` is t's owed charge (switch-out only, else NULL). Returns
- * false when the ring is full. The idle task and the collector are not recorded, but their
- * counter stretch still ends here (unless the baseline is held for a record to come).
+ * Sends the runs this CPU holds back to the ring, last first; false when the ring is full, with
+ * the entries not sent still held (the next event tries again).
  */
-static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, __u64 end,
-				   __u64 cpu_ns, __u64 runq_ns, __u32 flags, struct owed *o)
+static __always_inline bool flush(struct cpu_state *st)
 {
-	struct podperf_record *r;
-	__u32 pid = t->pid, tgid = t->tgid;
+	struct podperf_pending *p = &st->pending;
+	__u32 n = p->count;
+	int i;
 
-	if (pid == 0 || tgid == cfg.exclude_tgid) {
-		if (pid != 0)
-			stat_add(PODPERF_STAT_SELF_NS, cpu_ns);
-		if (!st->held)
-			read_counters(st, NULL);
-		st->waited = 0;
-		return true;
+	for (i = PODPERF_PENDING - 1; i >= 0; i--) {
+		if (i >= n)
+			continue;
+		if (bpf_ringbuf_output(&records, &p->rec[i], sizeof(p->rec[i]), wakeup_flags(st)))
+			return false;
+		p->count = i;
 	}
-	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
-	if (!r) {
-		stat_add(PODPERF_STAT_LOST, 1);
-		st->held = 1; /* the next record on this CPU takes the counter deltas */
-		return false;
-	}
-	if (st->waited)
-		flags |= PODPERF_FLAG_WAITED;
-	st->waited = 0;
-	if (st->held)
-		flags |= PODPERF_FLAG_CARRIED;
-	st->held = 0;
+	return true;
+}
+
+/* Fills r, a run of t ending at `end`, and closes this CPU's counter stretch into it. */
+static __always_inline void fill(struct cpu_state *st, struct podperf_record *r,
+				 struct task_struct *t, __u64 cg, __u64 end, __u64 cpu_ns,
+				 __u64 runq_ns, __u32 waits, __u32 flags)
+{
 	r->ts_ns = end;
-	r->cgroup_id = bpf_get_current_cgroup_id();
+	r->cgroup_id = cg;
 	r->cpu_ns = cpu_ns;
 	r->runq_ns = runq_ns;
 	r->span_ns = st->ts_base && end > st->ts_base ? end - st->ts_base : 0;
-	if (o && (o->cpu_ns || o->runq_ns || o->waited)) {
-		r->cpu_ns += o->cpu_ns;
-		r->runq_ns += o->runq_ns;
-		if (o->waited)
-			flags |= PODPERF_FLAG_WAITED;
-		flags |= PODPERF_FLAG_CARRIED;
-		o->cpu_ns = 0;
-		o->runq_ns = 0;
-		o->waited = 0;
-	}
-	r->pid = pid;
-	r->tgid = tgid;
+	r->pid = t->pid;
+	r->tgid = t->tgid;
+	r->cpu = bpf_get_smp_processor_id();
+	r->waits = waits;
+	r->runs = 1;
 	r->flags = flags;
 	for (int i = 0; i < PODPERF_NR_COUNTERS; i++)
 		r->counters[i] = 0;
 	/* comm is NUL-padded in the kernel (strscpy_pad), so all 16 bytes are defined. */
 	bpf_probe_read_kernel(r->comm, sizeof(r->comm), t->group_leader->comm);
-	read_counters(st, r);
-	bpf_ringbuf_submit(r, wakeup_flags(st));
+	read_counters(st, r->counters, &r->flags);
+}
+
+/* Adds a run of this CPU's current task to r, a held run of the same process in the same slot. */
+static __always_inline void merge(struct cpu_state *st, struct podperf_record *r, __u64 end,
+				  __u64 cpu_ns, __u64 runq_ns, __u32 waits, __u32 flags)
+{
+	__u64 deltas[PODPERF_NR_COUNTERS] = {};
+	__u32 got = 0, valid;
+	int i;
+
+	read_counters(st, deltas, &got);
+	valid = got & ((1u << PODPERF_NR_COUNTERS) - 1);
+	for (i = 0; i < PODPERF_NR_COUNTERS; i++)
+		r->counters[i] += deltas[i];
+	/* a counter that did not run in one of the runs is unknown for the sum: NULL */
+	r->flags = (r->flags & (valid | ~((1u << PODPERF_NR_COUNTERS) - 1))) | (got & ~valid) |
+		   flags | PODPERF_FLAG_ONE_SLOT;
+	r->span_ns = end - (r->ts_ns - r->span_ns);
+	r->ts_ns = end;
+	r->cpu_ns += cpu_ns;
+	r->runq_ns += runq_ns;
+	r->waits += waits;
+	r->runs++;
+}
+
+/* What a run's record took is no longer owed or pending. */
+static __always_inline void charged(struct cpu_state *st, struct owed *o)
+{
+	st->waited = 0;
+	st->held = 0;
+	if (o) {
+		o->cpu_ns = 0;
+		o->runq_ns = 0;
+		o->waits = 0;
+	}
+}
+
+/*
+ * Charges `t` (the task running on this CPU) cpu_ns of scheduler time and runq_ns of wait,
+ * placed over [ts_base, end]. `o` is t's owed charge (switch-out only, else NULL). Returns
+ * false when the ring is full. The idle task and the collector are not recorded, but their
+ * counter stretch still ends here (unless the baseline is held for a record to come).
+ *
+ * A run that lies, with its wait, inside one slot is held back in st->pending and later runs
+ * of the same process in that slot are added to it; the held runs go out when a run falls
+ * elsewhere, the CPU turns to idle or the collector, or a fifth process runs in the slot.
+ */
+static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, __u64 end,
+				   __u64 cpu_ns, __u64 runq_ns, __u32 flags, struct owed *o)
+{
+	struct podperf_pending *p = &st->pending;
+	struct podperf_record *r;
+	__u32 tgid = t->tgid, waits, n, i;
+	__u64 cg, start, slot = 0;
+	bool one_slot = false;
+
+	if (t->pid == 0 || tgid == cfg.exclude_tgid) {
+		if (t->pid != 0)
+			stat_add(PODPERF_STAT_SELF_NS, cpu_ns);
+		if (!st->held)
+			read_counters(st, NULL, NULL);
+		st->waited = 0;
+		return true;
+	}
+	waits = st->waited;
+	if (st->held)
+		flags |= PODPERF_FLAG_CARRIED;
+	if (o && (o->cpu_ns || o->runq_ns || o->waits)) {
+		cpu_ns += o->cpu_ns;
+		runq_ns += o->runq_ns;
+		waits += o->waits;
+		flags |= PODPERF_FLAG_CARRIED;
+	}
+	cg = bpf_get_current_cgroup_id();
+	/* Carried charges are placed coarsely anyway: they go out on their own. */
+	if (!(flags & PODPERF_FLAG_CARRIED) && cfg.interval_ns) {
+		start = st->ts_base && end > st->ts_base ? st->ts_base : end;
+		slot = start / cfg.interval_ns;
+		one_slot = (start == end || (end - 1) / cfg.interval_ns == slot) &&
+			   (runq_ns == 0 || (runq_ns <= start &&
+					     (start - runq_ns) / cfg.interval_ns == slot));
+	}
+	n = p->count;
+	if (one_slot && n && p->slot == slot) {
+		for (i = 0; i < PODPERF_PENDING; i++) {
+			if (i >= n)
+				break;
+			r = &p->rec[i];
+			if (r->tgid == tgid && r->cgroup_id == cg) {
+				merge(st, r, end, cpu_ns, runq_ns, waits, flags);
+				charged(st, o);
+				return true;
+			}
+		}
+	}
+	if (!(one_slot && n && p->slot == slot && n < PODPERF_PENDING) && !flush(st)) {
+		stat_add(PODPERF_STAT_LOST, 1);
+		st->held = 1; /* the next record on this CPU takes the counter deltas */
+		return false;
+	}
+	if (one_slot) {
+		n = p->count;
+		if (n >= PODPERF_PENDING)
+			return false; /* cannot happen: room was made above */
+		r = &p->rec[n];
+		fill(st, r, t, cg, end, cpu_ns, runq_ns, waits, flags);
+		p->slot = slot;
+		p->count = n + 1;
+	} else {
+		r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+		if (!r) {
+			stat_add(PODPERF_STAT_LOST, 1);
+			st->held = 1;
+			return false;
+		}
+		fill(st, r, t, cg, end, cpu_ns, runq_ns, waits, flags);
+		bpf_ringbuf_submit(r, wakeup_flags(st));
+	}
+	charged(st, o);
 	return true;
 }
 
@@ -267,7 +373,7 @@ int on_tick(struct bpf_perf_event_data *ctx)
 		/* First sight of this run (just attached): bases only, counters included. */
 		start_run(st, t, bpf_ktime_get_ns(), false);
 		if (!st->held)
-			read_counters(st, NULL);
+			read_counters(st, NULL, NULL);
 		return 0;
 	}
 	/* With HZ under 1000 most ticks find nothing charged since the last: no helper call then. */
@@ -314,13 +420,19 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 			if (o) {
 				o->cpu_ns += cpu_ns;
 				o->runq_ns += runq_ns;
-				o->waited |= st->waited;
+				o->waits += st->waited;
 			}
 			st->waited = 0;
 		}
 	} else if (!st->held) {
-		read_counters(st, NULL); /* idle's (or an unknown run's) counter stretch ends */
+		read_counters(st, NULL, NULL); /* idle's (or an unknown run's) counter stretch ends */
 	}
+	/*
+	 * Nothing will be merged while the CPU idles or drains: the held runs go out now, so the
+	 * slot can close on time (a full ring keeps them for the next event).
+	 */
+	if (st->pending.count && (next->pid == 0 || next->tgid == cfg.exclude_tgid))
+		flush(st);
 	start_run(st, next, now, true);
 	return 0;
 }

@@ -16,14 +16,22 @@
 
 /*
  * flags: bit i = counter i valid; bit 8+i = counter i scaled; bit 16 = ended at a switch;
- * bit 17 = absorbed a stretch whose record could not be reserved; bit 18 = the record carries
- * the run-queue wait that preceded its run (runq_ns, possibly 0 ns).
+ * bit 17 = absorbed a stretch whose record could not be reserved; bit 18 = the sum of several
+ * runs that all lay, with their run-queue waits, inside one slot: every value belongs to the
+ * slot holding ts_ns - span_ns (span_ns and runq_ns no longer place anything).
  */
 #define PODPERF_FLAG_VALID(i) (1u << (i))
 #define PODPERF_FLAG_SCALED(i) (1u << (8 + (i)))
 #define PODPERF_FLAG_SWITCH (1u << 16)
 #define PODPERF_FLAG_CARRIED (1u << 17)
-#define PODPERF_FLAG_WAITED (1u << 18)
+#define PODPERF_FLAG_ONE_SLOT (1u << 18)
+
+/*
+ * Runs a CPU holds back to merge per slot (one entry per (tgid, cgroup)): a task switching
+ * with a few others tens of times a millisecond then costs one record per slot each, not one
+ * per switch.
+ */
+#define PODPERF_PENDING 4
 
 /* Slots of the per-CPU stats array read by userspace. */
 enum podperf_stat {
@@ -34,9 +42,11 @@ enum podperf_stat {
 };
 
 /*
- * CPU time the scheduler charged one task on one CPU (cpu_ns, from se.sum_exec_runtime), placed
- * in CLOCK_MONOTONIC time over [ts_ns - span_ns, ts_ns]. runq_ns is the run-queue wait
- * (sched_info.run_delay) that ended where that span begins. 112 bytes, no padding.
+ * CPU time the scheduler charged one process on one CPU (cpu_ns, from se.sum_exec_runtime),
+ * placed in CLOCK_MONOTONIC time over [ts_ns - span_ns, ts_ns]. runq_ns is the run-queue wait
+ * (sched_info.run_delay) that ended where that span begins, over `waits` waits. `runs` is the
+ * number of runs (ended by a switch or a tick) summed here: more than one only with
+ * PODPERF_FLAG_ONE_SLOT. 120 bytes, no padding.
  */
 struct podperf_record {
 	__u64 ts_ns;
@@ -49,7 +59,20 @@ struct podperf_record {
 	__u32 tgid;
 	__u32 cpu;
 	__u32 flags;
+	__u32 waits;
+	__u32 runs;
 	char comm[PODPERF_COMM_LEN]; /* the thread-group leader's name */
+};
+
+/*
+ * The runs a CPU holds back, all in slot `slot` (when count > 0): the first member of its
+ * per-CPU state, so userspace reads what is left in it after detaching.
+ */
+struct podperf_pending {
+	__u64 slot;
+	__u32 count;
+	__u32 pad;
+	struct podperf_record rec[PODPERF_PENDING];
 };
 
 /* Tunables written into .rodata before load (see lib/sampler/loader.ts). */
@@ -58,6 +81,7 @@ struct podperf_config {
 	__u32 counter_mask; /* bit i = counter slot i has perf events installed */
 	__u32 nr_cpus;      /* stride of the counters map: slot i of CPU c is at i * nr_cpus + c */
 	__u32 wake_bytes;   /* wake the drain when this much is waiting (0: on every record) */
+	__u64 interval_ns;  /* slot length: runs inside one slot are merged per process */
 };
 
 /*

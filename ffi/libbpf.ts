@@ -14,6 +14,7 @@ const SYMBOLS = {
   bpf_object__find_program_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
   bpf_map__fd: { parameters: ["pointer"], result: "i32" },
   bpf_map__set_max_entries: { parameters: ["pointer", "u32"], result: "i32" },
+  bpf_map__value_size: { parameters: ["pointer"], result: "u32" },
   bpf_map__initial_value: { parameters: ["pointer", "buffer"], result: "pointer" },
   bpf_program__fd: { parameters: ["pointer"], result: "i32" },
   bpf_program__attach: { parameters: ["pointer"], result: "pointer" },

@@ -3,7 +3,7 @@
  * once every CPU has passed it.
  */
 import { COUNTER_FIELDS, COUNTER_MASK, NR_COUNTERS } from "../sampler/counter_table.ts";
-import { FLAG_CARRIED, FLAG_WAITED, OFF } from "../sampler/record.ts";
+import { FLAG_CARRIED, FLAG_ONE_SLOT, OFF } from "../sampler/record.ts";
 import { CommCache } from "./comm_cache.ts";
 import { SlotTable } from "./slot_table.ts";
 import type { SlotRow } from "./slot_row.ts";
@@ -19,6 +19,8 @@ const {
   tgid: OFF_TGID,
   cpu: OFF_CPU,
   flags: OFF_FLAGS,
+  waits: OFF_WAITS,
+  runs: OFF_RUNS,
   comm: OFF_COMM,
 } = OFF;
 const TWO_32 = 4294967296;
@@ -186,7 +188,8 @@ export class SlotAggregator {
     const valid = flags & COUNTER_MASK;
     const scaled = (flags >>> 8) & COUNTER_MASK;
     const carried = flags & FLAG_CARRIED ? 1 : 0;
-    const waits = flags & FLAG_WAITED ? 1 : 0;
+    const waits = view.getUint32(off + OFF_WAITS, true);
+    const runs = view.getUint32(off + OFF_RUNS, true);
     const tgid = view.getUint32(off + OFF_TGID, true);
     const cgLo = view.getUint32(off + OFF_CGROUP, true);
     const cgHi = view.getUint32(off + OFF_CGROUP + 4, true);
@@ -198,6 +201,21 @@ export class SlotAggregator {
     const interval = this.intervalNs;
     const start = end - span;
     let first = Math.floor(start / interval);
+    const table = this.#table;
+    if (flags & FLAG_ONE_SLOT) {
+      // Runs the kernel summed inside one slot, waits included: all of it belongs there.
+      if (first < this.#closedBefore) {
+        this.#lateRecords++;
+        this.#lateNs += cpuNs;
+        this.#lateRunqNs += runq;
+        first = this.#closedBefore;
+      }
+      const e = table.findOrInsert(first, tgid, cgLo, cgHi, view, off + OFF_COMM);
+      this.#addTo(e, cpuNs, valid, scaled, carried, runs);
+      table.runqNs[e] += runq;
+      table.runqWaits[e] += waits;
+      return;
+    }
     const last = Math.max(
       span > 0 ? Math.floor((end - 1) / interval) : first,
       this.#closedBefore,
@@ -210,19 +228,11 @@ export class SlotAggregator {
       first = this.#closedBefore;
     }
     if (first < last - MAX_SLOTS_PER_RECORD) first = last - MAX_SLOTS_PER_RECORD;
-    const table = this.#table;
     if (runq > 0 || waits) this.#addWait(start, runq, waits, first, tgid, cgLo, cgHi, view, off);
 
     if (first === last) {
       const e = table.findOrInsert(first, tgid, cgLo, cgHi, view, off + OFF_COMM);
-      const base = e * NR_COUNTERS;
-      const counters = table.counters;
-      for (let i = 0; i < NR_COUNTERS; i++) counters[base + i] += values[i];
-      table.cpuNs[e] += cpuNs;
-      table.valid[e] &= valid;
-      table.scaled[e] |= scaled;
-      table.carried[e] |= carried;
-      table.records[e]++;
+      this.#addTo(e, cpuNs, valid, scaled, carried, runs);
       return;
     }
 
@@ -251,9 +261,23 @@ export class SlotAggregator {
       table.valid[e] &= valid;
       table.scaled[e] |= scaled;
       table.carried[e] |= carried;
-      table.records[e]++;
+      table.records[e] += runs;
       segStart = segEnd;
     }
+  }
+
+  /** Adds a whole record's cpu ns and counters (in #values) to entry `e`. */
+  #addTo(e: number, cpuNs: number, valid: number, scaled: number, carried: number, runs: number) {
+    const table = this.#table;
+    const base = e * NR_COUNTERS;
+    const counters = table.counters;
+    const values = this.#values;
+    for (let i = 0; i < NR_COUNTERS; i++) counters[base + i] += values[i];
+    table.cpuNs[e] += cpuNs;
+    table.valid[e] &= valid;
+    table.scaled[e] |= scaled;
+    table.carried[e] |= carried;
+    table.records[e] += runs;
   }
 
   /**

@@ -17,7 +17,14 @@ import {
   SamplerOptionError,
 } from "./errors.ts";
 import { closeFd, PERF, perfEventOpen, type PerfEventSpec, readTimeRunning } from "./perf_event.ts";
-import { type CounterName, NR_COUNTERS } from "./record.ts";
+import {
+  type CounterName,
+  NR_COUNTERS,
+  PENDING,
+  PENDING_OFF,
+  PENDING_SIZE,
+  RECORD_SIZE,
+} from "./record.ts";
 import { type RecordCallback, RingReader } from "./ring_reader.ts";
 
 /** Options of Sampler.open. */
@@ -56,6 +63,8 @@ export interface SamplerStats {
   selfNs: bigint;
   /** CPUs attached or released after start because they went offline or came online. */
   hotplugEvents: number;
+  /** Records the CPUs still held back (to sum runs per slot) when detached: read from their state. */
+  heldAtDetach: number;
 }
 
 /** Kernel run-time stats of one BPF program (needs `runStats`). */
@@ -68,7 +77,7 @@ export interface BpfProgramStats {
 
 const DEFAULT_INTERVAL_NS = 1_000_000n;
 const DEFAULT_RING_BYTES = 16 << 20;
-const CFG_SIZE = 16; // struct podperf_config
+const CFG_SIZE = 24; // struct podperf_config
 const EPOLL_EVENT_SIZE = 12; // struct epoll_event (packed on x86_64)
 const STAT_LOST = 0;
 const STAT_READ_ERRORS = 1;
@@ -140,6 +149,10 @@ export class Sampler {
   #ring: RingReader | null = null;
   #statsFd = -1;
   #statsMapFd = -1;
+  #cpuStatesFd = -1;
+  #cpuStateBytes = 0;
+  #pendingRead = false;
+  #heldAtDetach = 0;
   #progs: { name: string; fd: number }[] = [];
   readonly #possibleCpus: number;
   readonly #statBuf: BigUint64Array;
@@ -240,6 +253,9 @@ export class Sampler {
     }
 
     this.#statsMapFd = b.bpf_map__fd(this.#map("stats"));
+    const cpuStates = this.#map("cpu_states");
+    this.#cpuStatesFd = b.bpf_map__fd(cpuStates);
+    this.#cpuStateBytes = b.bpf_map__value_size(cpuStates);
     this.#ring = new RingReader(b.bpf_map__fd(ringMap), ringBytes);
     this.#epollFd = watchReadable(b.bpf_map__fd(ringMap));
     if (opts.runStats) {
@@ -392,6 +408,7 @@ export class Sampler {
     cfg.setUint32(4, counterMask, true);
     cfg.setUint32(8, nrCpus, true);
     cfg.setUint32(12, wake, true);
+    cfg.setBigUint64(16, this.intervalNs, true);
   }
 
   /**
@@ -401,7 +418,39 @@ export class Sampler {
    */
   drain(onRecord: RecordCallback, maxRecords?: number): number {
     if (performance.now() >= this.#nextHotplugCheck) this.refreshCpus();
-    return this.#ring ? this.#ring.drain(onRecord, maxRecords) : 0;
+    const n = this.#ring ? this.#ring.drain(onRecord, maxRecords) : 0;
+    // After detach, the runs each CPU still held back come last (once the ring is empty).
+    if (this.#detached && !this.#pendingRead && this.pendingBytes() === 0) {
+      return n + this.#drainHeld(onRecord);
+    }
+    return n;
+  }
+
+  /**
+   * Hands over the runs each CPU held back to merge (`struct podperf_pending` at the start of
+   * its state). Only after detach: no program runs any more, so the state is settled.
+   */
+  #drainHeld(onRecord: RecordCallback): number {
+    this.#pendingRead = true;
+    if (this.#cpuStatesFd < 0) return 0;
+    const stride = (this.#cpuStateBytes + 7) & ~7;
+    const buf = new Uint8Array(stride * this.#possibleCpus);
+    const key = new Uint32Array(1);
+    check(
+      "read cpu_states",
+      this.#bpf.bpf_map_lookup_elem(this.#cpuStatesFd, new Uint8Array(key.buffer), buf),
+    );
+    const view = new DataView(buf.buffer);
+    let n = 0;
+    for (let cpu = 0; cpu < this.#possibleCpus && stride >= PENDING_SIZE; cpu++) {
+      const base = cpu * stride;
+      const count = Math.min(view.getUint32(base + PENDING_OFF.count, true), PENDING);
+      for (let i = 0; i < count; i++, n++) {
+        onRecord(view, base + PENDING_OFF.records + i * RECORD_SIZE);
+      }
+    }
+    this.#heldAtDetach = n;
+    return n;
   }
 
   /**
@@ -455,6 +504,7 @@ export class Sampler {
       readErrors: this.#stat(STAT_READ_ERRORS),
       selfNs: this.#stat(STAT_SELF_NS),
       hotplugEvents: this.#hotplugEvents,
+      heldAtDetach: this.#heldAtDetach,
     };
   }
 
@@ -516,6 +566,7 @@ export class Sampler {
     if (this.#statsFd >= 0) closeFd(this.#statsFd);
     this.#statsFd = -1;
     this.#statsMapFd = -1;
+    this.#cpuStatesFd = -1;
     this.#progs = [];
     if (this.#obj) this.#bpf.bpf_object__close(this.#obj);
     this.#obj = null;

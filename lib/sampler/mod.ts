@@ -17,12 +17,15 @@ export {
   COUNTER_NAMES,
   decodeRecord,
   FLAG_CARRIED,
+  FLAG_ONE_SLOT,
   FLAG_SWITCH,
-  FLAG_WAITED,
   flagScaled,
   flagValid,
   NR_COUNTERS,
   OFF,
+  PENDING,
+  PENDING_OFF,
+  PENDING_SIZE,
   RECORD_SIZE,
 } from "./record.ts";
 export type { CounterName, DecodedRecord } from "./record.ts";

@@ -7,7 +7,7 @@ import { NR_COUNTERS } from "./counter_table.ts";
 export { COUNTER_NAMES, type CounterName, NR_COUNTERS } from "./counter_table.ts";
 
 /** Bytes per record. */
-export const RECORD_SIZE = 72 + 8 * NR_COUNTERS;
+export const RECORD_SIZE = 80 + 8 * NR_COUNTERS;
 /** Bytes of the NUL-padded name of the thread-group leader. */
 export const COMM_LEN = 16;
 
@@ -23,8 +23,21 @@ export const OFF = {
   tgid: 44 + 8 * NR_COUNTERS,
   cpu: 48 + 8 * NR_COUNTERS,
   flags: 52 + 8 * NR_COUNTERS,
-  comm: 56 + 8 * NR_COUNTERS,
+  waits: 56 + 8 * NR_COUNTERS,
+  runs: 60 + 8 * NR_COUNTERS,
+  comm: 64 + 8 * NR_COUNTERS,
 } as const;
+
+/** Runs a CPU holds back to merge per slot (`PODPERF_PENDING`). */
+export const PENDING = 4;
+
+/**
+ * `struct podperf_pending`, the first member of each CPU's state: what a CPU still holds back
+ * when the sampler detaches is read from there.
+ */
+export const PENDING_OFF = { slot: 0, count: 8, records: 16 } as const;
+/** Bytes of `struct podperf_pending`. */
+export const PENDING_SIZE = 16 + PENDING * RECORD_SIZE;
 
 /** flags bit: counter `i` holds a valid delta. */
 export function flagValid(i: number): number {
@@ -42,8 +55,11 @@ export const FLAG_SWITCH = 1 << 16;
 /** flags bit: the record absorbed stretches whose records could not be reserved (ring full). */
 export const FLAG_CARRIED = 1 << 17;
 
-/** flags bit: the record carries the run-queue wait that preceded its run (`runq_ns`). */
-export const FLAG_WAITED = 1 << 18;
+/**
+ * flags bit: the sum of several runs that lay, with their waits, inside one slot; every value
+ * belongs to the slot holding `ts − span`.
+ */
+export const FLAG_ONE_SLOT = 1 << 18;
 
 /** A record decoded into an object: for tests and debugging only, never on the hot path. */
 export interface DecodedRecord {
@@ -52,8 +68,11 @@ export interface DecodedRecord {
   cpuNs: bigint;
   /** ktime length the charge is placed over, ending at tsNs */
   spanNs: bigint;
-  /** run-queue wait that ended where the span begins */
+  /** run-queue wait that ended where the span begins (the sum of `waits` waits) */
   runqNs: bigint;
+  waits: number;
+  /** runs summed in this record (more than one only with oneSlot) */
+  runs: number;
   /** null where the valid bit is clear. */
   counters: (bigint | null)[];
   scaled: boolean[];
@@ -63,7 +82,7 @@ export interface DecodedRecord {
   flags: number;
   atSwitch: boolean;
   carried: boolean;
-  waited: boolean;
+  oneSlot: boolean;
   comm: string;
 }
 
@@ -88,6 +107,8 @@ export function decodeRecord(view: DataView, off: number): DecodedRecord {
     cpuNs: view.getBigUint64(off + OFF.cpuNs, true),
     spanNs: view.getBigUint64(off + OFF.spanNs, true),
     runqNs: view.getBigUint64(off + OFF.runqNs, true),
+    waits: view.getUint32(off + OFF.waits, true),
+    runs: view.getUint32(off + OFF.runs, true),
     counters,
     scaled,
     pid: view.getUint32(off + OFF.pid, true),
@@ -96,7 +117,7 @@ export function decodeRecord(view: DataView, off: number): DecodedRecord {
     flags,
     atSwitch: (flags & FLAG_SWITCH) !== 0,
     carried: (flags & FLAG_CARRIED) !== 0,
-    waited: (flags & FLAG_WAITED) !== 0,
+    oneSlot: (flags & FLAG_ONE_SLOT) !== 0,
     comm: decoder.decode(nul < 0 ? comm : comm.subarray(0, nul)),
   };
 }

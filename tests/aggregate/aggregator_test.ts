@@ -5,7 +5,7 @@ import {
   type SlotAggregatorOptions,
   type SlotRow,
 } from "../../lib/aggregate/mod.ts";
-import { FLAG_CARRIED, FLAG_WAITED } from "../../lib/sampler/record.ts";
+import { FLAG_CARRIED, FLAG_ONE_SLOT } from "../../lib/sampler/record.ts";
 import { RecordBuilder, type RecordFields } from "./record_builder.ts";
 
 const MS = 1_000_000;
@@ -333,7 +333,7 @@ Deno.test("cpu ns are placed over the span, the run-queue wait before it, waits 
     spanNs: MS,
     runqNs: 0.75 * MS,
     tgid: 7,
-    flags: FLAG_WAITED,
+    waits: 1,
   });
   add({ ts: at(2.5 * MS), cpuNs: 0.5 * MS, tgid: 7, flags: FLAG_CARRIED });
   agg.flush();
@@ -347,11 +347,54 @@ Deno.test("cpu ns are placed over the span, the run-queue wait before it, waits 
   );
 });
 
+Deno.test("runs the kernel summed in one slot stay in that slot, waits and runs counted", () => {
+  const { agg, rows, add } = setup({ lagNs: 0, cpus: 1 });
+  // three runs of 0.2 ms in slot 3, each after a 0.1 ms wait: placed as one span with the
+  // waits before it, [3.1 ms - 0.3 ms, 3.1 ms] would spill into slot 2; FLAG_ONE_SLOT keeps it
+  add({
+    ts: at(3.9 * MS),
+    spanNs: 0.8 * MS,
+    cpuNs: 0.6 * MS,
+    runqNs: 0.3 * MS,
+    waits: 3,
+    runs: 3,
+    tgid: 5,
+    flags: FLAG_ONE_SLOT,
+  });
+  agg.advance(at(5 * MS));
+  // the same, arriving after its slot closed: all of it goes to the oldest open slot
+  add({
+    ts: at(3.9 * MS),
+    spanNs: 0.8 * MS,
+    cpuNs: 0.6 * MS,
+    runqNs: 0.3 * MS,
+    waits: 2,
+    runs: 2,
+    tgid: 6,
+    flags: FLAG_ONE_SLOT,
+  });
+  agg.flush();
+  assert.deepEqual(
+    rows.map((r) => [r.tgid, r.monoNs, r.cpuNs, r.runqDelayNs, r.runqWaits, r.records]),
+    [
+      [5, at(3 * MS), 0.6 * MS, 0.3 * MS, 3, 3],
+      [6, at(5 * MS), 0.6 * MS, 0.3 * MS, 2, 2],
+    ],
+  );
+  const st = agg.stats();
+  assert.deepEqual([st.records, st.lateRecords, st.lateNs, st.lateRunqNs], [
+    2,
+    1,
+    0.6 * MS,
+    0.3 * MS,
+  ]);
+});
+
 Deno.test("a wait that began in a closed slot is charged to the oldest open one, and counted", () => {
   const { agg, rows, add } = setup({ lagNs: 0, cpus: 1 });
   add({ ts: at(5 * MS), cpuNs: MS, tgid: 1 });
   agg.advance(at(5 * MS)); // slots 0-4 closed
-  add({ ts: at(6 * MS), cpuNs: 0.5 * MS, runqNs: 3 * MS, tgid: 2, flags: FLAG_WAITED });
+  add({ ts: at(6 * MS), cpuNs: 0.5 * MS, runqNs: 3 * MS, tgid: 2, waits: 1 });
   agg.flush();
   const t2 = rows.filter((r) => r.tgid === 2);
   assert.equal(sum(t2, (r) => r.runqDelayNs), 3 * MS);

@@ -16,6 +16,10 @@ export interface RecordFields {
   /** up to NR_COUNTERS counter values; flags decide validity */
   counters?: readonly number[];
   flags?: number;
+  /** waits summed in runqNs (default 0) */
+  waits?: number;
+  /** runs summed (default 1) */
+  runs?: number;
   comm?: string | Uint8Array;
 }
 
@@ -48,6 +52,8 @@ export class RecordBuilder {
     v.setUint32(off + OFF.tgid, r.tgid, true);
     v.setUint32(off + OFF.cpu, r.cpu ?? 0, true);
     v.setUint32(off + OFF.flags, r.flags ?? 0, true);
+    v.setUint32(off + OFF.waits, r.waits ?? 0, true);
+    v.setUint32(off + OFF.runs, r.runs ?? 1, true);
     const comm = typeof r.comm === "string" ? new TextEncoder().encode(r.comm) : r.comm;
     new Uint8Array(this.#buf, off + OFF.comm, 16).set((comm ?? new Uint8Array()).subarray(0, 16));
     return off;

@@ -3,12 +3,15 @@ import {
   COMM_LEN,
   decodeRecord,
   FLAG_CARRIED,
+  FLAG_ONE_SLOT,
   FLAG_SWITCH,
-  FLAG_WAITED,
   flagScaled,
   flagValid,
   NR_COUNTERS,
   OFF,
+  PENDING,
+  PENDING_OFF,
+  PENDING_SIZE,
   RECORD_SIZE,
 } from "../../lib/sampler/record.ts";
 
@@ -20,8 +23,8 @@ interface BtfMember {
   bitsOffset: number;
 }
 
-/** struct podperf_record as the compiler laid it out, from the object's BTF. */
-async function recordFromBtf(): Promise<
+/** A struct as the compiler laid it out, from the object's BTF. */
+async function structFromBtf(name: string): Promise<
   { size: number; members: BtfMember[]; arrays: Map<number, number> }
 > {
   const out = await new Deno.Command("bpftool", {
@@ -34,8 +37,8 @@ async function recordFromBtf(): Promise<
     const m = l.match(/^\[(\d+)\] ARRAY .* nr_elems=(\d+)/);
     if (m) arrays.set(Number(m[1]), Number(m[2]));
   }
-  const start = lines.findIndex((l) => l.includes("STRUCT 'podperf_record'"));
-  assert.ok(start >= 0, "struct podperf_record is missing from the object's BTF");
+  const start = lines.findIndex((l) => l.includes(`STRUCT '${name}'`));
+  assert.ok(start >= 0, `struct ${name} is missing from the object's BTF`);
   const size = Number(lines[start].match(/size=(\d+)/)![1]);
   const members: BtfMember[] = [];
   for (const l of lines.slice(start + 1)) {
@@ -47,7 +50,7 @@ async function recordFromBtf(): Promise<
 }
 
 Deno.test("record layout in TypeScript equals the compiled struct's BTF", async () => {
-  const { size, members, arrays } = await recordFromBtf();
+  const { size, members, arrays } = await structFromBtf("podperf_record");
   assert.equal(size, RECORD_SIZE);
   const want: Record<string, number> = {
     ts_ns: OFF.tsNs,
@@ -60,6 +63,8 @@ Deno.test("record layout in TypeScript equals the compiled struct's BTF", async 
     tgid: OFF.tgid,
     cpu: OFF.cpu,
     flags: OFF.flags,
+    waits: OFF.waits,
+    runs: OFF.runs,
     comm: OFF.comm,
   };
   assert.deepEqual(
@@ -69,6 +74,24 @@ Deno.test("record layout in TypeScript equals the compiled struct's BTF", async 
   const byName = new Map(members.map((m) => [m.name, m]));
   assert.equal(arrays.get(byName.get("counters")!.typeId), NR_COUNTERS);
   assert.equal(arrays.get(byName.get("comm")!.typeId), COMM_LEN);
+});
+
+Deno.test("the held-back runs' layout in TypeScript equals the compiled struct's BTF", async () => {
+  const { size, members, arrays } = await structFromBtf("podperf_pending");
+  assert.equal(size, PENDING_SIZE);
+  assert.deepEqual(
+    Object.fromEntries(members.map((m) => [m.name, m.bitsOffset / 8])),
+    { slot: PENDING_OFF.slot, count: PENDING_OFF.count, pad: 12, rec: PENDING_OFF.records },
+  );
+  const rec = members.find((m) => m.name === "rec")!;
+  assert.equal(arrays.get(rec.typeId), PENDING);
+  // the loader reads it at offset 0 of each CPU's state
+  const state = await structFromBtf("cpu_state");
+  assert.deepEqual(state.members[0], {
+    name: "pending",
+    typeId: state.members[0].typeId,
+    bitsOffset: 0,
+  });
 });
 
 Deno.test("flag bits and counter count in TypeScript equal bpf/podperf.h", async () => {
@@ -81,9 +104,9 @@ Deno.test("flag bits and counter count in TypeScript equal bpf/podperf.h", async
 #include <linux/types.h>
 #include "podperf.h"
 int main(void) {
-  printf("%d %d %u %u %u %u %u %u %u\\n", PODPERF_NR_COUNTERS, PODPERF_COMM_LEN,
+  printf("%d %d %u %u %u %u %u %u %u %d\\n", PODPERF_NR_COUNTERS, PODPERF_COMM_LEN,
     PODPERF_FLAG_VALID(0), PODPERF_FLAG_VALID(4), PODPERF_FLAG_SCALED(0), PODPERF_FLAG_SCALED(4),
-    PODPERF_FLAG_SWITCH, PODPERF_FLAG_CARRIED, PODPERF_FLAG_WAITED);
+    PODPERF_FLAG_SWITCH, PODPERF_FLAG_CARRIED, PODPERF_FLAG_ONE_SLOT, PODPERF_PENDING);
   return 0;
 }
 `,
@@ -104,7 +127,8 @@ int main(void) {
         flagScaled(4),
         FLAG_SWITCH,
         FLAG_CARRIED,
-        FLAG_WAITED,
+        FLAG_ONE_SLOT,
+        PENDING,
       ],
     );
   } finally {
@@ -129,15 +153,18 @@ Deno.test("decodeRecord maps clear valid bits to null and reads the NUL-padded c
   v.setUint32(o + OFF.cpu, 1, true);
   v.setUint32(
     o + OFF.flags,
-    flagValid(3) | flagValid(4) | flagScaled(4) | FLAG_SWITCH | FLAG_WAITED,
+    flagValid(3) | flagValid(4) | flagScaled(4) | FLAG_SWITCH | FLAG_ONE_SLOT,
     true,
   );
+  v.setUint32(o + OFF.waits, 3, true);
+  v.setUint32(o + OFF.runs, 4, true);
   new Uint8Array(buf, o + OFF.comm, COMM_LEN).set(new TextEncoder().encode("busy"));
   const r = decodeRecord(v, o);
   assert.deepEqual(r.counters, [null, null, null, 7n, 2n]);
   assert.deepEqual(r.scaled, [false, false, false, false, true]);
   assert.equal(r.atSwitch, true);
-  assert.equal(r.waited, true);
+  assert.equal(r.oneSlot, true);
+  assert.deepEqual([r.waits, r.runs], [3, 4]);
   assert.equal(r.carried, false);
   assert.deepEqual([r.spanNs, r.runqNs], [900_000n, 5_000n]);
   assert.equal(r.comm, "busy");
