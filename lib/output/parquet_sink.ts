@@ -12,11 +12,19 @@ import { OutputConfigError } from "./errors.ts";
 import type { ClosedFileInfo } from "./parquet_writer.ts";
 import { Retention, type RetentionStats } from "./retention.ts";
 import { packRows } from "./row_batch.ts";
-import type { FileConfig, OutputRow } from "./schema.ts";
+import { CLOCK_STEP_NS, type FileConfig, type OutputRow } from "./schema.ts";
 import type { FromWorker, ToWorker, WorkerCounters, WorkerInit } from "./writer_worker.ts";
 
 /** Default bound of rows posted to the Worker and not yet written: ~30 MB of row batches. */
 export const DEFAULT_MAX_QUEUED_ROWS = 262_144;
+/**
+ * Default longest time appended rows wait before they are posted to the Worker. Each post
+ * wakes the Worker and its answer wakes this loop: on a VM a wake-up costs far more than the
+ * work, so the collector's 20 drains a second are posted as one batch a second.
+ */
+export const DEFAULT_POST_INTERVAL_MS = 1000;
+/** Rows that are posted at once, whatever the interval (bounds what waits in this loop). */
+export const DEFAULT_POST_ROWS = 16_384;
 /** Default time close() waits for the Worker before abandoning it. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 /** Environment variable (tests only) that stalls the Worker this many ms after its first batch. */
@@ -39,6 +47,8 @@ export interface ParquetSinkOptions {
   metadata: FileConfig;
   /** rows posted and not yet written beyond which batches are dropped (and counted) */
   maxQueuedRows?: number;
+  /** longest wait of appended rows before they are posted (default DEFAULT_POST_INTERVAL_MS) */
+  postIntervalMs?: number;
   /** called on the caller's loop after each file is complete (salvaged ones included) */
   onFileClosed?: (info: ClosedFileInfo) => void;
   /** more key/value metadata for each file, evaluated as rows are handed over and at close */
@@ -59,7 +69,7 @@ export interface ParquetSinkOptions {
 export interface ParquetSinkStats {
   /** rows given to append() */
   rowsAppended: number;
-  /** rows posted to the Worker and not yet processed by it */
+  /** rows appended and not yet processed by the Worker (waiting to be posted, or posted) */
   rowsQueued: number;
   /** batches posted and not yet processed */
   queueDepth: number;
@@ -109,6 +119,12 @@ export class ParquetSink implements RowSink {
     lastError: null,
   };
   #appended = 0;
+  /** appended rows not posted yet, and the timer that posts them */
+  #held: OutputRow[][] = [];
+  #heldRows = 0;
+  /** the wall-clock offset measured with the first held rows (a step posts them first) */
+  #heldOffset = 0n;
+  #postTimer: ReturnType<typeof setTimeout> | undefined;
   #queuedRows = 0;
   #queuedBatches = 0;
   #dropped = 0;
@@ -191,25 +207,58 @@ export class ParquetSink implements RowSink {
     return sink;
   }
 
-  /** Hands rows to the Worker; drops (and counts) them when the queue is full. Never throws. */
+  /**
+   * Takes rows for the Worker; drops (and counts) them when the queue is full. Never throws.
+   * They are posted together at most `postIntervalMs` later (or at once past DEFAULT_POST_ROWS).
+   */
   append(rows: readonly OutputRow[]): void {
     const n = rows.length;
     if (n === 0) return;
     this.#appended += n;
-    if (!this.#healthy || this.#closing || this.#queuedRows + n > this.#maxQueued) {
+    if (
+      !this.#healthy || this.#closing || this.#queuedRows + this.#heldRows + n > this.#maxQueued
+    ) {
       this.#dropped += n;
       log.throttled("parquet-queue-full", "warn", "parquet writer behind: rows dropped", {
         rows: n,
-        queuedRows: this.#queuedRows,
+        queuedRows: this.#queuedRows + this.#heldRows,
         dropped: this.#dropped,
         healthy: this.#healthy,
       });
       return;
     }
+    const offset = this.#offset();
+    const step = offset - this.#heldOffset;
+    if (this.#heldRows > 0 && (step > CLOCK_STEP_NS || step < -CLOCK_STEP_NS)) this.#postHeld();
+    if (this.#heldRows === 0) this.#heldOffset = offset;
+    this.#held.push(rows as OutputRow[]);
+    this.#heldRows += n;
+    if (this.#heldRows >= DEFAULT_POST_ROWS) this.#postHeld();
+    else {
+      this.#postTimer ??= setTimeout(
+        () => this.#postHeld(),
+        this.#opts.postIntervalMs ?? DEFAULT_POST_INTERVAL_MS,
+      );
+    }
+  }
+
+  /** Posts the rows held so far as one batch. */
+  #postHeld(): void {
+    clearTimeout(this.#postTimer);
+    this.#postTimer = undefined;
+    const n = this.#heldRows;
+    if (n === 0) return;
+    const rows = this.#held.length === 1 ? this.#held[0] : this.#held.flat();
+    this.#held = [];
+    this.#heldRows = 0;
+    if (!this.#healthy) {
+      this.#dropped += n;
+      return;
+    }
     try {
       const { batch, transfer } = packRows(rows);
       this.#post(
-        { type: "batch", batch, offsetNs: this.#offset(), extra: this.#extra() },
+        { type: "batch", batch, offsetNs: this.#heldOffset, extra: this.#extra() },
         transfer,
       );
       this.#queuedRows += n;
@@ -232,6 +281,8 @@ export class ParquetSink implements RowSink {
    * stays with its sidecar and is salvaged by the next start.
    */
   close(): Promise<void> {
+    // what waits to be posted goes first: close() finishes with every appended row
+    if (!this.#closing) this.#postHeld();
     this.#closing ??= (async () => {
       const done = new Promise<void>((resolve) => this.#closed = resolve);
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -275,7 +326,7 @@ export class ParquetSink implements RowSink {
     const retention = this.#retention?.stats() ?? null;
     return {
       rowsAppended: this.#appended,
-      rowsQueued: this.#queuedRows,
+      rowsQueued: this.#queuedRows + this.#heldRows,
       queueDepth: this.#queuedBatches,
       rowsDropped: this.#dropped,
       rowsWritten: c.rowsWritten,

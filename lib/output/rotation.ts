@@ -11,7 +11,8 @@ import { OutputClosedError, OutputConfigError, OutputWriteError } from "./errors
 import { type ClosedFileInfo, ParquetFileWriter } from "./parquet_writer.ts";
 import { packRows, type RowBatch, rowColumnIndex } from "./row_batch.ts";
 import { salvageDeadWriters } from "./salvage.ts";
-import type { FileConfig, OutputRow } from "./schema.ts";
+import { CLOCK_STEP_NS, type FileConfig, type OutputRow } from "./schema.ts";
+export { CLOCK_STEP_NS };
 
 const MONO_INDEX = rowColumnIndex("mono_ns");
 
@@ -40,13 +41,6 @@ export interface RotatingOptions {
   /** monotonic ms for file ages (default performance.now) */
   monoNowMs?: () => number;
 }
-
-/**
- * A wall-clock offset this far from the current file's means the clock stepped (NTP at boot,
- * an operator): the file is completed so each file has one offset that holds for all its rows.
- * NTP slewing moves the offset at most 0.5 ms/s, far below this within a file's age.
- */
-export const CLOCK_STEP_NS = 100_000_000n;
 
 /** File name of the `seq`-th file whose first slot is at `wallMs` (ms since the epoch). */
 export function fileName(prefix: string, wallMs: number, seq: number): string {

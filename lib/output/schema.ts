@@ -195,3 +195,10 @@ export function coverageMetadata(coverage: Coverage): { key: string; value: stri
     }),
   };
 }
+
+/**
+ * A wall-clock offset this far from the current file's means the clock stepped (NTP at boot,
+ * an operator): the file is completed so each file has one offset that holds for all its rows.
+ * NTP slewing moves the offset at most 0.5 ms/s, far below this within a file's age.
+ */
+export const CLOCK_STEP_NS = 100_000_000n;

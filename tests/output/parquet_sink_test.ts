@@ -58,7 +58,8 @@ Deno.test("rows appended reach DuckDB through the Worker, with extra metadata an
       seen.push(Number(kv[0].v));
     }
     assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
-    assert.ok(seen.at(-1)! >= 20 && seen.at(-1)! <= calls, `${seen}`);
+    // the last file took the value read with the last rows or at close
+    assert.ok(seen.at(-1)! >= calls - 1 && seen.at(-1)! <= calls, `${seen} of ${calls}`);
     // ts = mono_ns + the measured offset, as the file's metadata says
     const [t] = await queryParquet(
       `SELECT count(*) FILTER (WHERE epoch_ns(ts) <> mono_ns + ${CONFIG.monoToWallOffsetNs}) AS bad
@@ -74,7 +75,9 @@ Deno.test("rows appended reach DuckDB through the Worker, with extra metadata an
 Deno.test("a stalled writer never blocks append: the overflow is dropped and counted, the rest written", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const sink = await ParquetSink.open(options(dir, { maxQueuedRows: 5000, rowGroupRows: 1000 }));
+    const sink = await ParquetSink.open(
+      options(dir, { maxQueuedRows: 5000, rowGroupRows: 1000, postIntervalMs: 10 }),
+    );
     sink.stallForTest(1500);
     let appended = 0, slowest = 0;
     const until = performance.now() + 1000;

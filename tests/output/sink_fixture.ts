@@ -13,6 +13,8 @@ const sink = await ParquetSink.open({
   maxAgeMs: 3_600_000,
   rowGroupRows: 1000,
   metadata: CONFIG,
+  // rows reach the Worker (and the disk) within a tick, as the test's arithmetic assumes
+  postIntervalMs: 10,
 });
 const perTick = Number(Deno.args[1] ?? 250);
 let appended = 0;
