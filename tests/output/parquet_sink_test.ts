@@ -312,3 +312,27 @@ Deno.test("a disk that stays full is logged once a minute per kind, with every f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("rows appended within postIntervalMs go to the Worker as one batch", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sink = await ParquetSink.open(options(dir, { postIntervalMs: 300 }));
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) sink.append(rows(i * 10, 10));
+    // held on this side: nothing posted, nothing for the Worker to wake for, but counted
+    assert.deepEqual([sink.stats().queueDepth, sink.stats().rowsQueued], [0, 100]);
+    let maxDepth = 0;
+    while (sink.stats().rowsQueued > 0 && performance.now() - t0 < 5000) {
+      maxDepth = Math.max(maxDepth, sink.stats().queueDepth);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const took = performance.now() - t0;
+    assert.equal(maxDepth, 1, "posted as more than one batch");
+    assert.ok(took >= 250 && took < 5000, `posted after ${took.toFixed(0)} ms`);
+    await sink.close();
+    assert.equal(sink.stats().rowsWritten, 100);
+    assert.equal(await countRows(join(dir, "*.parquet")), 100);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
