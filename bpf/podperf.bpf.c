@@ -316,6 +316,9 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 		n = p->count;
 		if (n >= PODPERF_PENDING)
 			return false; /* cannot happen: room was made above */
+		/* Older verifiers (6.1) lose the bound through the branches above: mask it again. */
+		barrier_var(n);
+		n &= PODPERF_PENDING - 1;
 		r = &p->rec[n];
 		fill(st, r, t, cg, end, cpu_ns, runq_ns, waits, flags);
 		p->slot = slot;

@@ -30,12 +30,14 @@ Deno.test("a 4 KiB ring wraps many times, records stay whole, and lost charges s
     let records = 0, childNs = 0n, carried = 0;
     const take = (v: DataView, off: number) => {
       const r = decodeRecord(v, off);
-      // Whole records even across the wrap: sane fields, per-CPU time never goes back.
+      // Whole records even across the wrap: sane fields, per-CPU time never goes back far.
       assert.ok(r.cpu < navigator.hardwareConcurrency && r.comm.length > 0, `bad ${r.cpu}`);
-      assert.ok(r.tsNs >= (lastTs.get(r.cpu) ?? 0n), "ts went back on a CPU");
+      // (a CPU's runs summed per slot go out together when it leaves the slot, so its records
+      // may step back, but never by a slot)
+      assert.ok(r.tsNs + 1_000_000n >= (lastTs.get(r.cpu) ?? 0n), "ts went back on a CPU");
       // Reused ring space is not zeroed: comm must still be NUL-padded (docs/DESIGN.md).
       assert.ok(commNulPadded(v, off), `comm of ${r.comm} not NUL-padded`);
-      lastTs.set(r.cpu, r.tsNs);
+      if (r.tsNs > (lastTs.get(r.cpu) ?? 0n)) lastTs.set(r.cpu, r.tsNs);
       if (r.carried) carried++;
       if (r.tgid === child.pid) childNs += r.cpuNs;
     };
