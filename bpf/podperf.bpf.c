@@ -191,16 +191,16 @@ static __always_inline bool flush(struct cpu_state *st)
 	return true;
 }
 
-/* Fills r, a run of t ending at `end`, and closes this CPU's counter stretch into it. */
-static __always_inline void fill(struct cpu_state *st, struct podperf_record *r,
-				 struct task_struct *t, __u64 cg, __u64 end, __u64 cpu_ns,
-				 __u64 runq_ns, __u32 waits, __u32 flags)
+/* Fills r, a run of t ending at `end`, with the counter deltas read for it. */
+static __always_inline void fill(struct podperf_record *r, struct task_struct *t, __u64 cg,
+				 __u64 span, __u64 end, __u64 cpu_ns, __u64 runq_ns, __u32 waits,
+				 __u32 flags, const __u64 *deltas)
 {
 	r->ts_ns = end;
 	r->cgroup_id = cg;
 	r->cpu_ns = cpu_ns;
 	r->runq_ns = runq_ns;
-	r->span_ns = st->ts_base && end > st->ts_base ? end - st->ts_base : 0;
+	r->span_ns = span;
 	r->pid = t->pid;
 	r->tgid = t->tgid;
 	r->cpu = bpf_get_smp_processor_id();
@@ -208,27 +208,26 @@ static __always_inline void fill(struct cpu_state *st, struct podperf_record *r,
 	r->runs = 1;
 	r->flags = flags;
 	for (int i = 0; i < PODPERF_NR_COUNTERS; i++)
-		r->counters[i] = 0;
+		r->counters[i] = deltas[i];
 	/* comm is NUL-padded in the kernel (strscpy_pad), so all 16 bytes are defined. */
 	bpf_probe_read_kernel(r->comm, sizeof(r->comm), t->group_leader->comm);
-	read_counters(st, r->counters, &r->flags);
 }
 
-/* Adds a run of this CPU's current task to r, a held run of the same process in the same slot. */
-static __always_inline void merge(struct cpu_state *st, struct podperf_record *r, __u64 end,
-				  __u64 cpu_ns, __u64 runq_ns, __u32 waits, __u32 flags)
+/*
+ * Adds a run of this CPU's current task to r, a held run of the same process in the same slot;
+ * `flags` carries the run's counter valid and scaled bits.
+ */
+static __always_inline void merge(struct podperf_record *r, __u64 end, __u64 cpu_ns,
+				  __u64 runq_ns, __u32 waits, __u32 flags, const __u64 *deltas)
 {
-	__u64 deltas[PODPERF_NR_COUNTERS] = {};
-	__u32 got = 0, valid;
+	const __u32 mask = (1u << PODPERF_NR_COUNTERS) - 1;
+	__u32 valid = flags & mask;
 	int i;
 
-	read_counters(st, deltas, &got);
-	valid = got & ((1u << PODPERF_NR_COUNTERS) - 1);
 	for (i = 0; i < PODPERF_NR_COUNTERS; i++)
 		r->counters[i] += deltas[i];
 	/* a counter that did not run in one of the runs is unknown for the sum: NULL */
-	r->flags = (r->flags & (valid | ~((1u << PODPERF_NR_COUNTERS) - 1))) | (got & ~valid) |
-		   flags | PODPERF_FLAG_ONE_SLOT;
+	r->flags = (r->flags & (valid | ~mask)) | (flags & ~valid) | PODPERF_FLAG_ONE_SLOT;
 	r->span_ns = end - (r->ts_ns - r->span_ns);
 	r->ts_ns = end;
 	r->cpu_ns += cpu_ns;
@@ -236,6 +235,9 @@ static __always_inline void merge(struct cpu_state *st, struct podperf_record *r
 	r->waits += waits;
 	r->runs++;
 }
+
+/* p->slot of a held run that lies across a slot edge: nothing joins it. */
+#define PODPERF_NO_SLOT (~0ULL)
 
 /* What a run's record took is no longer owed or pending. */
 static __always_inline void charged(struct cpu_state *st, struct owed *o)
@@ -263,10 +265,10 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 				   __u64 cpu_ns, __u64 runq_ns, __u32 flags, struct owed *o)
 {
 	struct podperf_pending *p = &st->pending;
-	struct podperf_record *r;
-	__u32 tgid = t->tgid, waits, n, i;
+	__u64 deltas[PODPERF_NR_COUNTERS] = {};
+	__u32 tgid = t->tgid, waits, n, i, found;
 	__u64 cg, start, slot = 0;
-	bool one_slot = false;
+	bool one_slot = false, room;
 
 	if (t->pid == 0 || tgid == cfg.exclude_tgid) {
 		if (t->pid != 0)
@@ -286,54 +288,54 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 		flags |= PODPERF_FLAG_CARRIED;
 	}
 	cg = bpf_get_current_cgroup_id();
+	start = st->ts_base && end > st->ts_base ? st->ts_base : end;
 	/* Carried charges are placed coarsely anyway: they go out on their own. */
 	if (!(flags & PODPERF_FLAG_CARRIED) && cfg.interval_ns) {
-		start = st->ts_base && end > st->ts_base ? st->ts_base : end;
 		slot = start / cfg.interval_ns;
 		one_slot = (start == end || (end - 1) / cfg.interval_ns == slot) &&
 			   (runq_ns == 0 || (runq_ns <= start &&
 					     (start - runq_ns) / cfg.interval_ns == slot));
 	}
 	n = p->count;
-	if (one_slot && n && p->slot == slot) {
+	/* The run may join what this CPU holds: same slot, and a held run of its process or room. */
+	room = one_slot && n && p->slot == slot;
+	found = PODPERF_PENDING;
+	if (room) {
 		for (i = 0; i < PODPERF_PENDING; i++) {
-			if (i >= n)
+			if (i < n && p->rec[i].tgid == tgid && p->rec[i].cgroup_id == cg) {
+				found = i;
 				break;
-			r = &p->rec[i];
-			if (r->tgid == tgid && r->cgroup_id == cg) {
-				merge(st, r, end, cpu_ns, runq_ns, waits, flags);
-				charged(st, o);
-				return true;
 			}
 		}
 	}
-	if (!(one_slot && n && p->slot == slot && n < PODPERF_PENDING) && !flush(st)) {
-		stat_add(PODPERF_STAT_LOST, 1);
-		st->held = 1; /* the next record on this CPU takes the counter deltas */
-		return false;
-	}
-	if (one_slot) {
-		n = p->count;
-		if (n >= PODPERF_PENDING)
-			return false; /* cannot happen: room was made above */
-		/* Older verifiers (6.1) lose the bound through the branches above: mask it again. */
-		barrier_var(n);
-		n &= PODPERF_PENDING - 1;
-		r = &p->rec[n];
-		fill(st, r, t, cg, end, cpu_ns, runq_ns, waits, flags);
-		p->slot = slot;
-		p->count = n + 1;
-	} else {
-		r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
-		if (!r) {
+	if (found == PODPERF_PENDING && !(room && n < PODPERF_PENDING)) {
+		if (!flush(st)) {
 			stat_add(PODPERF_STAT_LOST, 1);
-			st->held = 1;
+			st->held = 1; /* the next record on this CPU takes the counter deltas */
 			return false;
 		}
-		fill(st, r, t, cg, end, cpu_ns, runq_ns, waits, flags);
-		bpf_ringbuf_submit(r, wakeup_flags(st));
+		n = 0;
 	}
+	/* From here the run is charged. One read, merge() and fill(): inlined copies cost verifying. */
+	read_counters(st, deltas, &flags);
 	charged(st, o);
+	if (found < PODPERF_PENDING) {
+		barrier_var(found);
+		merge(&p->rec[found & (PODPERF_PENDING - 1)], end, cpu_ns, runq_ns, waits, flags, deltas);
+		return true;
+	}
+	/* Older verifiers (6.1) lose the bound through the branches above: mask it again. */
+	barrier_var(n);
+	n &= PODPERF_PENDING - 1;
+	fill(&p->rec[n], t, cg, end - start, end, cpu_ns, runq_ns, waits, flags, deltas);
+	p->count = n + 1;
+	p->slot = one_slot ? slot : PODPERF_NO_SLOT;
+	/*
+	 * A run across a slot edge is not held: it goes out now. Should the ring be full, it waits
+	 * (charged, placed exactly) for the next event on this CPU to send it.
+	 */
+	if (!one_slot)
+		flush(st);
 	return true;
 }
 
