@@ -65,6 +65,12 @@ export interface SlotAggregatorOptions {
   maxEntries?: number;
   /** bound of distinct comm strings cached (default 4096; see CommCache) */
   commCacheSize?: number;
+  /**
+   * CLOCK_MONOTONIC ns where the records begin (the sampler's attachedAtNs). Slots before its
+   * slot are closed from the start: a run-queue wait that began while nothing was sampled is
+   * charged from that slot on (counted in lateRunqNs), so no row lies before the sampling did.
+   */
+  startNs?: bigint;
 }
 
 /** Counts for health reporting. */
@@ -109,6 +115,7 @@ export class SlotAggregator {
   readonly lagNs: number;
   readonly maxEntries: number;
   #onRows: (rows: SlotRow[]) => void;
+  #startNs: bigint | null;
   #table = new SlotTable();
   #comms: CommCache;
   #watermark: Float64Array;
@@ -166,6 +173,7 @@ export class SlotAggregator {
     this.maxEntries = maxEntries;
     this.#comms = new CommCache(opts.commCacheSize);
     this.#onRows = opts.onRows;
+    this.#startNs = opts.startNs ?? null;
     this.#watermark = new Float64Array(opts.cpus).fill(-Infinity);
   }
 
@@ -379,6 +387,9 @@ export class SlotAggregator {
     this.#baseLo = Number(this.#base & 0xffffffffn);
     this.#baseHi = Number(this.#base >> 32n);
     this.#haveBase = true;
+    if (this.#startNs !== null) {
+      this.#closedBefore = Math.floor(Number(this.#startNs - this.#base) / this.intervalNs);
+    }
   }
 
   #addCpus(n: number): void {

@@ -26,6 +26,7 @@ import {
   RECORD_SIZE,
 } from "./record.ts";
 import { type RecordCallback, RingReader } from "./ring_reader.ts";
+import { monoNowNs } from "./clock.ts";
 
 /** Options of Sampler.open. */
 export interface SamplerOptions {
@@ -131,6 +132,11 @@ export class Sampler {
   readonly counterSources: CounterSource[];
   /** The tick period in ns. */
   readonly intervalNs: bigint;
+  /**
+   * CLOCK_MONOTONIC ns just before the programs were attached: no record's charge begins
+   * earlier (its run-queue wait may, having begun while nothing was sampled).
+   */
+  attachedAtNs = 0n;
   readonly #bpf: Libbpf;
   #obj: Deno.PointerObject | null = null;
   #switchLink: Deno.PointerObject | null = null;
@@ -275,6 +281,7 @@ export class Sampler {
       excludeIdle: opts.excludeIdle ?? true,
       readTimes: true,
     };
+    this.attachedAtNs = monoNowNs();
     for (const cpu of cpus) this.#attachCpu(cpu, perCpu.get(cpu)!);
     // Last: every CPU's counters are installed before the first switch reads them.
     const onSwitch = this.#program("on_switch");

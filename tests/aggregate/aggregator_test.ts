@@ -442,3 +442,15 @@ Deno.test("a record naming an absurd CPU is aggregated but cannot grow the water
   // CPU 0 alone decides (an array of 4 billion watermarks would have thrown): up to 3 ms
   assert.deepEqual(rows.map((r) => r.tgid), [1, 2]);
 });
+
+Deno.test("with startNs, a wait that began before the sampling did is charged from its slot on", () => {
+  const { agg, rows, add } = setup({ cpus: 1, startNs: at(10 * MS + 300_000) });
+  // a task that waited 200 ms (the collector's start-up held its CPU), ran 0.5 ms after start
+  add({ ts: at(11 * MS), cpuNs: 0.5 * MS, spanNs: 0.5 * MS, runqNs: 200 * MS, tgid: 3, waits: 1 });
+  agg.flush();
+  assert.ok(rows.every((r) => r.monoNs >= at(10 * MS)), "a row lies before the sampling");
+  assert.equal(sum(rows, (r) => r.runqDelayNs), 200 * MS);
+  assert.equal(sum(rows, (r) => r.cpuNs), 0.5 * MS);
+  assert.equal(sum(rows, (r) => r.runqWaits), 1);
+  assert.equal(agg.stats().lateRecords, 0);
+});
