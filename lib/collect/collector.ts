@@ -63,8 +63,9 @@ export interface CollectOptions {
   retainBytes?: number;
   retainAgeMs?: number;
   /**
-   * Longest wait between drains (default DEFAULT_DRAIN_WAIT_MS). The kernel wakes the drain
-   * sooner whenever a quarter of the ring fills, so this only paces a quiet node.
+   * Longest wait between drains (default MAX_DRAIN_WAIT_MS). Within it the wait follows the
+   * record rate (see drainWaitMs), and the kernel wakes the drain sooner whenever a quarter of
+   * the ring fills.
    */
   drainIntervalMs?: number;
   /** Use OCI bundles and cgroup paths for cgroups NRI does not know (default true). */
@@ -107,12 +108,28 @@ export interface CollectOptions {
 export const MIN_INTERVAL_NS = 100_000n;
 
 /**
- * Longest wait between drains when the ring fills slowly. A longer wait saves wake-ups (a 1 s
- * wait cut the idle cost on a VM by 40%), but then each drain is one burst at SCHED_FIFO of tens
- * of ms on cold caches, which shows as run-queue delay in the pods sharing that CPU: the live
- * report test's service then no longer stood out against its own baseline when a hog arrived.
+ * Shortest and longest wait between drains. Each wake-up costs more than the work on a VM (a
+ * 1 s wait cut the idle cost by 40%), but a drain runs at SCHED_FIFO, and one that takes a
+ * second of a busy node's records at once is a burst of tens of ms that shows as run-queue
+ * delay in the pods sharing its CPU (the live report test's service no longer stood out against
+ * its own baseline when a hog arrived). So the wait follows the record rate: a drain takes
+ * about DRAIN_TARGET_RECORDS, which is 50 ms of a busy node and a second of a quiet one.
  */
-export const DEFAULT_DRAIN_WAIT_MS = 50;
+export const MIN_DRAIN_WAIT_MS = 50;
+export const MAX_DRAIN_WAIT_MS = 1000;
+/** Records a drain aims to take at once (see MIN_DRAIN_WAIT_MS). */
+export const DRAIN_TARGET_RECORDS = 512;
+
+/**
+ * The wait before the next drain: the time the last drain's rate (`records` in `elapsedMs`)
+ * needs to bring DRAIN_TARGET_RECORDS, within [min(MIN_DRAIN_WAIT_MS, longest), longest].
+ */
+export function drainWaitMs(records: number, elapsedMs: number, longestMs: number): number {
+  const shortest = Math.min(MIN_DRAIN_WAIT_MS, longestMs);
+  if (!(elapsedMs > 0)) return shortest;
+  const wait = DRAIN_TARGET_RECORDS * elapsedMs / Math.max(records, 1);
+  return Math.min(longestMs, Math.max(shortest, wait));
+}
 
 /** Most completed files listed in a CollectResult (an agent closes ~144 a day). */
 export const MAX_LISTED_FILES = 10_000;
@@ -214,13 +231,15 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   const files: ClosedFileInfo[] = [];
   const store = new MetadataStore({ gracePeriodMs: opts.gracePeriodMs });
   let add: (view: DataView, off: number) => void = () => {};
-  const drainOnce = (a: SlotAggregator) => {
+  /** Drains the ring into `a`; returns the records taken. */
+  const drainOnce = (a: SlotAggregator): number => {
     const t0 = performance.now();
     const now = monoNowNs();
-    sampler.drain(add);
+    const n = sampler.drain(add);
     a.advance(now);
     lastDrainAt = performance.now();
     drainTimes.add((lastDrainAt - t0) / 1000);
+    return n;
   };
   // The agent's own counters, read fresh by the stats line, /metrics and each file's metadata.
   const agentStats = new AgentStats(() => {
@@ -388,6 +407,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     const a = agg = new SlotAggregator({
       intervalNs,
       cpus,
+      startNs: sampler.attachedAtNs,
       onRows: (rows: SlotRow[]) => held.push(rows),
     });
     add = a.add.bind(a);
@@ -403,13 +423,13 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         void outputBytes(opts.outputDir).then((n) => (bytesOnDisk = n));
       }, statsEvery);
     }
+    const longestWaitMs = opts.drainIntervalMs ?? MAX_DRAIN_WAIT_MS;
     if (opts.listen !== undefined) {
-      const drainIntervalMs = opts.drainIntervalMs ?? DEFAULT_DRAIN_WAIT_MS;
       server = new AgentHttpServer({
         address: opts.listen,
         ...agentHealthChecks({
           lastDrainAt: () => lastDrainAt,
-          maxDrainAgeMs: Math.max(10_000, 20 * drainIntervalMs),
+          maxDrainAgeMs: Math.max(10_000, 20 * longestWaitMs),
           attached: () => attached,
           lastWriteFailureAt: () => lastWriteFailureAt,
           metadataReady: () => metadataReady,
@@ -432,14 +452,14 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       nriSocket: opts.nriSocket,
     });
     const deadline = opts.durationMs === undefined ? Infinity : started + opts.durationMs;
+    let nextWait = Math.min(MIN_DRAIN_WAIT_MS, longestWaitMs);
     while (!stop.signal.aborted && performance.now() < deadline) {
-      const wait = Math.min(
-        opts.drainIntervalMs ?? DEFAULT_DRAIN_WAIT_MS,
-        deadline - performance.now(),
-      );
+      const wait = Math.min(nextWait, deadline - performance.now());
+      const since = lastDrainAt;
       // Woken early when the ring fills past its wake level (fill level, not every record).
       await sampler.waitForData(Math.max(wait, 0), stop.signal);
-      drainOnce(a);
+      const n = drainOnce(a);
+      nextWait = drainWaitMs(n, lastDrainAt - since, longestWaitMs);
       held.check();
       ringWatch.check();
       // the writer counts and logs its failures (throttled); readiness wants the last one's time
