@@ -13,14 +13,22 @@ import type { ClosedFileInfo } from "./parquet_writer.ts";
 import { Retention, type RetentionStats } from "./retention.ts";
 import { packRows } from "./row_batch.ts";
 import { CLOCK_STEP_NS, type FileConfig, type OutputRow } from "./schema.ts";
-import type { FromWorker, ToWorker, WorkerCounters, WorkerInit } from "./writer_worker.ts";
+import {
+  type FromWorker,
+  SHARED,
+  SHARED_BYTES,
+  type ToWorker,
+  type WorkerCounters,
+  type WorkerInit,
+} from "./writer_worker.ts";
 
 /** Default bound of rows posted to the Worker and not yet written: ~30 MB of row batches. */
 export const DEFAULT_MAX_QUEUED_ROWS = 262_144;
 /**
- * Default longest time appended rows wait before they are posted to the Worker. Each post
- * wakes the Worker and its answer wakes this loop: on a VM a wake-up costs far more than the
- * work, so the collector's 20 drains a second are posted as one batch a second.
+ * Default time appended rows are held before they are posted to the Worker (at the next append
+ * after it, or at twice it when no append comes). Each post wakes the Worker and its answer
+ * wakes this loop: on a VM a wake-up costs far more than the work, so a busy collector's 20
+ * drains a second are posted as one batch a second.
  */
 export const DEFAULT_POST_INTERVAL_MS = 1000;
 /** Rows that are posted at once, whatever the interval (bounds what waits in this loop). */
@@ -109,24 +117,21 @@ export class ParquetSink implements RowSink {
   readonly #maxQueued: number;
   readonly #offset: () => bigint;
   readonly #retention: Retention | null;
-  #counters: WorkerCounters = {
-    rowsWritten: 0,
-    rowsLost: 0,
-    rowsPending: 0,
-    bytesPending: 0,
-    filesWritten: 0,
-    writeErrors: 0,
-    lastError: null,
-  };
+  /** what the Worker publishes after each batch (SHARED slots) */
+  readonly #shared = new BigInt64Array(new SharedArrayBuffer(SHARED_BYTES));
+  /** its final counters, once it said `closed` */
+  #final: WorkerCounters | null = null;
+  #lastError: string | null = null;
   #appended = 0;
   /** appended rows not posted yet, and the timer that posts them */
   #held: OutputRow[][] = [];
   #heldRows = 0;
   /** the wall-clock offset measured with the first held rows (a step posts them first) */
   #heldOffset = 0n;
+  #heldSince = 0;
   #postTimer: ReturnType<typeof setTimeout> | undefined;
-  #queuedRows = 0;
-  #queuedBatches = 0;
+  #postedRows = 0;
+  #postedBatches = 0;
   #dropped = 0;
   #salvaged = 0;
   #rowsSalvaged = 0;
@@ -191,7 +196,9 @@ export class ParquetSink implements RowSink {
       zstdLevel: opts.zstdLevel,
       metadata: opts.metadata,
     };
-    worker.postMessage({ type: "init", opts: init } satisfies ToWorker);
+    worker.postMessage(
+      { type: "init", opts: init, shared: sink.#shared.buffer } satisfies ToWorker,
+    );
     try {
       await ready;
     } catch (err) {
@@ -231,15 +238,16 @@ export class ParquetSink implements RowSink {
     const step = offset - this.#heldOffset;
     if (this.#heldRows > 0 && (step > CLOCK_STEP_NS || step < -CLOCK_STEP_NS)) this.#postHeld();
     if (this.#heldRows === 0) this.#heldOffset = offset;
+    const now = performance.now();
+    if (this.#heldRows === 0) this.#heldSince = now;
     this.#held.push(rows as OutputRow[]);
     this.#heldRows += n;
-    if (this.#heldRows >= DEFAULT_POST_ROWS) this.#postHeld();
-    else {
-      this.#postTimer ??= setTimeout(
-        () => this.#postHeld(),
-        this.#opts.postIntervalMs ?? DEFAULT_POST_INTERVAL_MS,
-      );
-    }
+    const interval = this.#opts.postIntervalMs ?? DEFAULT_POST_INTERVAL_MS;
+    // Posted from here when due, so an agent that appends steadily wakes for nothing else; the
+    // timer only covers appends that stop (it is cleared long before it fires otherwise).
+    if (this.#heldRows >= DEFAULT_POST_ROWS || now - this.#heldSince >= interval) {
+      this.#postHeld();
+    } else this.#postTimer ??= setTimeout(() => this.#postHeld(), 2 * interval);
   }
 
   /** Posts the rows held so far as one batch. */
@@ -261,8 +269,8 @@ export class ParquetSink implements RowSink {
         { type: "batch", batch, offsetNs: this.#heldOffset, extra: this.#extra() },
         transfer,
       );
-      this.#queuedRows += n;
-      this.#queuedBatches++;
+      this.#postedRows += n;
+      this.#postedBatches++;
       if (this.#stallAfterFirst > 0) {
         this.stallForTest(this.#stallAfterFirst);
         this.#stallAfterFirst = 0;
@@ -327,7 +335,7 @@ export class ParquetSink implements RowSink {
     return {
       rowsAppended: this.#appended,
       rowsQueued: this.#queuedRows + this.#heldRows,
-      queueDepth: this.#queuedBatches,
+      queueDepth: this.#postedBatches - this.#read(SHARED.batchesDone),
       rowsDropped: this.#dropped,
       rowsWritten: c.rowsWritten,
       rowsLost: c.rowsLost + this.#abandonedRows,
@@ -354,6 +362,29 @@ export class ParquetSink implements RowSink {
 
   #bytesWritten = 0;
 
+  #read(slot: number): number {
+    return Number(Atomics.load(this.#shared, slot));
+  }
+
+  /** Rows posted and not yet taken by the Worker. */
+  get #queuedRows(): number {
+    return this.#postedRows - this.#read(SHARED.rowsDone);
+  }
+
+  /** The Worker's counters: final once it closed, else what it last published. */
+  get #counters(): WorkerCounters {
+    if (this.#final) return { ...this.#final, lastError: this.#lastError ?? this.#final.lastError };
+    return {
+      rowsWritten: this.#read(SHARED.rowsWritten),
+      rowsLost: this.#read(SHARED.rowsLost),
+      rowsPending: this.#read(SHARED.rowsPending),
+      bytesPending: this.#read(SHARED.bytesPending),
+      filesWritten: this.#read(SHARED.filesWritten),
+      writeErrors: this.#read(SHARED.writeErrors),
+      lastError: this.#lastError,
+    };
+  }
+
   #onMessage(m: FromWorker): void {
     switch (m.type) {
       case "file":
@@ -365,13 +396,11 @@ export class ParquetSink implements RowSink {
         }
         void this.#retention?.enforce();
         break;
-      case "ack":
-        this.#queuedRows -= m.rows;
-        this.#queuedBatches--;
-        this.#counters = m.counters;
+      case "error":
+        this.#lastError = m.lastError;
         break;
       case "closed":
-        this.#counters = m.counters;
+        this.#final = m.counters;
         this.#closed?.();
         break;
     }
@@ -380,7 +409,7 @@ export class ParquetSink implements RowSink {
   #died(message: string): void {
     if (!this.#healthy) return;
     this.#healthy = false;
-    this.#counters.lastError = message;
+    this.#lastError = message;
     this.#abandonedRows = this.#queuedRows + this.#counters.rowsPending;
     log.error("parquet writer died", { error: message, rowsLost: this.#abandonedRows });
     this.#closed?.();

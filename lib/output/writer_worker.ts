@@ -13,9 +13,27 @@ import { type RotatingOptions, RotatingParquetWriter } from "./rotation.ts";
 /** Options the Worker is started with (RotatingOptions without the callbacks). */
 export type WorkerInit = Omit<RotatingOptions, "onFileClosed" | "extraMetadata" | "monoNowMs">;
 
+/**
+ * Slots of the BigInt64Array over the SharedArrayBuffer both sides hold: the Worker stores its
+ * progress there after each batch instead of answering it, because every message wakes the
+ * collector's loop, and on a VM a wake-up costs far more than reading eight numbers.
+ */
+export const SHARED = {
+  rowsDone: 0,
+  batchesDone: 1,
+  rowsWritten: 2,
+  rowsLost: 3,
+  rowsPending: 4,
+  bytesPending: 5,
+  filesWritten: 6,
+  writeErrors: 7,
+} as const;
+/** Bytes of that SharedArrayBuffer. */
+export const SHARED_BYTES = 8 * Object.keys(SHARED).length;
+
 /** Messages to the Worker. */
 export type ToWorker =
-  | { type: "init"; opts: WorkerInit }
+  | { type: "init"; opts: WorkerInit; shared: SharedArrayBuffer }
   | { type: "batch"; batch: RowBatch; offsetNs: bigint; extra: Record<string, string> }
   | { type: "close"; extra: Record<string, string> }
   | { type: "stall"; ms: number };
@@ -36,7 +54,8 @@ export type FromWorker =
   | { type: "ready"; owner: string; salvaged: number; rowsSalvaged: number }
   | { type: "init-error"; option: string; message: string }
   | { type: "file"; info: ClosedFileInfo }
-  | { type: "ack"; rows: number; counters: WorkerCounters }
+  // only when a batch failed: the counters are in the shared array, the message is not
+  | { type: "error"; lastError: string }
   | { type: "closed"; counters: WorkerCounters };
 
 interface Port {
@@ -49,6 +68,9 @@ let extra: Record<string, string> = {};
 let writeErrors = 0;
 let lastError: string | null = null;
 let ageTimer: ReturnType<typeof setInterval> | undefined;
+let shared: BigInt64Array | null = null;
+let rowsDone = 0;
+let batchesDone = 0;
 
 function counters(): WorkerCounters {
   return {
@@ -60,6 +82,22 @@ function counters(): WorkerCounters {
     writeErrors,
     lastError,
   };
+}
+
+/** Publishes the counters to the collector's side (see SHARED). */
+function publish(): void {
+  if (!shared) return;
+  const c = counters();
+  const put = (slot: number, v: number) => Atomics.store(shared!, slot, BigInt(v));
+  put(SHARED.rowsWritten, c.rowsWritten);
+  put(SHARED.rowsLost, c.rowsLost);
+  put(SHARED.rowsPending, c.rowsPending);
+  put(SHARED.bytesPending, c.bytesPending);
+  put(SHARED.filesWritten, c.filesWritten);
+  put(SHARED.writeErrors, c.writeErrors);
+  // last: the collector counts a batch as done once these say so
+  put(SHARED.rowsDone, rowsDone);
+  put(SHARED.batchesDone, batchesDone);
 }
 
 // A write error is counted and logged at most once a minute per kind; the writer has already
@@ -86,6 +124,7 @@ port.onmessage = (e) => {
   const m = e.data;
   switch (m.type) {
     case "init":
+      shared = new BigInt64Array(m.shared);
       try {
         writer = new RotatingParquetWriter({
           ...m.opts,
@@ -102,17 +141,29 @@ port.onmessage = (e) => {
         // Batches rotate a due file too; the timer is for a quiet node. Every wake-up costs
         // (BENCHMARKS.md, idle floor), so a 10-minute age is checked every 5 s, not every 1 s.
         const every = Math.min(5000, Math.max(100, m.opts.maxAgeMs / 4));
-        ageTimer = setInterval(() => step(() => w.rotateIfDue()), every);
+        ageTimer = setInterval(() => {
+          const errorsBefore = writeErrors;
+          step(() => w.rotateIfDue());
+          publish();
+          if (writeErrors > errorsBefore) {
+            port.postMessage({ type: "error", lastError: lastError! });
+          }
+        }, every);
       } catch (err) {
         const option = err instanceof OutputConfigError ? err.option : "dir";
         port.postMessage({ type: "init-error", option, message: (err as Error).message });
       }
       break;
-    case "batch":
+    case "batch": {
       extra = m.extra;
+      const errorsBefore = writeErrors;
       if (writer) step(() => writer!.appendBatch(m.batch, m.offsetNs));
-      port.postMessage({ type: "ack", rows: m.batch.rows, counters: counters() });
+      rowsDone += m.batch.rows;
+      batchesDone++;
+      publish();
+      if (writeErrors > errorsBefore) port.postMessage({ type: "error", lastError: lastError! });
       break;
+    }
     case "stall": {
       // test hook: the Worker blocks as a stuck fsync would
       const cell = new Int32Array(new SharedArrayBuffer(4));
@@ -123,6 +174,7 @@ port.onmessage = (e) => {
       extra = m.extra;
       clearInterval(ageTimer);
       if (writer) step(() => writer!.closeSync());
+      publish();
       port.postMessage({ type: "closed", counters: counters() });
       break;
   }
