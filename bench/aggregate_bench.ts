@@ -65,7 +65,9 @@ export class Stream {
       v.setUint32(off + OFF.pid, 10_000 + p * 4, true);
       v.setUint32(off + OFF.tgid, 10_000 + p, true);
       v.setUint32(off + OFF.cpu, cpu, true);
-      v.setUint32(off + OFF.flags, 0x18 | (sw ? (1 << 16) | (1 << 18) : 0), true);
+      v.setUint32(off + OFF.flags, 0x18 | (sw ? 1 << 16 : 0), true);
+      v.setUint32(off + OFF.waits, sw ? 1 : 0, true);
+      v.setUint32(off + OFF.runs, 1, true);
       for (let i = 0; i < 16; i += 4) v.setUint32(off + OFF.comm + i, 0, true);
       v.setUint32(off + OFF.comm, 0x636f7270, true); // "proc"
       v.setUint32(off + OFF.comm + 4, p, true);
