@@ -55,7 +55,7 @@ export interface ParquetSinkOptions {
   metadata: FileConfig;
   /** rows posted and not yet written beyond which batches are dropped (and counted) */
   maxQueuedRows?: number;
-  /** longest wait of appended rows before they are posted (default DEFAULT_POST_INTERVAL_MS) */
+  /** how long appended rows are held before they are posted (default DEFAULT_POST_INTERVAL_MS, at most maxAgeMs / 4) */
   postIntervalMs?: number;
   /** called on the caller's loop after each file is complete (salvaged ones included) */
   onFileClosed?: (info: ClosedFileInfo) => void;
@@ -140,9 +140,15 @@ export class ParquetSink implements RowSink {
   #closing: Promise<void> | null = null;
   #closed: (() => void) | null = null;
   #stallAfterFirst: number;
+  /** rows reach the Worker at least four times per file age, so rotation by age keeps its pace */
+  readonly #postIntervalMs: number;
 
   private constructor(opts: ParquetSinkOptions, worker: Worker) {
     this.#opts = opts;
+    this.#postIntervalMs = Math.max(
+      0,
+      Math.min(opts.postIntervalMs ?? DEFAULT_POST_INTERVAL_MS, opts.maxAgeMs / 4),
+    );
     this.#worker = worker;
     this.#maxQueued = opts.maxQueuedRows ?? DEFAULT_MAX_QUEUED_ROWS;
     this.#offset = opts.wallOffsetNs ?? (() => measureMonoToWallOffsetNs(3));
@@ -216,7 +222,8 @@ export class ParquetSink implements RowSink {
 
   /**
    * Takes rows for the Worker; drops (and counts) them when the queue is full. Never throws.
-   * They are posted together at most `postIntervalMs` later (or at once past DEFAULT_POST_ROWS).
+   * They are posted together by the first append `postIntervalMs` later, by a timer at twice it
+   * when none comes, or at once past DEFAULT_POST_ROWS.
    */
   append(rows: readonly OutputRow[]): void {
     const n = rows.length;
@@ -242,10 +249,11 @@ export class ParquetSink implements RowSink {
     if (this.#heldRows === 0) this.#heldSince = now;
     this.#held.push(rows as OutputRow[]);
     this.#heldRows += n;
-    const interval = this.#opts.postIntervalMs ?? DEFAULT_POST_INTERVAL_MS;
-    // Posted from here when due, so an agent that appends steadily wakes for nothing else; the
-    // timer only covers appends that stop (it is cleared long before it fires otherwise).
-    if (this.#heldRows >= DEFAULT_POST_ROWS || now - this.#heldSince >= interval) {
+    const interval = this.#postIntervalMs;
+    // Posted from here when due (a tenth early: drains a second apart must not miss by a ms),
+    // so an agent that appends steadily wakes for nothing else; the timer only covers appends
+    // that stop (it is cleared long before it fires otherwise).
+    if (this.#heldRows >= DEFAULT_POST_ROWS || now - this.#heldSince >= 0.9 * interval) {
       this.#postHeld();
     } else this.#postTimer ??= setTimeout(() => this.#postHeld(), 2 * interval);
   }
