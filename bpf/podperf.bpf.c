@@ -137,19 +137,34 @@ static __always_inline void read_slot(int i, __u32 cpu, struct cpu_state *st,
 }
 
 /*
- * Closes the counter stretch on this CPU: the deltas go to deltas[] and their valid and
- * scaled bits to *flags; with deltas == NULL they are dropped.
+ * Reads this CPU's counters: the deltas since the last commit into deltas[] (their valid and
+ * scaled bits into *flags; deltas == NULL drops them) and the raw values into next[]. Nothing is
+ * committed here: a charge that fails keeps the old baseline (commit_counters).
  */
-static __always_inline void read_counters(struct cpu_state *st, __u64 *deltas, __u32 *flags)
+static __always_inline void read_counters(struct cpu_state *st, struct slot_state *next,
+					  __u64 *deltas, __u32 *flags)
 {
-	struct slot_state next[PODPERF_NR_COUNTERS] = {};
 	__u32 cpu = bpf_get_smp_processor_id();
 	int i;
 
 	for (i = 0; i < PODPERF_NR_COUNTERS; i++)
 		read_slot(i, cpu, st, &next[i], deltas, flags);
-	for (i = 0; i < PODPERF_NR_COUNTERS; i++)
+}
+
+/* Makes next[] the baseline of this CPU's next counter stretch. */
+static __always_inline void commit_counters(struct cpu_state *st, const struct slot_state *next)
+{
+	for (int i = 0; i < PODPERF_NR_COUNTERS; i++)
 		st->slot[i] = next[i];
+}
+
+/* Ends this CPU's counter stretch without recording it (idle, the collector, an unknown run). */
+static __always_inline void drop_counters(struct cpu_state *st)
+{
+	struct slot_state next[PODPERF_NR_COUNTERS] = {};
+
+	read_counters(st, next, NULL, NULL);
+	commit_counters(st, next);
 }
 
 /*
@@ -265,8 +280,9 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 				   __u64 cpu_ns, __u64 runq_ns, __u32 flags, struct owed *o)
 {
 	struct podperf_pending *p = &st->pending;
+	struct slot_state next[PODPERF_NR_COUNTERS] = {};
 	__u64 deltas[PODPERF_NR_COUNTERS] = {};
-	__u32 tgid = t->tgid, waits, n, i, found;
+	__u32 tgid = t->tgid, waits, n, i, found, got = 0;
 	__u64 cg, start, slot = 0;
 	bool one_slot = false, room;
 
@@ -274,10 +290,15 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 		if (t->pid != 0)
 			stat_add(PODPERF_STAT_SELF_NS, cpu_ns);
 		if (!st->held)
-			read_counters(st, NULL, NULL);
+			drop_counters(st);
 		st->waited = 0;
 		return true;
 	}
+	/*
+	 * The counters first, before any branch: read_counters() is the costliest code to verify
+	 * (the scaling loop), and each path reaching it is verified again.
+	 */
+	read_counters(st, next, deltas, &got);
 	waits = st->waited;
 	if (st->held)
 		flags |= PODPERF_FLAG_CARRIED;
@@ -316,8 +337,9 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 		}
 		n = 0;
 	}
-	/* From here the run is charged. One read, merge() and fill(): inlined copies cost verifying. */
-	read_counters(st, deltas, &flags);
+	/* From here the run is charged. One merge() and one fill(): inlined copies cost verifying. */
+	commit_counters(st, next);
+	flags |= got;
 	charged(st, o);
 	if (found < PODPERF_PENDING) {
 		barrier_var(found);
@@ -378,7 +400,7 @@ int on_tick(struct bpf_perf_event_data *ctx)
 		/* First sight of this run (just attached): bases only, counters included. */
 		start_run(st, t, bpf_ktime_get_ns(), false);
 		if (!st->held)
-			read_counters(st, NULL, NULL);
+			drop_counters(st);
 		return 0;
 	}
 	/* With HZ under 1000 most ticks find nothing charged since the last: no helper call then. */
@@ -430,7 +452,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 			st->waited = 0;
 		}
 	} else if (!st->held) {
-		read_counters(st, NULL, NULL); /* idle's (or an unknown run's) counter stretch ends */
+		drop_counters(st); /* idle's (or an unknown run's) counter stretch ends */
 	}
 	/*
 	 * Nothing will be merged while the CPU idles or drains: the held runs go out now, so the
