@@ -25,6 +25,6 @@ export interface SlotRow extends CounterValues {
   scaled: boolean;
   /** some record absorbed stretches lost to a full ring (its placement is coarse) */
   carried: boolean;
-  /** records that contributed */
+  /** runs (each ended by a switch or a tick) that contributed; the kernel sums several per record */
   records: number;
 }
