@@ -12,13 +12,18 @@ export interface PodperfRun {
   stderr: string;
 }
 
-/** Runs `podperf ARGS` to completion. */
+/**
+ * Runs `podperf ARGS` to completion; `wrapper` (e.g. `["unshare", "--pid", "--fork"]`) runs it
+ * under another program, as a pod's runtime would.
+ */
 export async function podperf(
   args: string[],
   env: Record<string, string> = {},
+  wrapper: string[] = [],
 ): Promise<PodperfRun> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}main.ts`, ...args],
+  const [program, ...argv] = [...wrapper, Deno.execPath(), "run", "-A", `${ROOT}main.ts`, ...args];
+  const child = new Deno.Command(program, {
+    args: argv,
     cwd: ROOT,
     env,
     stdin: "null",
@@ -33,6 +38,26 @@ export async function podperf(
     stdout: dec.decode(out.stdout),
     stderr: dec.decode(out.stderr),
   };
+}
+
+/**
+ * A one-second `collect` (no NRI, no summary) into a fresh directory under `wrapper`: how it
+ * ended and what it wrote there (the directory is removed).
+ */
+export async function collectBriefly(
+  wrapper: string[],
+): Promise<PodperfRun & { written: string[] }> {
+  const out = await Deno.makeTempDir({ prefix: "podperf-brief-" });
+  try {
+    const run = await podperf(
+      ["collect", "--duration", "1s", "--no-nri", "--no-summary", "--output", out],
+      {},
+      wrapper,
+    );
+    return { ...run, written: [...Deno.readDirSync(out)].map((e) => e.name) };
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 }
 
 /** A podperf child left running (for --watch); read its stdout line by line. */

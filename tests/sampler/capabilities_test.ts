@@ -5,36 +5,12 @@
  */
 import assert from "@podperf/assert";
 import { missingCapabilities } from "../../lib/sampler/errors.ts";
+import { collectBriefly } from "../cli/podperf.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-
-async function collectWith(caps: string[]): Promise<{ code: number; stderr: string }> {
-  const out = await Deno.makeTempDir({ prefix: "podperf-caps-" });
-  try {
-    const bounding = ["-all", ...caps.map((c) => `+${c}`)].join(",");
-    const r = await new Deno.Command("setpriv", {
-      args: [
-        `--bounding-set=${bounding}`,
-        "--",
-        `${ROOT}node_modules/deno/deno`,
-        "run",
-        "-A",
-        `${ROOT}main.ts`,
-        "collect",
-        "--duration",
-        "1s",
-        "--no-nri",
-        "--no-summary",
-        "--output",
-        out,
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
+/** collect run with its capability bounding set cut to `caps` (setpriv). */
+function collectWith(caps: string[]): Promise<{ code: number; stderr: string }> {
+  const bounding = ["-all", ...caps.map((c) => `+${c}`)].join(",");
+  return collectBriefly(["setpriv", `--bounding-set=${bounding}`, "--"]);
 }
 
 Deno.test("capabilities: CAP_SYS_ADMIN covers both; otherwise each missing one is named", () => {
