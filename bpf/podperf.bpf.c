@@ -99,9 +99,9 @@ static __always_inline void stat_add(__u32 key, __u64 n)
 }
 
 /*
- * Reads counter slot i on this CPU and, when a record is being filled (r != NULL), stores the
+ * Reads counter slot i on this CPU and, when deltas are wanted (deltas != NULL), stores the
  * delta since the last commit. The new raw values go to *next; the caller commits them only if
- * the record was emitted, so after a reserve failure the delta carries into the next record.
+ * the run was charged, so after a full ring the delta carries into the next record.
  */
 static __always_inline void read_slot(int i, __u32 cpu, struct cpu_state *st,
 				      struct slot_state *next, __u64 *deltas, __u32 *flags)
@@ -284,7 +284,7 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 	__u64 deltas[PODPERF_NR_COUNTERS] = {};
 	__u32 tgid = t->tgid, waits, n, i, found, got = 0;
 	__u64 cg, start, slot = 0;
-	bool one_slot = false, room;
+	bool one_slot = false, same_slot;
 
 	if (t->pid == 0 || tgid == cfg.exclude_tgid) {
 		if (t->pid != 0)
@@ -319,9 +319,9 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 	}
 	n = p->count;
 	/* The run may join what this CPU holds: same slot, and a held run of its process or room. */
-	room = one_slot && n && p->slot == slot;
+	same_slot = one_slot && n && p->slot == slot;
 	found = PODPERF_PENDING;
-	if (room) {
+	if (same_slot) {
 		for (i = 0; i < PODPERF_PENDING; i++) {
 			if (i < n && p->rec[i].tgid == tgid && p->rec[i].cgroup_id == cg) {
 				found = i;
@@ -329,7 +329,7 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 			}
 		}
 	}
-	if (found == PODPERF_PENDING && !(room && n < PODPERF_PENDING)) {
+	if (found == PODPERF_PENDING && !(same_slot && n < PODPERF_PENDING)) {
 		if (!flush(st)) {
 			stat_add(PODPERF_STAT_LOST, 1);
 			st->held = 1; /* the next record on this CPU takes the counter deltas */

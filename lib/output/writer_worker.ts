@@ -108,6 +108,8 @@ function step(what: () => void): void {
   } catch (err) {
     writeErrors++;
     lastError = (err as Error).message ?? String(err);
+    // the counters travel in the shared array; only the message needs one
+    port.postMessage({ type: "error", lastError });
     if (err instanceof OutputWriteError) {
       log.throttled(`parquet-write-${err.code}`, "error", err.message, {
         path: err.path,
@@ -142,12 +144,8 @@ port.onmessage = (e) => {
         // (BENCHMARKS.md, idle floor), so a 10-minute age is checked every 5 s, not every 1 s.
         const every = Math.min(5000, Math.max(100, m.opts.maxAgeMs / 4));
         ageTimer = setInterval(() => {
-          const errorsBefore = writeErrors;
           step(() => w.rotateIfDue());
           publish();
-          if (writeErrors > errorsBefore) {
-            port.postMessage({ type: "error", lastError: lastError! });
-          }
         }, every);
       } catch (err) {
         const option = err instanceof OutputConfigError ? err.option : "dir";
@@ -156,12 +154,10 @@ port.onmessage = (e) => {
       break;
     case "batch": {
       extra = m.extra;
-      const errorsBefore = writeErrors;
       if (writer) step(() => writer!.appendBatch(m.batch, m.offsetNs));
       rowsDone += m.batch.rows;
       batchesDone++;
       publish();
-      if (writeErrors > errorsBefore) port.postMessage({ type: "error", lastError: lastError! });
       break;
     }
     case "stall": {

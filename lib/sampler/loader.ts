@@ -262,6 +262,14 @@ export class Sampler {
     const cpuStates = this.#map("cpu_states");
     this.#cpuStatesFd = b.bpf_map__fd(cpuStates);
     this.#cpuStateBytes = b.bpf_map__value_size(cpuStates);
+    // the held runs are read from the front of each CPU's state (struct podperf_pending)
+    if (this.#cpuStateBytes < PENDING_SIZE) {
+      throw new BpfLoadError(
+        "cpu_states value size",
+        0,
+        `${this.#cpuStateBytes} bytes, below struct podperf_pending's ${PENDING_SIZE}`,
+      );
+    }
     this.#ring = new RingReader(b.bpf_map__fd(ringMap), ringBytes);
     this.#epollFd = watchReadable(b.bpf_map__fd(ringMap));
     if (opts.runStats) {
@@ -449,7 +457,7 @@ export class Sampler {
     );
     const view = new DataView(buf.buffer);
     let n = 0;
-    for (let cpu = 0; cpu < this.#possibleCpus && stride >= PENDING_SIZE; cpu++) {
+    for (let cpu = 0; cpu < this.#possibleCpus; cpu++) {
       const base = cpu * stride;
       const count = Math.min(view.getUint32(base + PENDING_OFF.count, true), PENDING);
       for (let i = 0; i < count; i++, n++) {
