@@ -54,11 +54,16 @@ interface UsageSample {
   usageNs: number;
 }
 
-/** Error bound of an interpolated usage value. */
+/** An interpolated usage value and how far off it can be. */
 export interface UsageAt {
   usageNs: number;
-  /** The two polls around the instant are this far apart (ms): the value's uncertainty. */
+  /** The two polls around the instant are this far apart (ms). */
   gapMs: number;
+  /**
+   * Usage only grows, so the true value lies between the two polls' values: the interpolated
+   * one is off by at most this much (ns), however the cgroup ran within the gap.
+   */
+  uncertaintyNs: number;
 }
 
 /**
@@ -126,7 +131,12 @@ export class UsagePoller {
       if (a.wallMs <= wallMs && wallMs <= b.wallMs) {
         const span = b.wallMs - a.wallMs;
         const f = span === 0 ? 0 : (wallMs - a.wallMs) / span;
-        return { usageNs: a.usageNs + f * (b.usageNs - a.usageNs), gapMs: span };
+        const grew = b.usageNs - a.usageNs;
+        return {
+          usageNs: a.usageNs + f * grew,
+          gapMs: span,
+          uncertaintyNs: Math.max(f, 1 - f) * grew,
+        };
       }
     }
     const from = s[0]?.wallMs, to = s[s.length - 1]?.wallMs;

@@ -227,14 +227,18 @@ Deno.test("collect: pod rows carry NRI metadata from start to removal, new pods 
       B: endB.usageNs - startB.usageNs,
       C: endC.usageNs,
     };
-    // The kernel side is interpolated between polls; a gap this long would blur it by more
-    // than the test's tolerance allows, so it would be a measurement problem, not podperf's.
+    // The kernel side is interpolated between polls, so it is known only to within what the
+    // cgroup used across the polls around each edge (a starved test process polls late). That
+    // much joins the bound; a reference blurred by more than the tolerance itself would judge
+    // nothing, and is a measurement problem, not podperf's.
+    const blur = {
+      A: startA.uncertaintyNs,
+      B: startB.uncertaintyNs + endB.uncertaintyNs,
+      C: endC.uncertaintyNs,
+    };
     console.log(
       `poll gaps at the window edges: ${[startA, startB, endB, endC].map((u) => u.gapMs)} ms`,
     );
-    for (const u of [startA, startB, endB, endC]) {
-      assert.ok(u.gapMs < 100, `poll gap ${u.gapMs} ms`);
-    }
     const file = { A: await sumOf(idsA), B: await sumOf(idsB), C: await sumOf(idsC) };
     // podperf charges what the scheduler charges (Δ se.sum_exec_runtime), the very figure
     // cpu.stat adds up, so no correction for time the hypervisor stole applies any more.
@@ -242,9 +246,16 @@ Deno.test("collect: pod rows carry NRI metadata from start to removal, new pods 
       const err = (file[k] - kernel[k]) / kernel[k];
       const figures = `file ${(file[k] / MS).toFixed(1)} ms, kernel ${
         (kernel[k] / MS).toFixed(1)
-      } ms: ${(100 * err).toFixed(2)}%`;
+      } ± ${(blur[k] / MS).toFixed(1)} ms: ${(100 * err).toFixed(2)}%`;
       console.log(`pod ${k}: ${figures}`);
-      assert.ok(Math.abs(err) <= CPU_TOLERANCE, `pod ${k}: ${figures}`);
+      assert.ok(
+        blur[k] <= CPU_TOLERANCE * kernel[k],
+        `pod ${k}: reference too blurred: ${figures}`,
+      );
+      assert.ok(
+        Math.abs(file[k] - kernel[k]) <= CPU_TOLERANCE * kernel[k] + blur[k],
+        `pod ${k}: ${figures}`,
+      );
     }
   } finally {
     poller.stop();

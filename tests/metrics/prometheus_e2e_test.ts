@@ -146,9 +146,11 @@ Deno.test("prometheus: a busy container's rate() matches cpu.stat, a removed pod
       const sampled = tL - tF, avg = sampled / (win.length - 1);
       const edge = (d: number) => (d < avg * 1.1 ? d : avg / 2);
       const toInterval = sampled + edge(tF - (atS - WINDOW_S)) + edge(atS - tL);
-      const rate = (kL.usageNs - kF.usageNs) / 1e9 * (toInterval / sampled) / WINDOW_S;
+      const scale = (toInterval / sampled) / WINDOW_S / 1e9;
       return {
-        rate,
+        rate: (kL.usageNs - kF.usageNs) * scale,
+        // cpu.stat is read every 10 ms at best; a starved test process reads it later.
+        blur: (kF.uncertaintyNs + kL.uncertaintyNs) * scale,
         n: win.length,
         lags: [tF - dF, tL - dL],
         gap: Math.max(kF.gapMs, kL.gapMs),
@@ -156,10 +158,10 @@ Deno.test("prometheus: a busy container's rate() matches cpu.stat, a removed pod
         dL,
       };
     };
-    // The instant: where the cgroup polls around both data times are closest (sharpest).
+    // The instant: where the cgroup polls around both data times pin it down best.
     let atS = nowS;
     for (let t = nowS - 0.0005; t > nowS - 2; t -= 0.01) {
-      if (expectAt(t).gap < expectAt(atS).gap) atS = t;
+      if (expectAt(t).blur < expectAt(atS).blur) atS = t;
     }
     const want = expectAt(atS);
     const [sample] = await prom.query(`rate(${spinSeries}[${WINDOW_S}s])`, atS);
@@ -174,12 +176,15 @@ Deno.test("prometheus: a busy container's rate() matches cpu.stat, a removed pod
     const figures = `rate() ${sample.value.toFixed(4)} cores (${(100 * stolenShare).toFixed(2)}% ` +
       `stolen → ${onCpu.toFixed(4)}), cpu.stat at the data times ${want.rate.toFixed(4)}: ` +
       `${(100 * err).toFixed(2)}% (${want.n} samples; drain lag at the window's ends ` +
-      `${want.lags.map((l) => l.toFixed(2))} s; poll gap ${want.gap} ms)`;
+      `${want.lags.map((l) => l.toFixed(2))} s; poll gap ${want.gap} ms, ` +
+      `± ${(100 * want.blur / want.rate).toFixed(2)}%)`;
     console.log(`busy container over ${WINDOW_S} s: ${figures}`);
     assert.ok(want.n >= WINDOW_S / 2, `samples in the window: ${figures}`);
-    assert.ok(want.gap < 100, `cpu.stat poll gaps: ${figures}`);
     assert.ok(want.rate > 0.02, `the busy container ran: ${figures}`);
-    assert.ok(Math.abs(err) <= CPU_TOLERANCE, figures);
+    // The reference is known to within its blur, which joins the bound; blurred by more than
+    // the tolerance itself it would judge nothing (a measurement problem, not podperf's).
+    assert.ok(want.blur <= CPU_TOLERANCE * want.rate, `cpu.stat reference too blurred: ${figures}`);
+    assert.ok(Math.abs(onCpu - want.rate) <= CPU_TOLERANCE * want.rate + want.blur, figures);
 
     // Every panel's query parses and runs; CPU returns data, the others wherever their
     // counters exist (a family absent from /metrics must give an empty answer, not zeros).
