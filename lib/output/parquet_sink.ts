@@ -35,6 +35,13 @@ export const DEFAULT_POST_INTERVAL_MS = 1000;
 export const DEFAULT_POST_ROWS = 16_384;
 /** Default time close() waits for the Worker before abandoning it. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+/**
+ * Delay before a Worker that died is started again; it doubles with each death that follows a
+ * short life, up to MAX_RESTART_DELAY_MS, and starts over after a Worker lived that long.
+ */
+export const RESTART_DELAY_MS = 1000;
+/** Longest delay between restarts of a Worker that keeps dying. */
+export const MAX_RESTART_DELAY_MS = 60_000;
 /** Environment variable (tests only) that stalls the Worker this many ms after its first batch. */
 export const STALL_ENV = "PODPERF_TEST_WRITER_STALL_MS";
 
@@ -81,23 +88,29 @@ export interface ParquetSinkStats {
   rowsQueued: number;
   /** batches posted and not yet processed */
   queueDepth: number;
-  /** rows refused because the queue was full or the writer closed or dead */
+  /** rows refused because the queue was full or the writer closed, or held when it stopped */
   rowsDropped: number;
   /** rows in complete files */
   rowsWritten: number;
-  /** rows the Worker took that are in no complete file (write errors, unfinished at shutdown) */
+  /**
+   * rows the Worker took that are in no complete file (write errors, unfinished at shutdown or
+   * when it died; those its restart salvaged from the dead Worker's file are in rowsSalvaged)
+   */
   rowsLost: number;
   /** complete files written by this writer */
   files: number;
-  /** files (and their rows) of writers that died, finished at start; not in the counts above */
+  /** files (and their rows) of writers that died, finished at (re)start; not in the counts above */
   filesSalvaged: number;
   rowsSalvaged: number;
   /** bytes of complete files of this prefix in the directory plus the file being written */
   bytesOnDisk: number;
+  /** failed writes, and Worker deaths */
   writeErrors: number;
   lastError: string | null;
-  /** false once the Worker died or missed its close deadline */
+  /** false while the Worker is dead (until restarted) or once it missed its close deadline */
   healthy: boolean;
+  /** Workers started again after one died */
+  restarts: number;
   retention: RetentionStats | null;
 }
 
@@ -113,14 +126,24 @@ export interface ParquetSinkStats {
  */
 export class ParquetSink implements RowSink {
   readonly #opts: ParquetSinkOptions;
-  readonly #worker: Worker;
   readonly #maxQueued: number;
   readonly #offset: () => bigint;
   readonly #retention: Retention | null;
-  /** what the Worker publishes after each batch (SHARED slots) */
-  readonly #shared = new BigInt64Array(new SharedArrayBuffer(SHARED_BYTES));
+  /** null while a Worker that died waits to be started again */
+  #worker: Worker | null = null;
+  #startedAt = 0;
+  /** what the current Worker publishes after each batch (SHARED slots) */
+  #shared = new BigInt64Array(new SharedArrayBuffer(SHARED_BYTES));
   /** its final counters, once it said `closed` */
   #final: WorkerCounters | null = null;
+  /** what Workers that died had written, lost and failed */
+  #base = { rowsWritten: 0, rowsLost: 0, filesWritten: 0, writeErrors: 0 };
+  #restarts = 0;
+  #restartDelayMs = RESTART_DELAY_MS;
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #restarting: Promise<void> | null = null;
+  /** rows the last Worker to die left unfinished, until its restart salvages them */
+  #lostAtDeath = 0;
   #lastError: string | null = null;
   #appended = 0;
   /** appended rows not posted yet, and the timer that posts them */
@@ -141,13 +164,12 @@ export class ParquetSink implements RowSink {
   /** rows reach the Worker at least four times per file age, so rotation by age keeps its pace */
   readonly #postIntervalMs: number;
 
-  private constructor(opts: ParquetSinkOptions, worker: Worker) {
+  private constructor(opts: ParquetSinkOptions) {
     this.#opts = opts;
     this.#postIntervalMs = Math.max(
       0,
       Math.min(opts.postIntervalMs ?? DEFAULT_POST_INTERVAL_MS, opts.maxAgeMs / 4),
     );
-    this.#worker = worker;
     this.#maxQueued = opts.maxQueuedRows ?? DEFAULT_MAX_QUEUED_ROWS;
     this.#offset = opts.wallOffsetNs ?? (() => measureMonoToWallOffsetNs(3));
     const hasRetention = opts.retainBytes !== undefined || opts.retainAgeMs !== undefined;
@@ -169,53 +191,67 @@ export class ParquetSink implements RowSink {
 
   /** Starts the Worker, which takes the directory's owner lock and salvages dead writers' files. */
   static async open(opts: ParquetSinkOptions): Promise<ParquetSink> {
+    const sink = new ParquetSink(opts);
+    await sink.#startWorker();
+    // in the background: a slow directory listing must not hold up the start
+    void sink.#retention?.enforce();
+    return sink;
+  }
+
+  /**
+   * Starts a Worker with fresh shared counters and waits for it to say ready (it has taken its
+   * owner lock and salvaged the files of writers that died, a Worker of ours included).
+   */
+  async #startWorker(): Promise<number> {
     const worker = new Worker(new URL("./writer_worker.ts", import.meta.url).href, {
       type: "module",
     });
-    const sink = new ParquetSink(opts, worker);
-    const ready = new Promise<void>((resolve, reject) => {
+    const shared = new BigInt64Array(new SharedArrayBuffer(SHARED_BYTES));
+    const ready = new Promise<{ salvaged: number; rowsSalvaged: number }>((resolve, reject) => {
       worker.onmessage = (e: MessageEvent<FromWorker>) => {
         const m = e.data;
-        if (m.type === "ready") {
-          sink.#salvaged = m.salvaged;
-          sink.#rowsSalvaged = m.rowsSalvaged;
-          worker.onmessage = (e: MessageEvent<FromWorker>) => sink.#onMessage(e.data);
-          resolve();
-        } else if (m.type === "init-error") {
-          reject(new OutputConfigError(m.option, m.message));
-        } else sink.#onMessage(m); // files salvaged during init
+        if (m.type === "ready") resolve(m);
+        else if (m.type === "init-error") reject(new OutputConfigError(m.option, m.message));
+        else this.#onMessage(m); // files salvaged during init
       };
       worker.onerror = (e) => {
         e.preventDefault();
         reject(new Error(`parquet writer failed to start: ${e.message}`));
       };
     });
+    const o = this.#opts;
     const init: WorkerInit = {
-      dir: opts.dir,
-      prefix: opts.prefix,
-      maxBytes: opts.maxBytes,
-      maxAgeMs: opts.maxAgeMs,
-      rowGroupRows: opts.rowGroupRows,
-      rowGroupBytes: opts.rowGroupBytes,
-      zstdLevel: opts.zstdLevel,
-      metadata: opts.metadata,
+      dir: o.dir,
+      prefix: o.prefix,
+      maxBytes: o.maxBytes,
+      maxAgeMs: o.maxAgeMs,
+      rowGroupRows: o.rowGroupRows,
+      rowGroupBytes: o.rowGroupBytes,
+      zstdLevel: o.zstdLevel,
+      metadata: o.metadata,
     };
-    worker.postMessage(
-      { type: "init", opts: init, shared: sink.#shared.buffer } satisfies ToWorker,
-    );
+    worker.postMessage({ type: "init", opts: init, shared: shared.buffer } satisfies ToWorker);
+    let r: { salvaged: number; rowsSalvaged: number };
     try {
-      await ready;
+      r = await ready;
     } catch (err) {
       worker.terminate();
       throw err;
     }
+    worker.onmessage = (e: MessageEvent<FromWorker>) => this.#onMessage(e.data);
     worker.onerror = (e) => {
       e.preventDefault();
-      sink.#died(e.message);
+      this.#died(worker, e.message);
     };
-    // in the background: a slow directory listing must not hold up the start
-    void sink.#retention?.enforce();
-    return sink;
+    this.#salvaged += r.salvaged;
+    this.#rowsSalvaged += r.rowsSalvaged;
+    this.#worker = worker;
+    this.#shared = shared;
+    this.#postedRows = 0;
+    this.#postedBatches = 0;
+    this.#startedAt = performance.now();
+    this.#healthy = true;
+    return r.rowsSalvaged;
   }
 
   /**
@@ -227,9 +263,8 @@ export class ParquetSink implements RowSink {
     const n = rows.length;
     if (n === 0) return;
     this.#appended += n;
-    if (
-      !this.#healthy || this.#closing || this.#queuedRows + this.#heldRows + n > this.#maxQueued
-    ) {
+    // While a dead Worker waits to be restarted, rows are held up to the same bound.
+    if (this.#closing || this.#queuedRows + this.#heldRows + n > this.#maxQueued) {
       this.#dropped += n;
       log.throttled("parquet-queue-full", "warn", "parquet writer behind: rows dropped", {
         rows: n,
@@ -265,19 +300,19 @@ export class ParquetSink implements RowSink {
     } else this.#postTimer ??= setTimeout(() => this.#postHeld(), 2 * interval);
   }
 
-  /** Posts the batches held so far, back to back: the Worker wakes once for all of them. */
+  /**
+   * Posts the batches held so far, back to back: the Worker wakes once for all of them. With no
+   * Worker (dead, to be restarted) they stay held.
+   */
   #postHeld(): void {
     clearTimeout(this.#postTimer);
     this.#postTimer = undefined;
+    if (!this.#worker || !this.#healthy) return;
     const held = this.#held;
     const n = this.#heldRows;
     this.#held = [];
     this.#heldRows = 0;
     if (n === 0) return;
-    if (!this.#healthy) {
-      this.#dropped += n;
-      return;
-    }
     const extra = this.#extra();
     for (const { batch, transfer, offsetNs } of held) {
       this.#post({ type: "batch", batch, offsetNs, extra }, transfer);
@@ -298,29 +333,18 @@ export class ParquetSink implements RowSink {
   close(): Promise<void> {
     // what waits to be posted goes first: close() finishes with every appended row
     if (!this.#closing) this.#postHeld();
+    clearTimeout(this.#restartTimer);
     this.#closing ??= (async () => {
-      const done = new Promise<void>((resolve) => this.#closed = resolve);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(
-          () => resolve("timeout"),
-          this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
-        );
-      });
-      if (this.#healthy) this.#post({ type: "close", extra: this.#extra() });
-      const outcome = this.#healthy ? await Promise.race([done, timeout]) : "timeout";
-      clearTimeout(timer);
-      if (outcome === "timeout") {
-        this.#abandonedRows = this.#queuedRows + this.#counters.rowsPending;
-        if (this.#healthy) {
-          log.error("parquet writer did not finish in time: its file is left for salvage", {
-            queuedRows: this.#queuedRows,
-            pendingRows: this.#counters.rowsPending,
-          });
-        }
-        this.#healthy = false;
+      // a restart under way finishes first, and takes what was held while the Worker was dead
+      await this.#restarting;
+      this.#postHeld();
+      if (this.#worker) await this.#finish(this.#worker);
+      else {
+        // no Worker to write them: rows held since one died are lost like a queue overflow
+        this.#dropped += this.#heldRows;
+        this.#held = [];
+        this.#heldRows = 0;
       }
-      this.#worker.terminate();
       // a last retention pass for the files just completed, bounded: a hung filesystem must
       // not hold up the exit
       if (this.#retention) {
@@ -333,6 +357,31 @@ export class ParquetSink implements RowSink {
       }
     })();
     return this.#closing;
+  }
+
+  /** Asks `worker` to finish its file and waits up to closeTimeoutMs; then terminates it. */
+  async #finish(worker: Worker): Promise<void> {
+    const done = new Promise<void>((resolve) => this.#closed = resolve);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(
+        () => resolve("timeout"),
+        this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
+      );
+    });
+    this.#post({ type: "close", extra: this.#extra() });
+    // a Worker that dies meanwhile resolves `done` too, its rows counted by #died
+    const outcome = await Promise.race([done, timeout]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      this.#abandonedRows += this.#queuedRows + this.#live().rowsPending;
+      log.error("parquet writer did not finish in time: its file is left for salvage", {
+        queuedRows: this.#queuedRows,
+        pendingRows: this.#live().rowsPending,
+      });
+      this.#healthy = false;
+    }
+    worker.terminate();
   }
 
   /** The counters (see ParquetSinkStats). */
@@ -353,6 +402,7 @@ export class ParquetSink implements RowSink {
       writeErrors: c.writeErrors,
       lastError: c.lastError,
       healthy: this.#healthy,
+      restarts: this.#restarts,
       retention,
     };
   }
@@ -367,6 +417,11 @@ export class ParquetSink implements RowSink {
     this.#post({ type: "stall", ms });
   }
 
+  /** Test hook: the Worker throws an uncaught error, as a bug in it would. */
+  crashForTest(): void {
+    this.#post({ type: "crash" });
+  }
+
   #bytesWritten = 0;
 
   #read(slot: number): number {
@@ -378,8 +433,20 @@ export class ParquetSink implements RowSink {
     return this.#postedRows - this.#read(SHARED.rowsDone);
   }
 
-  /** The Worker's counters: final once it closed, else what it last published. */
+  /** All Workers' counters: the dead ones' and the current one's. */
   get #counters(): WorkerCounters {
+    const c = this.#live(), b = this.#base;
+    return {
+      ...c,
+      rowsWritten: b.rowsWritten + c.rowsWritten,
+      rowsLost: b.rowsLost + c.rowsLost,
+      filesWritten: b.filesWritten + c.filesWritten,
+      writeErrors: b.writeErrors + c.writeErrors,
+    };
+  }
+
+  /** The current Worker's counters: final once it closed, else what it last published. */
+  #live(): WorkerCounters {
     if (this.#final) return { ...this.#final, lastError: this.#lastError ?? this.#final.lastError };
     return {
       rowsWritten: this.#read(SHARED.rowsWritten),
@@ -413,13 +480,74 @@ export class ParquetSink implements RowSink {
     }
   }
 
-  #died(message: string): void {
-    if (!this.#healthy) return;
+  /**
+   * A Worker died (an uncaught error: a bug, not a write failure, which it survives). What it
+   * had not finished is lost (its file is salvaged by the next Worker when the lock is free);
+   * its counters are kept, and a new Worker starts after a delay unless the sink is closing.
+   */
+  #died(worker: Worker, message: string): void {
+    if (worker !== this.#worker) return;
+    const c = this.#live();
+    const lost = this.#queuedRows + c.rowsPending;
+    worker.terminate();
+    this.#worker = null;
     this.#healthy = false;
     this.#lastError = message;
-    this.#abandonedRows = this.#queuedRows + this.#counters.rowsPending;
-    log.error("parquet writer died", { error: message, rowsLost: this.#abandonedRows });
+    this.#abandonedRows += lost;
+    this.#lostAtDeath = lost;
+    const b = this.#base;
+    b.rowsWritten += c.rowsWritten;
+    b.rowsLost += c.rowsLost;
+    b.filesWritten += c.filesWritten;
+    b.writeErrors += c.writeErrors + 1;
+    this.#final = null;
+    this.#shared = new BigInt64Array(new SharedArrayBuffer(SHARED_BYTES));
+    this.#postedRows = 0;
+    this.#postedBatches = 0;
+    // a close waiting for this Worker ends now
     this.#closed?.();
+    if (this.#closing) {
+      log.error("parquet writer died", { error: message, rowsUnfinished: lost });
+      return;
+    }
+    // a Worker that lived long died of something rare: start over; one that keeps dying waits
+    if (performance.now() - this.#startedAt >= MAX_RESTART_DELAY_MS) {
+      this.#restartDelayMs = RESTART_DELAY_MS;
+    }
+    const delay = this.#restartDelayMs;
+    log.error("parquet writer died; it is started again, rows are held meanwhile", {
+      error: message,
+      rowsUnfinished: lost,
+      restartInMs: delay,
+    });
+    this.#scheduleRestart(delay);
+  }
+
+  /** Starts a Worker after `delayMs`; a start that fails is tried again, each time later. */
+  #scheduleRestart(delayMs: number): void {
+    this.#restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, delayMs * 2);
+    this.#restartTimer = setTimeout(() => {
+      this.#restarting = this.#startWorker().then((rowsSalvaged) => {
+        // The dead Worker's lock went with it: its file was just salvaged (another writer of
+        // the directory dying meanwhile is the rare exception), so those rows are not lost.
+        const back = Math.min(this.#lostAtDeath, rowsSalvaged);
+        this.#abandonedRows -= back;
+        this.#lostAtDeath = 0;
+        this.#restarts++;
+        log.info("parquet writer restarted", {
+          restarts: this.#restarts,
+          heldRows: this.#heldRows,
+          filesSalvaged: this.#salvaged,
+        });
+        this.#postHeld();
+      }, (err) => {
+        log.error("parquet writer could not be started again; retrying", {
+          error: String((err as Error).message ?? err),
+          retryInMs: this.#restartDelayMs,
+        });
+        if (!this.#closing) this.#scheduleRestart(this.#restartDelayMs);
+      }).finally(() => (this.#restarting = null));
+    }, delayMs);
   }
 
   #extra(): Record<string, string> {
@@ -433,6 +561,6 @@ export class ParquetSink implements RowSink {
   }
 
   #post(m: ToWorker, transfer: ArrayBuffer[] = []): void {
-    this.#worker.postMessage(m, transfer);
+    this.#worker?.postMessage(m, transfer);
   }
 }

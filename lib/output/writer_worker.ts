@@ -36,7 +36,8 @@ export type ToWorker =
   | { type: "init"; opts: WorkerInit; shared: SharedArrayBuffer }
   | { type: "batch"; batch: RowBatch; offsetNs: bigint; extra: Record<string, string> }
   | { type: "close"; extra: Record<string, string> }
-  | { type: "stall"; ms: number };
+  | { type: "stall"; ms: number }
+  | { type: "crash" };
 
 /** What the Worker reports with every acknowledgement. */
 export interface WorkerCounters {
@@ -166,6 +167,12 @@ port.onmessage = (e) => {
       Atomics.wait(cell, 0, 0, m.ms);
       break;
     }
+    case "crash":
+      // test hook: an uncaught error, as a bug would throw, ends the Worker
+      setTimeout(() => {
+        throw new Error("writer crashed (test hook)");
+      });
+      break;
     case "close":
       extra = m.extra;
       clearInterval(ageTimer);
