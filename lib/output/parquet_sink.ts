@@ -12,7 +12,7 @@ import { OutputConfigError } from "./errors.ts";
 import type { ClosedFileInfo } from "./parquet_writer.ts";
 import { Retention, type RetentionStats } from "./retention.ts";
 import { packRows, type RowBatch } from "./row_batch.ts";
-import type { FileConfig, OutputRow } from "./schema.ts";
+import type { OutputRow } from "./schema.ts";
 import {
   type FromWorker,
   SHARED,
@@ -45,21 +45,8 @@ export const MAX_RESTART_DELAY_MS = 60_000;
 /** Environment variable (tests only) that stalls the Worker this many ms after its first batch. */
 export const STALL_ENV = "PODPERF_TEST_WRITER_STALL_MS";
 
-/** Options of ParquetSink.open(). */
-export interface ParquetSinkOptions {
-  /** existing directory for the files */
-  dir: string;
-  /** file name prefix, by convention `podperf-<node>` */
-  prefix: string;
-  /** rotate at this encoded size (bytes) */
-  maxBytes: number;
-  /** rotate at this age (ms, monotonic clock) */
-  maxAgeMs: number;
-  rowGroupRows?: number;
-  rowGroupBytes?: number;
-  zstdLevel?: number;
-  /** constant file metadata; its clock offset is re-measured per batch */
-  metadata: FileConfig;
+/** Options of ParquetSink.open(): the Worker's writer options (rotation.ts) and the sink's own. */
+export interface ParquetSinkOptions extends WorkerInit {
   /** rows posted and not yet written beyond which batches are dropped (and counted) */
   maxQueuedRows?: number;
   /** how long appended rows are held before they are posted (default DEFAULT_POST_INTERVAL_MS, at most maxAgeMs / 4) */
@@ -219,16 +206,18 @@ export class ParquetSink implements RowSink {
         reject(new Error(`parquet writer failed to start: ${e.message}`));
       };
     });
-    const o = this.#opts;
+    // only the cloneable part travels; the callbacks stay on this side
+    const { dir, prefix, maxBytes, maxAgeMs, rowGroupRows, rowGroupBytes, zstdLevel, metadata } =
+      this.#opts;
     const init: WorkerInit = {
-      dir: o.dir,
-      prefix: o.prefix,
-      maxBytes: o.maxBytes,
-      maxAgeMs: o.maxAgeMs,
-      rowGroupRows: o.rowGroupRows,
-      rowGroupBytes: o.rowGroupBytes,
-      zstdLevel: o.zstdLevel,
-      metadata: o.metadata,
+      dir,
+      prefix,
+      maxBytes,
+      maxAgeMs,
+      rowGroupRows,
+      rowGroupBytes,
+      zstdLevel,
+      metadata,
     };
     worker.postMessage({ type: "init", opts: init, shared: shared.buffer } satisfies ToWorker);
     let r: { salvaged: number; rowsSalvaged: number };

@@ -90,6 +90,22 @@ const STATUS_CODES: Record<number, string> = {
 
 const unquote = (etag: string | null) => (etag ?? "").replace(/^"|"$/g, "");
 
+/** Headers of a new object: its type and the caller's metadata as x-amz-meta-*. */
+function objectHeaders(meta: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = { "content-type": "application/vnd.apache.parquet" };
+  for (const [k, v] of Object.entries(meta)) headers[`x-amz-meta-${k}`] = v;
+  return headers;
+}
+
+/** What a PUT of an object or a part answers: its ETag and server-side encryption. */
+async function stored(res: Response): Promise<{ etag: string; sse: string | null }> {
+  await res.body?.cancel();
+  return {
+    etag: unquote(res.headers.get("etag")),
+    sse: res.headers.get("x-amz-server-side-encryption"),
+  };
+}
+
 /** A signed S3 client bound to one bucket. */
 export class S3Client {
   readonly bucket: string;
@@ -202,30 +218,19 @@ export class S3Client {
     digest: BodyDigest,
     meta: Record<string, string> = {},
   ): Promise<{ etag: string; sse: string | null }> {
-    const headers: Record<string, string> = {
-      "content-md5": digest.md5Base64,
-      "content-type": "application/vnd.apache.parquet",
-    };
-    for (const [k, v] of Object.entries(meta)) headers[`x-amz-meta-${k}`] = v;
     const res = await this.#send("PutObject", "PUT", key, {
-      headers,
+      headers: { ...objectHeaders(meta), "content-md5": digest.md5Base64 },
       body,
       sha256: digest.sha256Hex,
     });
-    await res.body?.cancel();
-    return {
-      etag: unquote(res.headers.get("etag")),
-      sse: res.headers.get("x-amz-server-side-encryption"),
-    };
+    return await stored(res);
   }
 
   /** Starts a multipart upload; returns the upload id. */
   async createMultipart(key: string, meta: Record<string, string> = {}): Promise<string> {
-    const headers: Record<string, string> = { "content-type": "application/vnd.apache.parquet" };
-    for (const [k, v] of Object.entries(meta)) headers[`x-amz-meta-${k}`] = v;
     const res = await this.#send("CreateMultipartUpload", "POST", key, {
       query: { uploads: "" },
-      headers,
+      headers: objectHeaders(meta),
     });
     const id = xmlText(await res.text(), "UploadId");
     if (!id) throw new S3Error(res.status, "NoUploadId", "no UploadId", "CreateMultipart", key);
@@ -246,11 +251,7 @@ export class S3Client {
       body,
       sha256: digest.sha256Hex,
     });
-    await res.body?.cancel();
-    return {
-      etag: unquote(res.headers.get("etag")),
-      sse: res.headers.get("x-amz-server-side-encryption"),
-    };
+    return await stored(res);
   }
 
   /** Completes a multipart upload; returns the object's ETag. */
