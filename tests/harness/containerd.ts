@@ -67,19 +67,24 @@ function q(s: string): string {
   return JSON.stringify(s); // a TOML basic string for plain paths
 }
 
-function configToml(dir: string, nri: boolean): string {
-  return `version = 2
-root = ${q(`${dir}/root`)}
-state = ${q(`${dir}/state`)}
-# Snapshotters that cannot work here only slow the start down and log errors.
-disabled_plugins = [
+/**
+ * containerd config lines that switch off the snapshotters and tracing that cannot work on a
+ * test host or guest: they only slow the start down and log errors.
+ */
+export const DISABLED_PLUGINS = `disabled_plugins = [
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.zfs",
   "io.containerd.snapshotter.v1.aufs",
   "io.containerd.snapshotter.v1.devmapper",
   "io.containerd.tracing.processor.v1.otlp",
   "io.containerd.internal.v1.tracing",
-]
+]`;
+
+function configToml(dir: string, nri: boolean): string {
+  return `version = 2
+root = ${q(`${dir}/root`)}
+state = ${q(`${dir}/state`)}
+${DISABLED_PLUGINS}
 
 [grpc]
   address = ${q(`${dir}/containerd.sock`)}

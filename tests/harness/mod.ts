@@ -45,6 +45,7 @@ export {
   ContainerdStartError,
   CRI_NAMESPACE,
   CtrError,
+  DISABLED_PLUGINS,
   processAlive,
   startContainerd,
 } from "./containerd.ts";

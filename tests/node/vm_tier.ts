@@ -14,47 +14,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { ensureRuntimeFetched } from "../harness/runtime_files.ts";
 import { sandboxImageTarball } from "../harness/sandbox_image.ts";
 import { queryParquet, sqlString } from "../helpers/duckdb.ts";
+import type { GuestContainer, GuestPod, GuestReport } from "./guest/report.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 // TCG on a shared 2-core machine: boot 1-2 min, the guest test 3-8 min; 25 min is the ceiling.
 const VM_TIMEOUT_S = 1500;
 // The bound between the file's cpu_ns and the kernel's accounting.
 const CPU_TOLERANCE = 0.05;
-
-interface GuestContainer {
-  name: string;
-  id: string;
-  busy: boolean;
-  pid: number;
-  cgroupPath: string;
-  cgroupId: string;
-}
-interface GuestPod {
-  name: string;
-  namespace: string;
-  uid: string;
-  qos: string;
-  cgroupParent: string;
-  createdAfterStart: boolean;
-  containers: GuestContainer[];
-}
-interface RunOutcome {
-  args: string[];
-  code: number | null;
-  stderr: string[];
-  files: string[];
-  error?: string;
-}
-interface GuestReport {
-  facts: Record<string, unknown> & { procSelfCgroup: string; kernel: string };
-  timings: Record<string, number>;
-  pods?: GuestPod[];
-  nri?: RunOutcome;
-  fallback?: RunOutcome;
-  podsCommand?: { code: number; output: string };
-  accuracy?: { cgroupPath: string; cgroupId: string; usageUsec: number };
-  error?: string;
-}
 
 function run(cmd: string, args: string[]): { code: number; stdout: string; out: string } {
   try {

@@ -15,6 +15,7 @@ import {
   cgroup2Dir,
   cgroupInode,
   CriClient,
+  DISABLED_PLUGINS,
   type PodSpec,
   procCgroup2Path,
   RUNTIME_FILES,
@@ -22,6 +23,7 @@ import {
 } from "../../harness/mod.ts";
 import { sandboxImageTarball } from "../../harness/sandbox_image.ts";
 import { PodperfProcess } from "../../e2e/podperf_process.ts";
+import type { GuestContainer, GuestFacts, GuestPod, GuestReport, RunOutcome } from "./report.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const DENO = `${ROOT}node_modules/deno/deno`;
@@ -51,14 +53,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 const configToml = `version = 2
-disabled_plugins = [
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing",
-]
+${DISABLED_PLUGINS}
 
 [plugins."io.containerd.nri.v1.nri"]
   disable = false
@@ -118,26 +113,6 @@ async function startContainerd(): Promise<CriClient> {
     await sleep(250);
   }
   throw new Error(`containerd not ready after 120 s: ${last}`);
-}
-
-interface GuestContainer {
-  name: string;
-  id: string;
-  busy: boolean;
-  pid: number;
-  cgroupPath: string;
-  cgroupId: string;
-}
-
-interface GuestPod {
-  name: string;
-  namespace: string;
-  uid: string;
-  qos: "burstable" | "besteffort";
-  cgroupParent: string;
-  createdAfterStart: boolean;
-  podId: string;
-  containers: GuestContainer[];
 }
 
 /** The cgroup parent kubelet's systemd driver passes: the pod's slice name alone. */
@@ -210,15 +185,6 @@ async function copyParquet(from: string, to: string): Promise<string[]> {
   return names.sort();
 }
 
-interface RunOutcome {
-  args: string[];
-  code: number | null;
-  stdout: string;
-  stderr: string[];
-  files: string[];
-  error?: string;
-}
-
 async function collect(
   label: string,
   args: string[],
@@ -275,7 +241,7 @@ async function accuracyLoad(seconds: number) {
 }
 
 async function main(): Promise<void> {
-  const facts: Record<string, unknown> = {
+  const facts: GuestFacts = {
     procSelfCgroup: readFileSync("/proc/self/cgroup", "utf8"),
     pid1: readFileSync("/proc/1/comm", "utf8").trim(),
     kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
@@ -284,7 +250,7 @@ async function main(): Promise<void> {
     btf: existsSync("/sys/kernel/btf/vmlinux"),
     cmdline: readFileSync("/proc/cmdline", "utf8").trim(),
   };
-  const report: Record<string, unknown> = { facts, timings };
+  const report: GuestReport = { facts, timings };
   const save = () =>
     Deno.writeTextFileSync(`${results}/guest.json`, JSON.stringify(report, null, 2));
   save();
