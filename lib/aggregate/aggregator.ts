@@ -212,12 +212,7 @@ export class SlotAggregator {
     const table = this.#table;
     if (flags & FLAG_ONE_SLOT) {
       // Runs the kernel summed inside one slot, waits included: all of it belongs there.
-      if (first < this.#closedBefore) {
-        this.#lateRecords++;
-        this.#lateNs += cpuNs;
-        this.#lateRunqNs += runq;
-        first = this.#closedBefore;
-      }
+      if (first < this.#closedBefore) first = this.#late(cpuNs, runq);
       const e = table.findOrInsert(first, tgid, cgLo, cgHi, view, off + OFF_COMM);
       this.#addTo(e, cpuNs, valid, scaled, carried, runs);
       table.runqNs[e] += runq;
@@ -229,11 +224,13 @@ export class SlotAggregator {
       this.#closedBefore,
     );
     if (first < this.#closedBefore) {
-      this.#lateRecords++;
-      this.#lateNs += span > 0
-        ? Math.round(cpuNs * (Math.min(end, this.#closedBefore * interval) - start) / span)
-        : cpuNs;
-      first = this.#closedBefore;
+      // the part inside closed slots; its run-queue wait is #addWait's to count
+      first = this.#late(
+        span > 0
+          ? Math.round(cpuNs * (Math.min(end, this.#closedBefore * interval) - start) / span)
+          : cpuNs,
+        0,
+      );
     }
     if (first < last - MAX_SLOTS_PER_RECORD) first = last - MAX_SLOTS_PER_RECORD;
     if (runq > 0 || waits) this.#addWait(start, runq, waits, first, tgid, cgLo, cgHi, view, off);
@@ -272,6 +269,17 @@ export class SlotAggregator {
       table.records[e] += runs;
       segStart = segEnd;
     }
+  }
+
+  /**
+   * Counts a record that began in a closed slot, with the cpu and wait ns that lay there, and
+   * returns the oldest open slot, where they go instead.
+   */
+  #late(cpuNs: number, runqNs: number): number {
+    this.#lateRecords++;
+    this.#lateNs += cpuNs;
+    this.#lateRunqNs += runqNs;
+    return this.#closedBefore;
   }
 
   /** Adds a whole record's cpu ns and counters (in #values) to entry `e`. */
