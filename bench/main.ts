@@ -14,6 +14,7 @@ import { benchSampler } from "./sampler_bench.ts";
 import { benchSoak } from "./soak_bench.ts";
 import { benchReport } from "./report_bench.ts";
 import { benchS3Client, benchSummaryRead, benchUploader } from "./upload_bench.ts";
+import { benchWake } from "./wake_bench.ts";
 
 const args = new Set(Deno.args);
 const quick = args.has("--quick");
@@ -67,6 +68,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "nri",
     "NRI: Synchronize of 500 containers, store memory, StartContainer → resolvable",
     benchNri,
+  ],
+  [
+    "wake",
+    "The machine's wake-up penalty: the same work warm and after sleeping (median ms of 5)",
+    benchWake,
   ],
   [
     "overhead",
