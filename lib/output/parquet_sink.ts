@@ -207,17 +207,17 @@ export class ParquetSink implements RowSink {
       };
     });
     // only the cloneable part travels; the callbacks stay on this side
-    const { dir, prefix, maxBytes, maxAgeMs, rowGroupRows, rowGroupBytes, zstdLevel, metadata } =
-      this.#opts;
+    const o = this.#opts;
     const init: WorkerInit = {
-      dir,
-      prefix,
-      maxBytes,
-      maxAgeMs,
-      rowGroupRows,
-      rowGroupBytes,
-      zstdLevel,
-      metadata,
+      dir: o.dir,
+      prefix: o.prefix,
+      maxBytes: o.maxBytes,
+      maxAgeMs: o.maxAgeMs,
+      rowGroupRows: o.rowGroupRows,
+      rowGroupBytes: o.rowGroupBytes,
+      rowGroupAgeMs: o.rowGroupAgeMs,
+      zstdLevel: o.zstdLevel,
+      metadata: o.metadata,
     };
     worker.postMessage({ type: "init", opts: init, shared: shared.buffer } satisfies ToWorker);
     let r: { salvaged: number; rowsSalvaged: number };

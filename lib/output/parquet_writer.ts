@@ -253,6 +253,11 @@ export class ParquetFileWriter {
     return this.coverage.rows;
   }
 
+  /** Rows buffered for the row group being built (not yet on disk). */
+  get bufferedRows(): number {
+    return this.#buffer.length;
+  }
+
   /** Encoded bytes so far (header and flushed row groups); buffered rows are not counted. */
   get bytes(): number {
     return this.#out.offset;

@@ -16,6 +16,13 @@ export { CLOCK_STEP_NS };
 
 const MONO_INDEX = rowColumnIndex("mono_ns");
 
+/**
+ * Default age of a row group's oldest rows at which the group is written though not full: on a
+ * quiet node a group of DEFAULT_ROW_GROUP_ROWS takes many minutes to fill, and a crash (SIGKILL,
+ * OOM) loses the group being built, so this bounds the loss in time as well as in rows.
+ */
+export const DEFAULT_ROW_GROUP_AGE_MS = 30_000;
+
 /** Options of a RotatingParquetWriter. */
 export interface RotatingOptions {
   /** existing directory the files go to */
@@ -30,6 +37,11 @@ export interface RotatingOptions {
   rowGroupRows?: number;
   /** estimated uncompressed bytes after which a row group is flushed early */
   rowGroupBytes?: number;
+  /**
+   * a row group is written by the first append or rotateIfDue() once its oldest rows are this
+   * old (ms), full or not (default DEFAULT_ROW_GROUP_AGE_MS)
+   */
+  rowGroupAgeMs?: number;
   /** ZSTD level */
   zstdLevel?: number;
   /** node, version, clock offset and counters; the offset is replaced per file by appendBatch */
@@ -80,6 +92,10 @@ export class RotatingParquetWriter {
   #currentOffset = 0n;
   #offsetNs: bigint;
   #openedAt = 0;
+  /** when the rows buffered for the current row group were first seen (-1: none buffered) */
+  #groupSince = -1;
+  /** the file's rows on disk then: a change means that group was written meanwhile */
+  #groupFlushedRows = 0;
   #seq = 0;
   #closed = false;
 
@@ -180,10 +196,39 @@ export class RotatingParquetWriter {
     this.rotateIfDue();
   }
 
-  /** Completes the current file if it is older than maxAgeMs; for callers with idle periods. */
+  /**
+   * Completes the current file if it is older than maxAgeMs, else writes its row group if that
+   * is older than rowGroupAgeMs; for callers with idle periods.
+   */
   rotateIfDue(): void {
     const file = this.#current;
-    if (file && this.#mono() - this.#openedAt >= this.#opts.maxAgeMs) this.#finish(file);
+    if (!file) return;
+    const now = this.#mono();
+    if (now - this.#openedAt >= this.#opts.maxAgeMs) this.#finish(file);
+    else this.#flushIfOld(file, now);
+  }
+
+  #flushIfOld(file: ParquetFileWriter, now: number): void {
+    const buffered = file.bufferedRows;
+    const onDisk = file.rows - buffered;
+    if (buffered === 0) {
+      this.#groupSince = -1;
+      return;
+    }
+    if (this.#groupSince < 0 || onDisk !== this.#groupFlushedRows) {
+      // a new group: its age counts from here (the end of the append that began it)
+      this.#groupSince = now;
+      this.#groupFlushedRows = onDisk;
+      return;
+    }
+    if (now - this.#groupSince < (this.#opts.rowGroupAgeMs ?? DEFAULT_ROW_GROUP_AGE_MS)) return;
+    this.#groupSince = -1;
+    try {
+      file.flushRowGroup();
+    } catch (err) {
+      this.#dropOnWriteError(err);
+      throw err;
+    }
   }
 
   /** Completes the current file now, whatever its size or age. */
@@ -237,6 +282,7 @@ export class RotatingParquetWriter {
     });
     this.#currentOffset = this.#offsetNs;
     this.#openedAt = this.#mono();
+    this.#groupSince = -1;
     return this.#current;
   }
 

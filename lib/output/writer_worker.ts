@@ -8,7 +8,11 @@ import { log } from "../log.ts";
 import { OutputConfigError, OutputWriteError } from "./errors.ts";
 import type { ClosedFileInfo } from "./parquet_writer.ts";
 import type { RowBatch } from "./row_batch.ts";
-import { type RotatingOptions, RotatingParquetWriter } from "./rotation.ts";
+import {
+  DEFAULT_ROW_GROUP_AGE_MS,
+  type RotatingOptions,
+  RotatingParquetWriter,
+} from "./rotation.ts";
 
 /** Options the Worker is started with (RotatingOptions without the callbacks). */
 export type WorkerInit = Omit<RotatingOptions, "onFileClosed" | "extraMetadata" | "monoNowMs">;
@@ -141,9 +145,11 @@ port.onmessage = (e) => {
           rowsSalvaged: writer.rowsSalvaged,
         });
         const w = writer;
-        // Batches rotate a due file too; the timer is for a quiet node. Every wake-up costs
-        // (BENCHMARKS.md, idle floor), so a 10-minute age is checked every 5 s, not every 1 s.
-        const every = Math.min(5000, Math.max(100, m.opts.maxAgeMs / 4));
+        // Batches rotate a due file (and write an old row group) too; the timer is for a quiet
+        // node. Every wake-up costs (BENCHMARKS.md, idle floor), so a 10-minute file age and a
+        // 30 s row group age are checked every 5 s, not every 1 s.
+        const ages = Math.min(m.opts.maxAgeMs, m.opts.rowGroupAgeMs ?? DEFAULT_ROW_GROUP_AGE_MS);
+        const every = Math.min(5000, Math.max(100, ages / 4));
         ageTimer = setInterval(() => {
           step(() => w.rotateIfDue());
           publish();

@@ -101,6 +101,58 @@ Deno.test("rotates by age on append and on rotateIfDue", async () => {
   }
 });
 
+Deno.test("a row group is written once its oldest rows are rowGroupAgeMs old: a crash on a quiet node loses no more", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let now = 0;
+    const out = new RotatingParquetWriter({
+      dir,
+      prefix: "p",
+      maxBytes: 1 << 30,
+      maxAgeMs: 3_600_000,
+      rowGroupAgeMs: 30_000,
+      metadata: CONFIG,
+      monoNowMs: () => now,
+    });
+    out.appendMany(Array.from({ length: 10 }, (_, i) => row(i)));
+    now = 29_000;
+    out.rotateIfDue();
+    now = 29_500;
+    out.appendMany(Array.from({ length: 5 }, (_, i) => row(10 + i))); // the same young group
+    now = 30_000;
+    out.rotateIfDue(); // 30 s since the group's first rows: written, 15 rows
+    now = 31_000;
+    out.appendMany(Array.from({ length: 7 }, (_, i) => row(15 + i))); // a new group
+    now = 60_000;
+    out.rotateIfDue(); // 29 s old: still buffered
+    // the process dies (SIGKILL): its lock goes with it, the file is left for salvage
+    out.abandon();
+    const lock = listDir(dir).find((n) => n.endsWith(".lock"))!;
+    Deno.removeSync(join(dir, lock));
+    Deno.writeTextFileSync(join(dir, lock), "");
+    const closed: ClosedFileInfo[] = [];
+    const next = new RotatingParquetWriter({
+      dir,
+      prefix: "p",
+      maxBytes: 1 << 30,
+      maxAgeMs: 3_600_000,
+      metadata: CONFIG,
+      onFileClosed: (f) => closed.push(f),
+    });
+    await next.close();
+    assert.equal(closed.length, 1);
+    assert.equal(closed[0].salvaged, "writer-died");
+    assert.equal(
+      closed[0].rows,
+      15,
+      "the group that reached its age is on disk, the young one not",
+    );
+    assert.equal(await rowsIn(closed[0].path), 15);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("start-up salvages a dead writer's file, leaves a live writer's alone, never follows a symlink", async () => {
   const dir = await Deno.makeTempDir();
   try {
