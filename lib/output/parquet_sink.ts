@@ -26,11 +26,12 @@ import {
 export const DEFAULT_MAX_QUEUED_ROWS = 262_144;
 /**
  * Default time appended rows are held before they are posted to the Worker (at the next append
- * after it, or at twice it when no append comes). Each post wakes the Worker and its answer
- * wakes this loop: on a VM a wake-up costs far more than the work, so a busy collector's 20
- * drains a second are posted as one batch a second.
+ * after it, or at twice it when no append comes). Each post wakes the Worker, and on a VM a
+ * wake-up costs far more than the work (BENCHMARKS.md, wake): a quiet node's rows go over every
+ * 5 s, a busy one's every DEFAULT_POST_ROWS. Holding them longer risks nothing a crash would not
+ * take anyway: the Worker's row group is written only every 30 s on a quiet node.
  */
-export const DEFAULT_POST_INTERVAL_MS = 1000;
+export const DEFAULT_POST_INTERVAL_MS = 5000;
 /** Rows that are posted at once, whatever the interval (bounds what waits in this loop). */
 export const DEFAULT_POST_ROWS = 16_384;
 /** Default time close() waits for the Worker before abandoning it. */
