@@ -45,6 +45,8 @@ struct cpu_state {
 	__u32 waited;     /* its run began after a run-queue wait not yet emitted */
 	__u32 held;       /* counter baseline held since a record could not be reserved */
 	__u32 woke;       /* this CPU forced a wake-up since the ring was last below wake_bytes */
+	__u32 flushing;   /* flush_ended() runs here: the tick, which may interrupt it, stays out */
+	__u32 pad;
 	struct slot_state slot[PODPERF_NR_COUNTERS];
 };
 
@@ -274,7 +276,8 @@ static __always_inline void charged(struct cpu_state *st, struct owed *o)
  *
  * A run that lies, with its wait, inside one slot is held back in st->pending and later runs
  * of the same process in that slot are added to it; the held runs go out when a run falls
- * elsewhere, the CPU turns to idle or the collector, or a fifth process runs in the slot.
+ * elsewhere, the CPU turns to the collector, a fifth process runs in the slot, or the drain
+ * finds their slot ended (flush_ended).
  */
 static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, __u64 end,
 				   __u64 cpu_ns, __u64 runq_ns, __u32 flags, struct owed *o)
@@ -394,7 +397,7 @@ int on_tick(struct bpf_perf_event_data *ctx)
 	struct cpu_state *st = cpu_state();
 	__u64 now, end, sum, delay;
 
-	if (!st || t->pid == 0)
+	if (!st || t->pid == 0 || st->flushing)
 		return 0;
 	if (st->cur_pid != t->pid || !st->ts_base) {
 		/* First sight of this run (just attached): bases only, counters included. */
@@ -455,11 +458,40 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		drop_counters(st); /* idle's (or an unknown run's) counter stretch ends */
 	}
 	/*
-	 * Nothing will be merged while the CPU idles or drains: the held runs go out now, so the
-	 * slot can close on time (a full ring keeps them for the next event).
+	 * Nothing will be merged while the CPU drains: the held runs go out now (a full ring keeps
+	 * them for the next event). A CPU turning idle keeps them, to add the runs that end its
+	 * idle in the same slot (a pipe pair idles between most of its runs): the drain sends them
+	 * once their slot has ended (flush_ended), since an idle CPU has no tick to do it.
 	 */
-	if (st->pending.count && (next->pid == 0 || next->tgid == cfg.exclude_tgid))
+	if (st->pending.count && next->tgid == cfg.exclude_tgid)
 		flush(st);
 	start_run(st, next, now, true);
+	return 0;
+}
+
+/*
+ * Run by the drain on each CPU that holds runs (BPF_PROG_TEST_RUN with BPF_F_TEST_RUN_ON_CPU:
+ * an IPI, or inline with preemption off on the drain's own CPU) before it reads the ring: held
+ * runs of a slot that has ended go out, so a CPU that went idle holding them sends them by the
+ * next drain. The switch cannot interleave (it runs with interrupts off); the tick can, inline,
+ * so it stays out while `flushing` is set.
+ */
+SEC("raw_tp")
+int flush_ended(void *ctx)
+{
+	struct cpu_state *st = cpu_state();
+	struct podperf_pending *p;
+
+	if (!st)
+		return 0;
+	p = &st->pending;
+	if (!p->count)
+		return 0;
+	if (p->slot != PODPERF_NO_SLOT && cfg.interval_ns &&
+	    bpf_ktime_get_ns() / cfg.interval_ns == p->slot)
+		return 0;
+	st->flushing = 1;
+	flush(st);
+	st->flushing = 0;
 	return 0;
 }

@@ -24,6 +24,7 @@ const SYMBOLS = {
   bpf_map_update_elem: { parameters: ["i32", "buffer", "buffer", "u64"], result: "i32" },
   bpf_obj_get_info_by_fd: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   bpf_enable_stats: { parameters: ["i32"], result: "i32" },
+  bpf_prog_test_run_opts: { parameters: ["i32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened libbpf symbols. */
@@ -75,4 +76,13 @@ export const BPF = {
   PROG_INFO_RUN_TIME_NS: 192,
   PROG_INFO_RUN_CNT: 200,
   PROG_INFO_RECURSION_MISSES: 208,
+  /**
+   * struct bpf_test_run_opts (libbpf 1.x, with batch_size: 80 bytes; libbpf takes a larger sz
+   * whose extra bytes are zero) and the offsets of the fields we set.
+   */
+  TEST_RUN_OPTS_SIZE: 80,
+  TEST_RUN_OPTS_FLAGS: 68,
+  TEST_RUN_OPTS_CPU: 72,
+  /** Runs a raw_tp program on the CPU in opts.cpu (kernel 5.10+). */
+  BPF_F_TEST_RUN_ON_CPU: 1,
 } as const;

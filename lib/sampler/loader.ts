@@ -66,6 +66,8 @@ export interface SamplerStats {
   hotplugEvents: number;
   /** Records the CPUs still held back (to sum runs per slot) when detached: read from their state. */
   heldAtDetach: number;
+  /** Failed attempts to have a CPU send the runs it held for an ended slot (flush_ended). */
+  flushErrors: number;
 }
 
 /** Kernel run-time stats of one BPF program (needs `runStats`). */
@@ -159,6 +161,11 @@ export class Sampler {
   #cpuStateBytes = 0;
   #pendingRead = false;
   #heldAtDetach = 0;
+  /** flush_ended, run on each CPU that holds runs before a drain reads the ring */
+  #flushFd = -1;
+  #flushErrors = 0;
+  #states = new Uint8Array(0);
+  readonly #testRunOpts = new DataView(new ArrayBuffer(BPF.TEST_RUN_OPTS_SIZE));
   #progs: { name: string; fd: number }[] = [];
   readonly #possibleCpus: number;
   readonly #statBuf: BigUint64Array;
@@ -282,6 +289,10 @@ export class Sampler {
     // programs, and exclude_idle keeps an idle CPU quiet. A bpf_timer would need arming on each
     // CPU from a program running there, CPU pinning (6.7+), and still interrupt idle CPUs.
     this.#tickProg = this.#program("on_tick");
+    this.#flushFd = this.#bpf.bpf_program__fd(this.#program("flush_ended"));
+    this.#states = new Uint8Array(((this.#cpuStateBytes + 7) & ~7) * this.#possibleCpus);
+    this.#testRunOpts.setBigUint64(0, BigInt(BPF.TEST_RUN_OPTS_SIZE), true);
+    this.#testRunOpts.setUint32(BPF.TEST_RUN_OPTS_FLAGS, BPF.BPF_F_TEST_RUN_ON_CPU, true);
     this.#tickSpec = {
       type: PERF.TYPE_SOFTWARE,
       config: PERF.COUNT_SW_CPU_CLOCK,
@@ -433,12 +444,39 @@ export class Sampler {
    */
   drain(onRecord: RecordCallback, maxRecords?: number): number {
     if (performance.now() >= this.#nextHotplugCheck) this.refreshCpus();
+    this.#flushEnded();
     const n = this.#ring ? this.#ring.drain(onRecord, maxRecords) : 0;
     // After detach, the runs each CPU still held back come last (once the ring is empty).
     if (this.#detached && !this.#pendingRead && this.pendingBytes() === 0) {
       return n + this.#drainHeld(onRecord);
     }
     return n;
+  }
+
+  /**
+   * Has each CPU that holds runs of an ended slot send them to the ring (flush_ended, run on
+   * that CPU): one that went idle holding them has no event of its own to do it. Which CPUs hold
+   * any is read from a copy of every CPU's state: racy, but only a hint of where to look.
+   */
+  #flushEnded(): void {
+    if (this.#detached || this.#flushFd < 0 || this.#cpuStatesFd < 0) return;
+    const states = this.#states;
+    this.#key[0] = 0;
+    if (
+      this.#bpf.bpf_map_lookup_elem(this.#cpuStatesFd, new Uint8Array(this.#key.buffer), states)
+    ) {
+      this.#flushErrors++;
+      return;
+    }
+    const view = new DataView(states.buffer);
+    const stride = (this.#cpuStateBytes + 7) & ~7;
+    const opts = new Uint8Array(this.#testRunOpts.buffer);
+    for (const cpu of this.#attached.keys()) {
+      if (view.getUint32(cpu * stride + PENDING_OFF.count, true) === 0) continue;
+      this.#testRunOpts.setUint32(BPF.TEST_RUN_OPTS_CPU, cpu, true);
+      // an offline CPU (ENXIO) is the hotplug check's to notice
+      if (this.#bpf.bpf_prog_test_run_opts(this.#flushFd, opts) !== 0) this.#flushErrors++;
+    }
   }
 
   /**
@@ -520,6 +558,7 @@ export class Sampler {
       selfNs: this.#stat(STAT_SELF_NS),
       hotplugEvents: this.#hotplugEvents,
       heldAtDetach: this.#heldAtDetach,
+      flushErrors: this.#flushErrors,
     };
   }
 

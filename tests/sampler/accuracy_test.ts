@@ -128,3 +128,56 @@ Deno.test("a pipe pair pinned to one CPU: the kernel sums each process's runs pe
     await removeCgroup(cg);
   }
 });
+
+Deno.test("an unpinned pipe pair: runs a CPU held when it went idle reach the next drain, summed, every ns kept", async () => {
+  // Each CPU idles between most of the pair's runs. It keeps what it holds across the idle and
+  // the drain has it sent once its slot has ended (flush_ended): a few records per slot, and
+  // after the pair is gone and the CPUs idle, nothing is left behind.
+  const cg = makeCgroup("idle-pipe");
+  const s = Sampler.open({ ringBytes: 64 << 20 });
+  let load: CgroupLoad | undefined = spawnInCgroup(cg.path, [
+    "perf",
+    "bench",
+    "sched",
+    "pipe",
+    "-l",
+    "2000000000",
+  ]);
+  try {
+    let sampled = 0, records = 0, runs = 0;
+    const take = (v: DataView, off: number) => {
+      if (v.getBigUint64(off + OFF.cgroupId, true) !== cg.id) return;
+      records++;
+      runs += v.getUint32(off + OFF.runs, true);
+      sampled += Number(v.getBigUint64(off + OFF.cpuNs, true));
+    };
+    const end = performance.now() + 3000;
+    while (performance.now() < end) {
+      await sleep(50);
+      s.drain(take);
+    }
+    await load.stop();
+    load = undefined;
+    const kernel = cgroupUsageNs(cg.path);
+    // the CPUs idle now; the pair's last runs are held until a drain has them sent
+    await sleep(200);
+    s.drain(take);
+    const err = (sampled - kernel) / kernel;
+    console.log(
+      `unpinned pipe pair: ${runs} runs in ${records} records; cpu.stat ${
+        (kernel / 1e6).toFixed(1)
+      } ms, sampled ${(sampled / 1e6).toFixed(1)} ms, error ${(err * 100).toFixed(3)}%; ` +
+        `flush errors ${s.stats().flushErrors}`,
+    );
+    assert.ok(kernel > 5e8, `the pair ran only ${kernel} ns in 3 s`);
+    // one record per switch to idle was about 1 in 4 runs; summed across idles, far fewer
+    assert.ok(records * 10 < runs, `${records} records for ${runs} runs`);
+    assert.equal(s.stats().flushErrors, 0);
+    // the whole life of the cgroup: every ns it was charged is in a record, none twice
+    assert.ok(Math.abs(err) < 0.005, `sampled ${sampled} vs cpu.stat ${kernel} ns`);
+  } finally {
+    s.close();
+    await load?.stop();
+    await removeCgroup(cg);
+  }
+});
