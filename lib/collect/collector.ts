@@ -538,6 +538,9 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     files: filesClosed,
     rowsUnnamedAtStart,
     writeFailures: out.writeErrors,
+    // held runs a CPU could not be made to send before a drain (they went out later, on time
+    // or late, never lost)
+    flushErrors: stats.flushErrors,
     attributedCpuShare: total > 0 ? Number((cov.knownCpuNs / total).toFixed(4)) : null,
     elapsedMs: Math.round(result.elapsedMs),
   });
