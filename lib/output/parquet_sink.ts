@@ -132,6 +132,8 @@ export class ParquetSink implements RowSink {
   #restarting: Promise<void> | null = null;
   /** rows the last Worker to die left unfinished, until its restart salvages them */
   #lostAtDeath = 0;
+  /** close() stopped waiting for a restart: a Worker ready after that is not kept */
+  #gaveUpStart = false;
   #lastError: string | null = null;
   #appended = 0;
   /** appended rows not posted yet, and the timer that posts them */
@@ -227,6 +229,10 @@ export class ParquetSink implements RowSink {
     } catch (err) {
       worker.terminate();
       throw err;
+    }
+    if (this.#gaveUpStart) {
+      worker.terminate();
+      throw new Error("parquet writer started after close() gave up waiting for it");
     }
     worker.onmessage = (e: MessageEvent<FromWorker>) => this.#onMessage(e.data);
     worker.onerror = (e) => {
@@ -325,8 +331,20 @@ export class ParquetSink implements RowSink {
     if (!this.#closing) this.#postHeld();
     clearTimeout(this.#restartTimer);
     this.#closing ??= (async () => {
-      // a restart under way finishes first, and takes what was held while the Worker was dead
-      await this.#restarting;
+      // a restart under way finishes first (within the close deadline), and takes what was
+      // held while the Worker was dead
+      if (this.#restarting) {
+        let t: ReturnType<typeof setTimeout> | undefined;
+        const late = await Promise.race([
+          this.#restarting.then(() => false),
+          new Promise<boolean>((r) => {
+            t = setTimeout(() => r(true), this.#opts.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+          }),
+        ]);
+        clearTimeout(t);
+        // a Worker that becomes ready after this is terminated at once (#startWorker)
+        if (late) this.#gaveUpStart = true;
+      }
       this.#postHeld();
       if (this.#worker) await this.#finish(this.#worker);
       else {
@@ -531,11 +549,12 @@ export class ParquetSink implements RowSink {
         });
         this.#postHeld();
       }, (err) => {
+        if (this.#closing) return;
         log.error("parquet writer could not be started again; retrying", {
           error: String((err as Error).message ?? err),
           retryInMs: this.#restartDelayMs,
         });
-        if (!this.#closing) this.#scheduleRestart(this.#restartDelayMs);
+        this.#scheduleRestart(this.#restartDelayMs);
       }).finally(() => (this.#restarting = null));
     }, delayMs);
   }

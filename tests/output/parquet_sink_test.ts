@@ -398,3 +398,33 @@ Deno.test("a Worker that dies is started again: rows appended meanwhile are held
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("close() while a dead Worker waits for its restart: no Worker is started, held rows are counted dropped", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sink = await ParquetSink.open(options(dir, { rowGroupRows: 1000, postIntervalMs: 0 }));
+    sink.append(rows(0, 1000));
+    const end = Date.now() + 15_000;
+    while (sink.stats().rowsQueued > 0) {
+      assert.ok(Date.now() < end, "rows never reached the Worker");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    sink.crashForTest();
+    while (sink.stats().healthy) {
+      assert.ok(Date.now() < end, "the Worker never died");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    sink.append(rows(1000, 500)); // held for a Worker that will not come
+    const t0 = performance.now();
+    await sink.close();
+    const s = sink.stats();
+    assert.ok(performance.now() - t0 < 1000, "close() waited for the restart delay");
+    assert.equal(s.restarts, 0);
+    assert.equal(s.rowsDropped, 500);
+    assert.equal(s.rowsQueued, 0);
+    // the dead Worker's rows stay in its file for the next start to salvage
+    assert.ok([...Deno.readDirSync(dir)].some((e) => e.name.endsWith(".tmp")));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
