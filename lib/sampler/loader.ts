@@ -166,7 +166,10 @@ export class Sampler {
   #flushFd = -1;
   #flushErrors = 0;
   #states = new Uint8Array(0);
+  #statesView = new DataView(this.#states.buffer);
   readonly #testRunOpts = new DataView(new ArrayBuffer(BPF.TEST_RUN_OPTS_SIZE));
+  readonly #testRunBytes = new Uint8Array(this.#testRunOpts.buffer);
+  readonly #keyBytes = new Uint8Array(4);
   #progs: { name: string; fd: number }[] = [];
   readonly #possibleCpus: number;
   readonly #statBuf: BigUint64Array;
@@ -292,6 +295,7 @@ export class Sampler {
     this.#tickProg = this.#program("on_tick");
     this.#flushFd = this.#bpf.bpf_program__fd(this.#program("flush_ended"));
     this.#states = new Uint8Array(((this.#cpuStateBytes + 7) & ~7) * this.#possibleCpus);
+    this.#statesView = new DataView(this.#states.buffer);
     this.#testRunOpts.setBigUint64(0, BigInt(BPF.TEST_RUN_OPTS_SIZE), true);
     this.#testRunOpts.setUint32(BPF.TEST_RUN_OPTS_FLAGS, BPF.BPF_F_TEST_RUN_ON_CPU, true);
     this.#tickSpec = {
@@ -461,21 +465,16 @@ export class Sampler {
    */
   #flushEnded(): void {
     if (this.#detached || this.#flushFd < 0 || this.#cpuStatesFd < 0) return;
-    const states = this.#states;
-    this.#key[0] = 0;
-    if (
-      this.#bpf.bpf_map_lookup_elem(this.#cpuStatesFd, new Uint8Array(this.#key.buffer), states)
-    ) {
+    // key 0 (#keyBytes stays zero): the map's one element, every CPU's copy of it
+    if (this.#bpf.bpf_map_lookup_elem(this.#cpuStatesFd, this.#keyBytes, this.#states)) {
       this.#flushErrors++;
       return;
     }
-    const view = new DataView(states.buffer);
     const stride = (this.#cpuStateBytes + 7) & ~7;
-    const opts = new Uint8Array(this.#testRunOpts.buffer);
     for (const cpu of this.#attached.keys()) {
-      if (view.getUint32(cpu * stride + PENDING_OFF.count, true) === 0) continue;
+      if (this.#statesView.getUint32(cpu * stride + PENDING_OFF.count, true) === 0) continue;
       this.#testRunOpts.setUint32(BPF.TEST_RUN_OPTS_CPU, cpu, true);
-      const r = this.#bpf.bpf_prog_test_run_opts(this.#flushFd, opts);
+      const r = this.#bpf.bpf_prog_test_run_opts(this.#flushFd, this.#testRunBytes);
       // a CPU gone offline (ENXIO) is the hotplug check's to notice, not a failure
       if (r !== 0 && r !== -ENXIO) this.#flushErrors++;
     }
