@@ -209,19 +209,19 @@ export class ParquetSink implements RowSink {
         reject(new Error(`parquet writer failed to start: ${e.message}`));
       };
     });
-    // only the cloneable part travels; the callbacks stay on this side
-    const o = this.#opts;
-    const init: WorkerInit = {
-      dir: o.dir,
-      prefix: o.prefix,
-      maxBytes: o.maxBytes,
-      maxAgeMs: o.maxAgeMs,
-      rowGroupRows: o.rowGroupRows,
-      rowGroupBytes: o.rowGroupBytes,
-      rowGroupAgeMs: o.rowGroupAgeMs,
-      zstdLevel: o.zstdLevel,
-      metadata: o.metadata,
-    };
+    // the writer's own options travel; the sink's, callbacks among them, stay on this side
+    const {
+      maxQueuedRows: _q,
+      postIntervalMs: _p,
+      onFileClosed: _f,
+      extraMetadata: _x,
+      wallOffsetNs: _w,
+      closeTimeoutMs: _c,
+      retainBytes: _rb,
+      retainAgeMs: _ra,
+      keep: _k,
+      ...init
+    }: ParquetSinkOptions = this.#opts;
     worker.postMessage({ type: "init", opts: init, shared: shared.buffer } satisfies ToWorker);
     let r: { salvaged: number; rowsSalvaged: number };
     try {

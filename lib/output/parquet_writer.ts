@@ -44,6 +44,8 @@ export interface ParquetFileOptions {
   zstdLevel?: number;
   /** more key/value metadata, evaluated when the file is finished */
   extraMetadata?: () => Record<string, string>;
+  /** monotonic ms for the age of the row group being built (default performance.now) */
+  monoNowMs?: () => number;
 }
 
 /** What a completed file holds; passed to the onFileClosed hooks. */
@@ -207,6 +209,9 @@ export class ParquetFileWriter {
   #flushed: Coverage = emptyCoverage();
   #firstTsNs: bigint | null = null;
   #state: "open" | "closed" | "failed" = "open";
+  readonly #now: () => number;
+  /** when the row group being built took its first row (null: none buffered) */
+  #groupSince: number | null = null;
 
   /** Creates the temporary file and its sidecar; throws OutputWriteError when it cannot. */
   constructor(opts: ParquetFileOptions) {
@@ -221,6 +226,7 @@ export class ParquetFileWriter {
     this.#config = opts.config;
     this.#extra = opts.extraMetadata;
     this.#rowGroupBytes = opts.rowGroupBytes ?? DEFAULT_ROW_GROUP_BYTES;
+    this.#now = opts.monoNowMs ?? (() => performance.now());
     this.#buffer = new RowGroupBuffer(rowGroupRows, opts.config);
     try {
       this.#file = createExclusive(this.tmpPath);
@@ -253,9 +259,9 @@ export class ParquetFileWriter {
     return this.coverage.rows;
   }
 
-  /** Rows buffered for the row group being built (not yet on disk). */
-  get bufferedRows(): number {
-    return this.#buffer.length;
+  /** Monotonic ms since the row group being built took its first row (0 when none is). */
+  get groupAgeMs(): number {
+    return this.#groupSince === null ? 0 : this.#now() - this.#groupSince;
   }
 
   /** Encoded bytes so far (header and flushed row groups); buffered rows are not counted. */
@@ -266,6 +272,7 @@ export class ParquetFileWriter {
   /** Buffers one row; flushes a row group when the buffer is full by rows or bytes. */
   append(row: OutputRow): void {
     if (this.#state !== "open") throw new OutputClosedError(this.path);
+    this.#groupSince ??= this.#now();
     this.#buffer.push(row, this.coverage);
     if (this.#buffer.full || this.#buffer.bytes >= this.#rowGroupBytes) this.flushRowGroup();
   }
@@ -280,6 +287,7 @@ export class ParquetFileWriter {
     const buffer = this.#buffer;
     while (count > 0) {
       const take = Math.min(count, buffer.capacity - buffer.length);
+      this.#groupSince ??= this.#now();
       buffer.pushBatch(batch, from, take, this.coverage);
       from += take;
       count -= take;
@@ -300,6 +308,7 @@ export class ParquetFileWriter {
       // hand the group to the kernel now: memory holds one row group, never the file
       this.#out.flush();
       this.#buffer.clear();
+      this.#groupSince = null;
       const thrift = serializeRowGroup(columns, n, start, this.#out.offset);
       const coverage = { ...this.coverage };
       writeAll(

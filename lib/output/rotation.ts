@@ -92,10 +92,6 @@ export class RotatingParquetWriter {
   #currentOffset = 0n;
   #offsetNs: bigint;
   #openedAt = 0;
-  /** when the rows buffered for the current row group were first seen (-1: none buffered) */
-  #groupSince = -1;
-  /** the file's rows on disk then: a change means that group was written meanwhile */
-  #groupFlushedRows = 0;
   #seq = 0;
   #closed = false;
 
@@ -205,29 +201,13 @@ export class RotatingParquetWriter {
     if (!file) return;
     const now = this.#mono();
     if (now - this.#openedAt >= this.#opts.maxAgeMs) this.#finish(file);
-    else this.#flushIfOld(file, now);
-  }
-
-  #flushIfOld(file: ParquetFileWriter, now: number): void {
-    const buffered = file.bufferedRows;
-    const onDisk = file.rows - buffered;
-    if (buffered === 0) {
-      this.#groupSince = -1;
-      return;
-    }
-    if (this.#groupSince < 0 || onDisk !== this.#groupFlushedRows) {
-      // a new group: its age counts from here (the end of the append that began it)
-      this.#groupSince = now;
-      this.#groupFlushedRows = onDisk;
-      return;
-    }
-    if (now - this.#groupSince < (this.#opts.rowGroupAgeMs ?? DEFAULT_ROW_GROUP_AGE_MS)) return;
-    this.#groupSince = -1;
-    try {
-      file.flushRowGroup();
-    } catch (err) {
-      this.#dropOnWriteError(err);
-      throw err;
+    else if (file.groupAgeMs >= (this.#opts.rowGroupAgeMs ?? DEFAULT_ROW_GROUP_AGE_MS)) {
+      try {
+        file.flushRowGroup();
+      } catch (err) {
+        this.#dropOnWriteError(err);
+        throw err;
+      }
     }
   }
 
@@ -279,10 +259,10 @@ export class RotatingParquetWriter {
       rowGroupBytes: this.#opts.rowGroupBytes,
       zstdLevel: this.#opts.zstdLevel,
       extraMetadata: this.#opts.extraMetadata,
+      monoNowMs: this.#mono,
     });
     this.#currentOffset = this.#offsetNs;
     this.#openedAt = this.#mono();
-    this.#groupSince = -1;
     return this.#current;
   }
 

@@ -165,8 +165,10 @@ export class Sampler {
   /** flush_ended, run on each CPU that holds runs before a drain reads the ring */
   #flushFd = -1;
   #flushErrors = 0;
+  /** every CPU's copy of cpu_states (8-aligned, `#stateStride` apart), read by #readStates */
   #states = new Uint8Array(0);
   #statesView = new DataView(this.#states.buffer);
+  #stateStride = 0;
   readonly #testRunOpts = new DataView(new ArrayBuffer(BPF.TEST_RUN_OPTS_SIZE));
   readonly #testRunBytes = new Uint8Array(this.#testRunOpts.buffer);
   readonly #keyBytes = new Uint8Array(4);
@@ -294,7 +296,8 @@ export class Sampler {
     // CPU from a program running there, CPU pinning (6.7+), and still interrupt idle CPUs.
     this.#tickProg = this.#program("on_tick");
     this.#flushFd = this.#bpf.bpf_program__fd(this.#program("flush_ended"));
-    this.#states = new Uint8Array(((this.#cpuStateBytes + 7) & ~7) * this.#possibleCpus);
+    this.#stateStride = (this.#cpuStateBytes + 7) & ~7;
+    this.#states = new Uint8Array(this.#stateStride * this.#possibleCpus);
     this.#statesView = new DataView(this.#states.buffer);
     this.#testRunOpts.setBigUint64(0, BigInt(BPF.TEST_RUN_OPTS_SIZE), true);
     this.#testRunOpts.setUint32(BPF.TEST_RUN_OPTS_FLAGS, BPF.BPF_F_TEST_RUN_ON_CPU, true);
@@ -465,19 +468,24 @@ export class Sampler {
    */
   #flushEnded(): void {
     if (this.#detached || this.#flushFd < 0 || this.#cpuStatesFd < 0) return;
-    // key 0 (#keyBytes stays zero): the map's one element, every CPU's copy of it
-    if (this.#bpf.bpf_map_lookup_elem(this.#cpuStatesFd, this.#keyBytes, this.#states)) {
+    if (this.#readStates() !== 0) {
       this.#flushErrors++;
       return;
     }
-    const stride = (this.#cpuStateBytes + 7) & ~7;
     for (const cpu of this.#attached.keys()) {
-      if (this.#statesView.getUint32(cpu * stride + PENDING_OFF.count, true) === 0) continue;
+      const count = this.#statesView.getUint32(cpu * this.#stateStride + PENDING_OFF.count, true);
+      if (count === 0) continue;
       this.#testRunOpts.setUint32(BPF.TEST_RUN_OPTS_CPU, cpu, true);
       const r = this.#bpf.bpf_prog_test_run_opts(this.#flushFd, this.#testRunBytes);
       // a CPU gone offline (ENXIO) is the hotplug check's to notice, not a failure
       if (r !== 0 && r !== -ENXIO) this.#flushErrors++;
     }
+  }
+
+  /** Copies every CPU's cpu_states into #states; libbpf's result (0, or a negative errno). */
+  #readStates(): number {
+    // key 0 (#keyBytes stays zero): the map's one element
+    return this.#bpf.bpf_map_lookup_elem(this.#cpuStatesFd, this.#keyBytes, this.#states);
   }
 
   /**
@@ -487,17 +495,11 @@ export class Sampler {
   #drainHeld(onRecord: RecordCallback): number {
     this.#pendingRead = true;
     if (this.#cpuStatesFd < 0) return 0;
-    const stride = (this.#cpuStateBytes + 7) & ~7;
-    const buf = new Uint8Array(stride * this.#possibleCpus);
-    const key = new Uint32Array(1);
-    check(
-      "read cpu_states",
-      this.#bpf.bpf_map_lookup_elem(this.#cpuStatesFd, new Uint8Array(key.buffer), buf),
-    );
-    const view = new DataView(buf.buffer);
+    check("read cpu_states", this.#readStates());
+    const view = this.#statesView;
     let n = 0;
     for (let cpu = 0; cpu < this.#possibleCpus; cpu++) {
-      const base = cpu * stride;
+      const base = cpu * this.#stateStride;
       const count = Math.min(view.getUint32(base + PENDING_OFF.count, true), PENDING);
       for (let i = 0; i < count; i++, n++) {
         onRecord(view, base + PENDING_OFF.records + i * RECORD_SIZE);

@@ -42,13 +42,18 @@ export class S3rver {
     };
   }
 
-  client(bucket = this.buckets[0], key = S3RVER_KEY): S3Client {
+  client(
+    opts: { bucket?: string; key?: typeof S3RVER_KEY; timeoutMs?: number; fetch?: typeof fetch } =
+      {},
+  ): S3Client {
     return new S3Client({
-      bucket,
+      bucket: opts.bucket ?? this.buckets[0],
       region: "us-east-1",
       endpoint: this.endpoint,
-      credentials: staticProvider(key),
-      timeoutMs: 10_000,
+      credentials: staticProvider(opts.key ?? S3RVER_KEY),
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      // a test's own fetch sees (or disturbs) every request
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
     });
   }
 

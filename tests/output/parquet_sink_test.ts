@@ -340,6 +340,22 @@ Deno.test("rows appended within postIntervalMs reach the Worker together, after 
   }
 });
 
+/** Polls until `ok()`; fails with `what` and the sink's stats after 15 s. */
+async function waitFor(sink: ParquetSink, what: string, ok: () => boolean): Promise<void> {
+  const end = Date.now() + 15_000;
+  while (!ok()) {
+    assert.ok(Date.now() < end, `timed out waiting for ${what}: ${JSON.stringify(sink.stats())}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Once the Worker has taken every row appended so far, crashes it and waits for its death. */
+async function crashWorker(sink: ParquetSink): Promise<void> {
+  await waitFor(sink, "the rows to reach the Worker", () => sink.stats().rowsQueued === 0);
+  sink.crashForTest();
+  await waitFor(sink, "the Worker's death", () => !sink.stats().healthy);
+}
+
 Deno.test("a Worker that dies is started again: rows appended meanwhile are held and written, none twice", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -349,24 +365,12 @@ Deno.test("a Worker that dies is started again: rows appended meanwhile are held
       postIntervalMs: 0,
       onFileClosed: (f) => files.push(f),
     }));
-    const until = async (what: string, ok: () => boolean) => {
-      const end = Date.now() + 15_000;
-      while (!ok()) {
-        assert.ok(
-          Date.now() < end,
-          `timed out waiting for ${what}: ${JSON.stringify(sink.stats())}`,
-        );
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
     for (let i = 0; i < 5; i++) sink.append(rows(i * 1000, 1000));
-    await until("the first rows to reach the Worker", () => sink.stats().rowsQueued === 0);
-    sink.crashForTest();
-    await until("the Worker's death", () => !sink.stats().healthy);
+    await crashWorker(sink);
     // held while no Worker runs, within the queue's bound
     for (let i = 5; i < 8; i++) sink.append(rows(i * 1000, 1000));
     assert.equal(sink.stats().rowsQueued, 3000);
-    await until("the restart", () => sink.stats().restarts === 1);
+    await waitFor(sink, "the restart", () => sink.stats().restarts === 1);
     for (let i = 8; i < 10; i++) sink.append(rows(i * 1000, 1000));
     await sink.close();
     const s = sink.stats();
@@ -404,16 +408,7 @@ Deno.test("close() while a dead Worker waits for its restart: no Worker is start
   try {
     const sink = await ParquetSink.open(options(dir, { rowGroupRows: 1000, postIntervalMs: 0 }));
     sink.append(rows(0, 1000));
-    const end = Date.now() + 15_000;
-    while (sink.stats().rowsQueued > 0) {
-      assert.ok(Date.now() < end, "rows never reached the Worker");
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    sink.crashForTest();
-    while (sink.stats().healthy) {
-      assert.ok(Date.now() < end, "the Worker never died");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await crashWorker(sink);
     sink.append(rows(1000, 500)); // held for a Worker that will not come
     const t0 = performance.now();
     await sink.close();

@@ -6,7 +6,6 @@ import assert from "@podperf/assert";
 import { GetObjectCommand, ListObjectsV2Command, S3Client as SdkClient } from "@aws-sdk/client-s3";
 import { basename, join } from "node:path";
 import { S3Client } from "../../lib/upload/s3_client.ts";
-import { staticProvider } from "../../lib/upload/credentials.ts";
 import { Uploader, type UploaderOptions } from "../../lib/upload/uploader.ts";
 import { S3rver, S3RVER_KEY } from "../helpers/s3rver.ts";
 import { writeNodeFiles } from "./fixtures.ts";
@@ -129,11 +128,7 @@ storeTest(
     const name = "podperf-big-20261129T101500.000Z-0000.parquet";
     const data = await randomFile(join(dir, name), 12 * 1024 * 1024 + 12345);
     const parts: string[] = [];
-    const client = new S3Client({
-      bucket: "podperf",
-      region: "us-east-1",
-      endpoint: server.endpoint,
-      credentials: staticProvider(S3RVER_KEY),
+    const client = server.client({
       fetch: (input, init) => {
         const u = new URL(input instanceof Request ? input.url : String(input));
         if (u.searchParams.has("partNumber")) parts.push(u.searchParams.get("partNumber")!);
@@ -162,11 +157,7 @@ storeTest(
     const copies = new Map<string, Uint8Array>([[big, bigData]]);
     for (const f of small) copies.set(basename(f.path), await Deno.readFile(f.path));
     let killed = false;
-    const client = new S3Client({
-      bucket: "podperf",
-      region: "us-east-1",
-      endpoint: server.endpoint,
-      credentials: staticProvider(S3RVER_KEY),
+    const client = server.client({
       timeoutMs: 5000,
       fetch: async (input, init) => {
         const u = new URL(input instanceof Request ? input.url : String(input));
@@ -256,11 +247,7 @@ storeTest(
     assert.deepEqual(listDir(dir), [basename(f.path)], "the file is still on disk");
     assert.equal((await listKeys(server)).length, 1, "and already in the bucket");
     const requests: string[] = [];
-    const client = new S3Client({
-      bucket: "podperf",
-      region: "us-east-1",
-      endpoint: server.endpoint,
-      credentials: staticProvider(S3RVER_KEY),
+    const client = server.client({
       fetch: (input, init) => {
         requests.push(init?.method ?? "GET");
         return fetch(input, init);
