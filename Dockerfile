@@ -19,8 +19,7 @@ COPY . .
 RUN arch=${TARGETARCH:-$(uname -m)} \
  && PODPERF_ARCH=$arch bash scripts/build_bpf.sh \
  && target=$(node_modules/deno/deno run --quiet --no-config ffi/arch.ts "$arch" denoTarget) \
- && node_modules/deno/deno compile -A --unstable-raw-imports --target "$target" \
-      --include lib/output/writer_worker.ts -o /out/podperf main.ts
+ && bash scripts/compile.sh "$target" /out/podperf
 
 # Runtime stage, of the target platform: nothing but libbpf (and its libelf/zlib).
 FROM debian:bookworm-slim

@@ -6,6 +6,7 @@
  */
 import { busy, cPingPong, forks, idle, type Load, pingPong, schedPipe } from "./loads.ts";
 import { detectCgroup2Mount } from "../lib/metadata/cgroup_dir.ts";
+import { V8_FLAGS } from "../lib/cli/v8_flags.ts";
 
 const CLK_TCK = 100;
 const CGROUP2 = detectCgroup2Mount() ?? "/sys/fs/cgroup/unified";
@@ -82,6 +83,12 @@ export interface OverheadSample {
   rowsPerS: number | null;
   bytesPerRow: number | null;
   peakRssMiB: number | null;
+  /**
+   * How late the bench's own window timer (a normal-priority task) came back, s. Seconds mean the
+   * machine itself stalled: on the 2-vCPU VM of BENCHMARKS.md, 8 unpinned pipe tasks sometimes
+   * stretch a 1 s `sleep` to 36–109 s with no tool running, and such a row measures the VM.
+   */
+  timerLateS: number;
 }
 
 async function measureTool(
@@ -146,6 +153,7 @@ async function measureTool(
         ? round(await parquetBytes(out) / Number(fin.rows))
         : null,
       peakRssMiB: hwm ? round(Number(hwm[1]) / 1024) : null,
+      timerLateS: round(wall - windowS),
     };
   } finally {
     try {
@@ -195,6 +203,7 @@ export function tools(intervalMs = 1): Record<string, string[]> {
       deno,
       "run",
       "-A",
+      `--v8-flags=${V8_FLAGS}`,
       "main.ts",
       "collect",
       "--output",
@@ -329,6 +338,7 @@ function summarize(samples: OverheadSample[]): Record<string, unknown> {
     "rows/s": med("rowsPerS"),
     "bytes/row": med("bytesPerRow"),
     "peak RSS MiB": med("peakRssMiB"),
+    "timer late s (max)": Math.max(...samples.map((s) => s.timerLateS)),
   };
 }
 
@@ -379,6 +389,7 @@ export async function benchMemory(
     args: [
       "run",
       "-A",
+      `--v8-flags=${V8_FLAGS}`,
       "main.ts",
       "collect",
       "--output",

@@ -1,0 +1,13 @@
+/**
+ * V8 flags every launch path of the agent passes (`deno task collect`, `scripts/compile.sh` for
+ * `deno task compile` and the Dockerfile, the benchmarks); tests/cli/v8_flags_test.ts holds the
+ * non-TypeScript copies to this one.
+ *
+ * Why: V8 grows each isolate's young generation to 2 × 8 MiB semi-spaces under a steady allocation
+ * rate, and the agent has two isolates (the loop and the Parquet Worker). At 2 MiB the collector
+ * under 8 runnable pipe tasks held 118–120 MiB against 128–130 MiB, with no measurable CPU change
+ * at that load (BENCHMARKS.md, "Memory"); the userspace ceiling drops 3–18%, and stays 9× above
+ * the most rows a saturated node produced. The flags must be given at launch: Deno sizes the
+ * Worker's heap from them too, and `node:v8`'s setFlagsFromString after start changes neither.
+ */
+export const V8_FLAGS = "--max-semi-space-size=2";

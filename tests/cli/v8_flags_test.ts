@@ -1,0 +1,64 @@
+import assert from "@podperf/assert";
+import { V8_FLAGS } from "../../lib/cli/v8_flags.ts";
+import { ROOT } from "./podperf.ts";
+
+const read = (path: string) => Deno.readTextFile(`${ROOT}${path}`);
+
+/** The young generation's size in the main isolate and in a Worker, after steady allocation. */
+async function newSpaceBytes(flags: string[]): Promise<{ main: number; worker: number }> {
+  const dir = await Deno.makeTempDir({ prefix: "podperf-v8-" });
+  try {
+    // Garbage at a steady rate is what grows the young generation to its limit.
+    const churn = `import v8 from "node:v8";
+      export function newSpace() {
+        let keep = [];
+        for (let i = 0; i < 3e6; i++) { keep.push({ i, s: "x" + i }); if (keep.length > 1000) keep = []; }
+        return v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size;
+      }`;
+    await Deno.writeTextFile(`${dir}/churn.js`, churn);
+    await Deno.writeTextFile(
+      `${dir}/worker.js`,
+      `import { newSpace } from "./churn.js"; postMessage(newSpace());`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/main.js`,
+      `import { newSpace } from "./churn.js";
+      const main = newSpace();
+      const w = new Worker(new URL("./worker.js", import.meta.url).href, { type: "module" });
+      w.onmessage = (e) => { console.log(JSON.stringify({ main, worker: e.data })); w.terminate(); };`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-config", ...flags, `${dir}/main.js`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    // V8 warns about an unknown flag and goes on without it.
+    assert.doesNotMatch(stderr, /unrecognized|unknown|Error/i);
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("every launch path passes the agent's V8 flags: the collect task, the compile script, the Dockerfile", async () => {
+  const tasks = JSON.parse(await read("deno.json")).tasks;
+  assert.ok(tasks.collect.includes(`--v8-flags=${V8_FLAGS} main.ts`), tasks.collect);
+  assert.match(tasks.compile, /bash scripts\/compile\.sh$/);
+  const script = await read("scripts/compile.sh");
+  assert.equal(script.match(/^V8_FLAGS="(.*)"$/m)?.[1], V8_FLAGS);
+  assert.match(script, /compile .*\n\s+--v8-flags="\$V8_FLAGS"/);
+  assert.match(await read("Dockerfile"), /bash scripts\/compile\.sh "\$target" \/out\/podperf/);
+});
+
+Deno.test("the V8 flags cap the young generation of the loop's isolate and of the writer Worker's", async () => {
+  const capped = await newSpaceBytes([`--v8-flags=${V8_FLAGS}`]);
+  const semiMiB = Number(V8_FLAGS.match(/--max-semi-space-size=(\d+)/)?.[1]);
+  // new_space spans both semi-spaces
+  const cap = 2 * semiMiB * 1024 * 1024;
+  assert.ok(capped.main <= cap && capped.worker <= cap, JSON.stringify({ capped, cap }));
+  // Without them the same churn grows past the cap, so the check above can fail.
+  const free = await newSpaceBytes([]);
+  assert.ok(free.main > cap && free.worker > cap, JSON.stringify({ free, cap }));
+});
