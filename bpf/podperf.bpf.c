@@ -276,8 +276,8 @@ static __always_inline void charged(struct cpu_state *st, struct owed *o)
  *
  * A run that lies, with its wait, inside one slot is held back in st->pending and later runs
  * of the same process in that slot are added to it; the held runs go out when a run falls
- * elsewhere, the CPU turns to the collector, a fifth process runs in the slot, or the drain
- * finds their slot ended (flush_ended).
+ * elsewhere, the CPU turns to the collector, more processes run in the slot than it holds
+ * (PODPERF_PENDING), or the drain finds their slot ended (flush_ended).
  */
 static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, __u64 end,
 				   __u64 cpu_ns, __u64 runq_ns, __u32 flags, struct owed *o)

@@ -31,7 +31,7 @@
  * with a few others tens of times a millisecond then costs one record per slot each, not one
  * per switch.
  */
-#define PODPERF_PENDING 4 /* a power of two: indexes are masked with it for the verifier */
+#define PODPERF_PENDING 8 /* a power of two: indexes are masked with it for the verifier */
 
 /* Slots of the per-CPU stats array read by userspace. */
 enum podperf_stat {

@@ -29,7 +29,7 @@ export const OFF = {
 } as const;
 
 /** Runs a CPU holds back to merge per slot (`PODPERF_PENDING`). */
-export const PENDING = 4;
+export const PENDING = 8;
 
 /**
  * `struct podperf_pending`, the first member of each CPU's state: what a CPU still holds back
