@@ -113,6 +113,21 @@ async function sampleWindow(s: Sampler, cg: { id: bigint; path: string }, ms: nu
   return w;
 }
 
+/**
+ * Logs a window and asserts it: the load ran at least `minNs`, the kernel summed runs at least
+ * 4 to a record, and the sampled ns agree with cpu.stat within 2%.
+ */
+function assertSummed(label: string, w: CgroupWindow, minNs: number) {
+  const err = (w.sampledNs - w.kernelNs) / w.kernelNs;
+  console.log(
+    `${label}: ${w.runs} runs in ${w.records} records; cpu.stat ${(w.kernelNs / 1e6).toFixed(1)} ` +
+      `ms, sampled ${(w.sampledNs / 1e6).toFixed(1)} ms, error ${(err * 100).toFixed(2)}%`,
+  );
+  assert.ok(w.kernelNs > minNs, `${label} ran only ${w.kernelNs} ns`);
+  assert.ok(w.records * 4 < w.runs, `${w.records} records for ${w.runs} runs`);
+  assert.ok(Math.abs(err) < 0.02, `sampled ${w.sampledNs} vs cpu.stat ${w.kernelNs} ns`);
+}
+
 Deno.test("a pipe pair pinned to one CPU: the kernel sums each process's runs per slot, every ns kept", async () => {
   // A and B switch straight to each other tens of times a millisecond: one record per process
   // and slot instead of one per switch, and the sums still agree with cpu.stat.
@@ -129,15 +144,7 @@ Deno.test("a pipe pair pinned to one CPU: the kernel sums each process's runs pe
     s.drain(w.take);
     assert.ok(s.stats().heldAtDetach > 0, "nothing was held at detach");
     assert.ok(w.records > before, "the held runs did not reach the last drain");
-    const err = (w.sampledNs - w.kernelNs) / w.kernelNs;
-    console.log(
-      `pinned pipe pair: ${w.runs} runs in ${w.records} records; cpu.stat ${
-        (w.kernelNs / 1e6).toFixed(1)
-      } ms, sampled ${(w.sampledNs / 1e6).toFixed(1)} ms, error ${(err * 100).toFixed(2)}%`,
-    );
-    assert.ok(w.kernelNs > 1e9, `the pair ran only ${w.kernelNs} ns in 4 s`);
-    assert.ok(w.records * 4 < w.runs, `${w.records} records for ${w.runs} runs`);
-    assert.ok(Math.abs(err) < 0.02, `sampled ${w.sampledNs} vs cpu.stat ${w.kernelNs} ns`);
+    assertSummed("pinned pipe pair", w, 1e9);
   } finally {
     s.close();
     await load.stop();
@@ -156,15 +163,7 @@ Deno.test("eight processes contending for one CPU: each slot holds a record per 
   try {
     await sleep(500);
     const w = await sampleWindow(s, cg, 3000);
-    const err = (w.sampledNs - w.kernelNs) / w.kernelNs;
-    console.log(
-      `8 processes on one CPU: ${w.runs} runs in ${w.records} records; cpu.stat ${
-        (w.kernelNs / 1e6).toFixed(1)
-      } ms, sampled ${(w.sampledNs / 1e6).toFixed(1)} ms, error ${(err * 100).toFixed(2)}%`,
-    );
-    assert.ok(w.kernelNs > 1e9, `the pairs ran only ${w.kernelNs} ns in 3 s`);
-    assert.ok(w.records * 4 < w.runs, `${w.records} records for ${w.runs} runs`);
-    assert.ok(Math.abs(err) < 0.02, `sampled ${w.sampledNs} vs cpu.stat ${w.kernelNs} ns`);
+    assertSummed("8 processes on one CPU", w, 1e9);
   } finally {
     s.close();
     for (const l of loads) await l.stop();
