@@ -472,9 +472,13 @@ export class Sampler {
       this.#flushErrors++;
       return;
     }
+    // A CPU whose runs lie in the slot under way would send nothing (flush_ended checks the
+    // same): skip its syscall and IPI. A slot that ends meanwhile waits for the next drain.
+    const slotNow = monoNowNs() / this.intervalNs;
     for (const cpu of this.#attached.keys()) {
-      const count = this.#statesView.getUint32(cpu * this.#stateStride + PENDING_OFF.count, true);
-      if (count === 0) continue;
+      const base = cpu * this.#stateStride;
+      if (this.#statesView.getUint32(base + PENDING_OFF.count, true) === 0) continue;
+      if (this.#statesView.getBigUint64(base + PENDING_OFF.slot, true) === slotNow) continue;
       this.#testRunOpts.setUint32(BPF.TEST_RUN_OPTS_CPU, cpu, true);
       const r = this.#bpf.bpf_prog_test_run_opts(this.#flushFd, this.#testRunBytes);
       // a CPU gone offline (ENXIO) is the hotplug check's to notice, not a failure

@@ -26,17 +26,24 @@ function options(dir: string, extra: Partial<ParquetSinkOptions> = {}): ParquetS
   };
 }
 
+/** Opens a sink on `dir` whose closed files are collected in `files`. */
+async function openSink(dir: string, extra: Partial<ParquetSinkOptions> = {}) {
+  const files: ClosedFileInfo[] = [];
+  const sink = await ParquetSink.open(
+    options(dir, { ...extra, onFileClosed: (f) => files.push(f) }),
+  );
+  return { sink, files };
+}
+
 Deno.test("rows appended reach DuckDB through the Worker, with extra metadata and onFileClosed", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const files: ClosedFileInfo[] = [];
     let calls = 0;
-    const sink = await ParquetSink.open(options(dir, {
+    const { sink, files } = await openSink(dir, {
       maxBytes: 40_000,
       rowGroupRows: 1000,
-      onFileClosed: (f) => files.push(f),
       extraMetadata: () => ({ "podperf.agent.lost": String(++calls) }),
-    }));
+    });
     for (let i = 0; i < 20; i++) sink.append(rows(i * 1000, 1000));
     await sink.close();
     const s = sink.stats();
@@ -187,10 +194,7 @@ Deno.test("the clock offset is re-measured: a wall-clock step starts a new file 
     const before = CONFIG.monoToWallOffsetNs;
     const after = before + 3_600_000_000_000n; // NTP steps the wall clock 1 h forward
     let offset = before;
-    const files: ClosedFileInfo[] = [];
-    const sink = await ParquetSink.open(
-      options(dir, { wallOffsetNs: () => offset, onFileClosed: (f) => files.push(f) }),
-    );
+    const { sink, files } = await openSink(dir, { wallOffsetNs: () => offset });
     sink.append(rows(0, 100));
     sink.append(rows(100, 100));
     offset = after;
@@ -228,13 +232,11 @@ Deno.test("the clock offset is re-measured: a wall-clock step starts a new file 
 Deno.test("retention runs as files complete: old files go, the file being written stays", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const files: ClosedFileInfo[] = [];
-    const sink = await ParquetSink.open(options(dir, {
+    const { sink, files } = await openSink(dir, {
       maxBytes: 20_000,
       rowGroupRows: 500,
       retainBytes: 60_000,
-      onFileClosed: (f) => files.push(f),
-    }));
+    });
     for (let i = 0; i < 40; i++) {
       sink.append(rows(i * 500, 500));
       await new Promise((r) => setTimeout(r, 5));
@@ -359,12 +361,7 @@ async function crashWorker(sink: ParquetSink): Promise<void> {
 Deno.test("a Worker that dies is started again: rows appended meanwhile are held and written, none twice", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const files: ClosedFileInfo[] = [];
-    const sink = await ParquetSink.open(options(dir, {
-      rowGroupRows: 1000,
-      postIntervalMs: 0,
-      onFileClosed: (f) => files.push(f),
-    }));
+    const { sink, files } = await openSink(dir, { rowGroupRows: 1000, postIntervalMs: 0 });
     for (let i = 0; i < 5; i++) sink.append(rows(i * 1000, 1000));
     await crashWorker(sink);
     // held while no Worker runs, within the queue's bound
