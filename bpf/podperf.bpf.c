@@ -48,6 +48,13 @@ struct cpu_state {
 	__u32 flushing;   /* flush_ended() runs here: the tick, which may interrupt it, stays out */
 	__u32 pad;
 	struct slot_state slot[PODPERF_NR_COUNTERS];
+	/*
+	 * Task-count slots as a per-CPU counter: task_sum adds what each task charged on this CPU
+	 * counted while it ran (its count now minus task_base, its count when its run began), so
+	 * read_slot() treats them like a perf event's count.
+	 */
+	__u64 task_base[PODPERF_NR_COUNTERS];
+	__u64 task_sum[PODPERF_NR_COUNTERS];
 };
 
 struct {
@@ -114,6 +121,17 @@ static __always_inline void read_slot(int i, __u32 cpu, struct cpu_state *st,
 
 	if (!(cfg.counter_mask & (1u << i)))
 		return;
+	if (cfg.task_count[i]) {
+		/* counts whenever its task runs: never multiplexed, never a stretch it missed */
+		next->counter = st->task_sum[i];
+		next->enabled = 1;
+		next->running = 1;
+		if (deltas) {
+			deltas[i] = next->counter - last->counter;
+			*flags |= PODPERF_FLAG_VALID(i);
+		}
+		return;
+	}
 	if (bpf_perf_event_read_value(&counters, i * cfg.nr_cpus + cpu, &v, sizeof(v))) {
 		stat_add(PODPERF_STAT_READ_ERRORS, 1);
 		*next = *last;
@@ -364,6 +382,31 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 	return true;
 }
 
+static __always_inline __u64 task_count(const struct task_struct *t, __u8 what)
+{
+	if (what == PODPERF_TASK_FAULTS)
+		return t->min_flt + t->maj_flt;
+	return t->nvcsw + t->nivcsw;
+}
+
+/*
+ * Adds what `t`, the owner of this CPU's bases, counted since they were taken to the CPU's
+ * task sums. At a switch-out the kernel has already counted that switch in prev's nvcsw or
+ * nivcsw, so a run ended by a switch counts it.
+ */
+static __always_inline void fold_task_counts(struct cpu_state *st, const struct task_struct *t)
+{
+	for (int i = 0; i < PODPERF_NR_COUNTERS; i++) {
+		__u64 v;
+
+		if (!cfg.task_count[i])
+			continue;
+		v = task_count(t, cfg.task_count[i]);
+		st->task_sum[i] += v - st->task_base[i];
+		st->task_base[i] = v;
+	}
+}
+
 /* Makes `t`, just switched in (or first seen at a tick), the owner of this CPU's bases. */
 static __always_inline void start_run(struct cpu_state *st, struct task_struct *t, __u64 now,
 				      bool at_switch)
@@ -372,6 +415,9 @@ static __always_inline void start_run(struct cpu_state *st, struct task_struct *
 	st->ts_base = now;
 	st->sum_base = t->se.sum_exec_runtime;
 	st->delay_base = t->sched_info.run_delay;
+	for (int i = 0; i < PODPERF_NR_COUNTERS; i++)
+		if (cfg.task_count[i])
+			st->task_base[i] = task_count(t, cfg.task_count[i]);
 	/* sched_info_arrive() runs after the tracepoint: a queued task is about to end a wait. */
 	st->waited = at_switch && t->sched_info.last_queued != 0;
 }
@@ -415,6 +461,7 @@ int on_tick(struct bpf_perf_event_data *ctx)
 	if (end > now)
 		end = now;
 	delay = t->sched_info.run_delay;
+	fold_task_counts(st, t);
 	/* Ring full: the bases stay, so the task's next record (it is still running) takes it. */
 	if (!charge(st, t, end, sum - st->sum_base, delay - st->delay_base, 0, NULL))
 		return 0;
@@ -442,6 +489,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		cpu_ns = prev->se.sum_exec_runtime - st->sum_base;
 		runq_ns = prev->sched_info.run_delay - st->delay_base;
 		o = any_owed ? bpf_task_storage_get(&owed_by_task, prev, 0, 0) : NULL;
+		fold_task_counts(st, prev);
 		if (!charge(st, prev, now, cpu_ns, runq_ns, PODPERF_FLAG_SWITCH, o)) {
 			/* The bases move to next: what prev was charged waits in its own storage. */
 			o = bpf_task_storage_get(&owed_by_task, prev, 0,

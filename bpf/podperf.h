@@ -75,14 +75,26 @@ struct podperf_pending {
 	struct podperf_record rec[PODPERF_PENDING];
 };
 
+/*
+ * A counter slot may read a count the kernel keeps per task instead of a perf event
+ * (podperf_config.task_count): a few loads at each switch and tick in place of a
+ * bpf_perf_event_read_value call (~65 ns each), and the number /proc/PID/stat, getrusage and
+ * /proc/PID/status report for that task.
+ */
+#define PODPERF_TASK_FAULTS 1   /* min_flt + maj_flt: page faults */
+#define PODPERF_TASK_SWITCHES 2 /* nvcsw + nivcsw: context switches */
+
 /* Tunables written into .rodata before load (see lib/sampler/loader.ts). */
 struct podperf_config {
 	__u32 exclude_tgid; /* the collector: draining must not feed itself */
-	__u32 counter_mask; /* bit i = counter slot i has perf events installed */
+	__u32 counter_mask; /* bit i = counter slot i counts (a perf event or a task count) */
 	__u32 nr_cpus;      /* stride of the counters map: slot i of CPU c is at i * nr_cpus + c */
 	__u32 wake_bytes;   /* wake the drain when this much is waiting (0: on every record) */
 	__u64 interval_ns;  /* slot length: runs inside one slot are merged per process */
+	__u8 task_count[8]; /* slot i: PODPERF_TASK_*, or 0 to read its perf event */
 };
+
+_Static_assert(PODPERF_NR_COUNTERS <= 8, "flags and task_count hold 8 counter slots");
 
 /*
  * floor(count * enabled / running) for running > enabled, without overflow or the truncation

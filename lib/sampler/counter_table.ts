@@ -1,29 +1,35 @@
 /**
  * The one table of counters. Everything else is derived from it: the BPF slot (the entry's
- * index, read from the `counters` PERF_EVENT_ARRAY at slot * nr_cpus + cpu), the perf event
- * each slot opens, the record decoder, the aggregator's valid/scaled masks, the SlotRow field,
- * the Parquet column and the reader. A new counter is one entry here plus
- * PODPERF_NR_COUNTERS in bpf/podperf.h (tests/sampler/record_test.ts checks they agree).
+ * index: a perf event read from the `counters` PERF_EVENT_ARRAY at slot * nr_cpus + cpu, or the
+ * task count `podperf_config.task_count` names), the event each slot opens, the record decoder,
+ * the aggregator's valid/scaled masks, the SlotRow field, the Parquet column and the reader. A
+ * new counter is one entry here plus PODPERF_NR_COUNTERS in bpf/podperf.h, and for a task count
+ * its read in task_count() (tests/sampler/record_test.ts checks the two sides agree).
  */
 
-/** How one counter is opened and where its value goes. */
+/** How one counter is counted and where its value goes. */
 export interface CounterDef {
   /** user-facing name (`--counters`), equal to its Parquet column */
   readonly name: string;
   /** SlotRow/OutputRow property */
   readonly field: string;
-  /** perf_event_attr type and config (PERF_TYPE_HARDWARE = 0, PERF_TYPE_SOFTWARE = 1) */
-  readonly type: number;
-  readonly config: number;
+  /** The perf event each CPU opens for it (PERF_TYPE_HARDWARE = 0), read at every switch. */
+  readonly event?: { readonly type: number; readonly config: number };
+  /**
+   * Or a count the kernel keeps per task, which the BPF side reads at every switch and tick
+   * (`PODPERF_TASK_*` in bpf/podperf.h), with the fields it sums: a few loads instead of a
+   * perf event read, and the number /proc/PID/stat and getrusage report for the task.
+   */
+  readonly task?: { readonly id: number; readonly fields: string };
 }
 
 /** The counters, in BPF slot order. */
 export const COUNTERS = [
-  { name: "cycles", field: "cycles", type: 0, config: 0 }, // PERF_COUNT_HW_CPU_CYCLES
-  { name: "instructions", field: "instructions", type: 0, config: 1 }, // HW_INSTRUCTIONS
-  { name: "llc_misses", field: "llcMisses", type: 0, config: 3 }, // HW_CACHE_MISSES
-  { name: "page_faults", field: "pageFaults", type: 1, config: 2 }, // SW_PAGE_FAULTS
-  { name: "context_switches", field: "contextSwitches", type: 1, config: 3 }, // SW_CONTEXT_SWITCHES
+  { name: "cycles", field: "cycles", event: { type: 0, config: 0 } }, // HW_CPU_CYCLES
+  { name: "instructions", field: "instructions", event: { type: 0, config: 1 } }, // HW_INSTRUCTIONS
+  { name: "llc_misses", field: "llcMisses", event: { type: 0, config: 3 } }, // HW_CACHE_MISSES
+  { name: "page_faults", field: "pageFaults", task: { id: 1, fields: "min_flt+maj_flt" } },
+  { name: "context_switches", field: "contextSwitches", task: { id: 2, fields: "nvcsw+nivcsw" } },
 ] as const satisfies readonly CounterDef[];
 
 /** Number of counter slots in a record. */

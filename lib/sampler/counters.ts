@@ -1,7 +1,8 @@
 /**
- * The counter slots of counter_table.ts: per online CPU, one perf event per slot, detected at start-up as
- * hardware, software or unavailable. Hardware and software events go through the same slot
- * mechanism; the BPF side reads whatever event a slot holds.
+ * The counter slots of counter_table.ts: per online CPU, one perf event per slot, detected at
+ * start-up as hardware, software or unavailable; or a count the kernel keeps per task, which
+ * needs no event. Hardware and software events go through the same slot mechanism; the BPF
+ * side reads whatever event a slot holds.
  */
 
 import { COUNTER_NAMES, type CounterName, COUNTERS } from "./counter_table.ts";
@@ -15,16 +16,19 @@ export interface CounterSource {
   detail: string;
 }
 
-/** The event each slot opens by default (from the counter table). */
-export const DEFAULT_EVENTS = Object.fromEntries(
-  COUNTERS.map((c) => [c.name, { type: c.type, config: c.config }]),
-) as Record<CounterName, PerfEventSpec>;
+/** The event each slot opens by default (from the counter table); task counts open none. */
+export const DEFAULT_EVENTS: Partial<Record<CounterName, PerfEventSpec>> = Object.fromEntries(
+  COUNTERS.flatMap((c) => "event" in c ? [[c.name, c.event]] : []),
+);
 
 /** Options of openCounters. */
 export interface CounterOptions {
   /** Counters to open (default: all); the others are reported unavailable. */
   enabled?: readonly string[];
-  /** Replaces a slot's event, e.g. a software event in a hardware slot for tests. */
+  /**
+   * Replaces a slot's event or task count with this event, e.g. a software event in a hardware
+   * slot for tests.
+   */
   events?: Partial<Record<CounterName, PerfEventSpec>>;
 }
 
@@ -32,7 +36,11 @@ export interface CounterOptions {
 export interface OpenedCounters {
   sources: CounterSource[];
   fds: (number[] | null)[];
-  /** Bit i set when slot i has events installed. */
+  /** The event of each slot with fds (what a CPU that comes online opens), else null. */
+  specs: (PerfEventSpec | null)[];
+  /** Per slot, the `PODPERF_TASK_*` count it reads, or 0. */
+  taskCounts: number[];
+  /** Bit i set when slot i counts: events installed, or a task count. */
   mask: number;
 }
 
@@ -54,22 +62,36 @@ export function openCounters(cpus: readonly number[], opts: CounterOptions = {})
   }
   const sources: CounterSource[] = [];
   const fds: (number[] | null)[] = [];
+  const specs: (PerfEventSpec | null)[] = [];
+  const taskCounts: number[] = [];
   let mask = 0;
-  COUNTER_NAMES.forEach((name, slot) => {
+  COUNTERS.forEach((def, slot) => {
+    const name = def.name;
     const spec = opts.events?.[name] ?? DEFAULT_EVENTS[name];
-    if (opts.enabled && !opts.enabled.includes(name)) {
-      sources.push({ name, source: "unavailable", detail: "disabled by option" });
+    const unopened = (source: CounterSource) => {
+      sources.push(source);
       fds.push(null);
+      specs.push(null);
+      taskCounts.push(0);
+    };
+    if (opts.enabled && !opts.enabled.includes(name)) {
+      unopened({ name, source: "unavailable", detail: "disabled by option" });
       return;
     }
+    if (!spec && "task" in def) {
+      unopened({ name, source: "software", detail: `per-task ${def.task.fields}` });
+      taskCounts[slot] = def.task.id;
+      mask |= 1 << slot;
+      return;
+    }
+    if (!spec) throw new Error(`counter ${name} has neither an event nor a task count`);
     const opened: number[] = [];
     try {
       for (const cpu of cpus) opened.push(perfEventOpen(spec, cpu));
     } catch (e) {
       if (!(e instanceof PerfEventOpenError)) throw e;
       opened.forEach(closeFd);
-      sources.push({ name, source: "unavailable", detail: describeFailure(spec, e) });
-      fds.push(null);
+      unopened({ name, source: "unavailable", detail: describeFailure(spec, e) });
       return;
     }
     const hw = spec.type === PERF.TYPE_HARDWARE;
@@ -81,9 +103,11 @@ export function openCounters(cpus: readonly number[], opts: CounterOptions = {})
         (overridden ? " (override)" : ""),
     });
     fds.push(opened);
+    specs.push(spec);
+    taskCounts.push(0);
     mask |= 1 << slot;
   });
-  return { sources, fds, mask };
+  return { sources, fds, specs, taskCounts, mask };
 }
 
 /** Closes every fd of `counters`. */

@@ -6,8 +6,7 @@
 import podperfObject from "../../bpf/podperf.bpf.o" with { type: "bytes" };
 import { BPF, type Libbpf, libbpf } from "../../ffi/libbpf.ts";
 import { errno, LIBC, libc } from "../../ffi/libc.ts";
-import { closeCounters, type CounterSource, DEFAULT_EVENTS, openCounters } from "./counters.ts";
-import { COUNTER_NAMES } from "./counter_table.ts";
+import { closeCounters, type CounterSource, openCounters } from "./counters.ts";
 import { onlineCpus } from "./cpus.ts";
 import {
   BpfLoadError,
@@ -18,6 +17,8 @@ import {
 } from "./errors.ts";
 import { closeFd, PERF, perfEventOpen, type PerfEventSpec, readTimeRunning } from "./perf_event.ts";
 import {
+  CONFIG_OFF,
+  CONFIG_SIZE,
   type CounterName,
   NR_COUNTERS,
   PENDING,
@@ -45,7 +46,7 @@ export interface SamplerOptions {
   excludeIdle?: boolean;
   /** Enable kernel run-time stats for bpfStats() while the sampler lives (small cost per run). */
   runStats?: boolean;
-  /** Replaces a slot's perf event (tests: a software event in a hardware slot). */
+  /** Replaces a slot's perf event or task count (tests: a software event in a hardware slot). */
   counterEvents?: Partial<Record<CounterName, PerfEventSpec>>;
   /**
    * waitForData() returns once this many bytes wait in the ring (default a quarter of it):
@@ -80,7 +81,6 @@ export interface BpfProgramStats {
 
 const DEFAULT_INTERVAL_NS = 1_000_000n;
 const DEFAULT_RING_BYTES = 16 << 20;
-const CFG_SIZE = 24; // struct podperf_config
 const EPOLL_EVENT_SIZE = 12; // struct epoll_event (packed on x86_64)
 const STAT_LOST = 0;
 const STAT_READ_ERRORS = 1;
@@ -227,9 +227,7 @@ export class Sampler {
     // Detection on every online CPU decides which slots exist; the fds are then kept per CPU.
     const detected = openCounters(cpus, { enabled: opts.counters, events: opts.counterEvents });
     this.counterSources.push(...detected.sources);
-    this.#counterSpecs = COUNTER_NAMES.map((name, slot) =>
-      detected.fds[slot] ? opts.counterEvents?.[name] ?? DEFAULT_EVENTS[name] : null
-    );
+    this.#counterSpecs = detected.specs;
     const perCpu = new Map<number, number[]>(cpus.map((cpu, i) => [
       cpu,
       detected.fds.map((fds) => fds ? fds[i] : -1),
@@ -258,12 +256,7 @@ export class Sampler {
         b.bpf_map__set_max_entries(countersMap, NR_COUNTERS * this.#possibleCpus),
       );
       this.#wakeBytes = Math.max(1, Math.min(opts.wakeBytes ?? ringBytes / 4, ringBytes / 2));
-      this.#writeConfig(
-        opts.excludeTgid ?? Deno.pid,
-        detected.mask,
-        this.#possibleCpus,
-        this.#wakeBytes,
-      );
+      this.#writeConfig(opts.excludeTgid ?? Deno.pid, detected.mask, detected.taskCounts);
       check("bpf_object__load", b.bpf_object__load(this.#obj));
       this.#countersMapFd = b.bpf_map__fd(countersMap);
     } catch (e) {
@@ -428,21 +421,22 @@ export class Sampler {
     return p;
   }
 
-  #writeConfig(excludeTgid: number, counterMask: number, nrCpus: number, wake: number): void {
+  #writeConfig(excludeTgid: number, counterMask: number, taskCounts: number[]): void {
     const size = new BigUint64Array(1);
     const p = checkPtr(
       "bpf_map__initial_value(.rodata.cfg)",
       this.#bpf.bpf_map__initial_value(this.#map(".rodata.cfg"), new Uint8Array(size.buffer)),
     );
-    if (size[0] !== BigInt(CFG_SIZE)) {
-      throw new BpfLoadError(".rodata.cfg size", 0, `${size[0]} bytes, expected ${CFG_SIZE}`);
+    if (size[0] !== BigInt(CONFIG_SIZE)) {
+      throw new BpfLoadError(".rodata.cfg size", 0, `${size[0]} bytes, expected ${CONFIG_SIZE}`);
     }
-    const cfg = new DataView(Deno.UnsafePointerView.getArrayBuffer(p, CFG_SIZE));
-    cfg.setUint32(0, excludeTgid, true);
-    cfg.setUint32(4, counterMask, true);
-    cfg.setUint32(8, nrCpus, true);
-    cfg.setUint32(12, wake, true);
-    cfg.setBigUint64(16, this.intervalNs, true);
+    const cfg = new DataView(Deno.UnsafePointerView.getArrayBuffer(p, CONFIG_SIZE));
+    cfg.setUint32(CONFIG_OFF.excludeTgid, excludeTgid, true);
+    cfg.setUint32(CONFIG_OFF.counterMask, counterMask, true);
+    cfg.setUint32(CONFIG_OFF.nrCpus, this.#possibleCpus, true);
+    cfg.setUint32(CONFIG_OFF.wakeBytes, this.#wakeBytes, true);
+    cfg.setBigUint64(CONFIG_OFF.intervalNs, this.intervalNs, true);
+    taskCounts.forEach((id, slot) => cfg.setUint8(CONFIG_OFF.taskCount + slot, id));
   }
 
   /**

@@ -39,6 +39,21 @@ export const PENDING_OFF = { slot: 0, count: 8, records: 16 } as const;
 /** Bytes of `struct podperf_pending`. */
 export const PENDING_SIZE = 16 + PENDING * RECORD_SIZE;
 
+/** `struct podperf_config`, written into the object's .rodata.cfg before load. */
+export const CONFIG_OFF = {
+  excludeTgid: 0,
+  counterMask: 4,
+  nrCpus: 8,
+  wakeBytes: 12,
+  intervalNs: 16,
+  /** one byte per counter slot: the `PODPERF_TASK_*` count it reads, or 0 */
+  taskCount: 24,
+} as const;
+/** Bytes of `struct podperf_config`. */
+export const CONFIG_SIZE = 32;
+/** Entries of `podperf_config.task_count`. */
+export const CONFIG_TASK_COUNTS = 8;
+
 /** flags bit: counter `i` holds a valid delta. */
 export function flagValid(i: number): number {
   return 1 << i;

@@ -1,6 +1,9 @@
 import assert from "@podperf/assert";
 import {
   COMM_LEN,
+  CONFIG_OFF,
+  CONFIG_SIZE,
+  CONFIG_TASK_COUNTS,
   decodeRecord,
   FLAG_CARRIED,
   FLAG_ONE_SLOT,
@@ -14,8 +17,14 @@ import {
   PENDING_SIZE,
   RECORD_SIZE,
 } from "../../lib/sampler/record.ts";
+import { COUNTERS } from "../../lib/sampler/counter_table.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
+
+/** The task count each counter of the table reads, by name. */
+const TASK = Object.fromEntries(
+  COUNTERS.flatMap((c) => "task" in c ? [[c.name, c.task.id]] : []),
+);
 
 interface BtfMember {
   name: string;
@@ -94,6 +103,25 @@ Deno.test("the held-back runs' layout in TypeScript equals the compiled struct's
   });
 });
 
+Deno.test("the config's layout in TypeScript equals the compiled struct's BTF", async () => {
+  const { size, members, arrays } = await structFromBtf("podperf_config");
+  assert.equal(size, CONFIG_SIZE);
+  assert.deepEqual(
+    Object.fromEntries(members.map((m) => [m.name, m.bitsOffset / 8])),
+    {
+      exclude_tgid: CONFIG_OFF.excludeTgid,
+      counter_mask: CONFIG_OFF.counterMask,
+      nr_cpus: CONFIG_OFF.nrCpus,
+      wake_bytes: CONFIG_OFF.wakeBytes,
+      interval_ns: CONFIG_OFF.intervalNs,
+      task_count: CONFIG_OFF.taskCount,
+    },
+  );
+  const taskCount = members.find((m) => m.name === "task_count")!;
+  assert.equal(arrays.get(taskCount.typeId), CONFIG_TASK_COUNTS);
+  assert.ok(NR_COUNTERS <= CONFIG_TASK_COUNTS);
+});
+
 Deno.test("flag bits and counter count in TypeScript equal bpf/podperf.h", async () => {
   // The macros are not in BTF: compile the header into a host program that prints them.
   const dir = await Deno.makeTempDir();
@@ -104,9 +132,10 @@ Deno.test("flag bits and counter count in TypeScript equal bpf/podperf.h", async
 #include <linux/types.h>
 #include "podperf.h"
 int main(void) {
-  printf("%d %d %u %u %u %u %u %u %u %d\\n", PODPERF_NR_COUNTERS, PODPERF_COMM_LEN,
+  printf("%d %d %u %u %u %u %u %u %u %d %d %d\\n", PODPERF_NR_COUNTERS, PODPERF_COMM_LEN,
     PODPERF_FLAG_VALID(0), PODPERF_FLAG_VALID(4), PODPERF_FLAG_SCALED(0), PODPERF_FLAG_SCALED(4),
-    PODPERF_FLAG_SWITCH, PODPERF_FLAG_CARRIED, PODPERF_FLAG_ONE_SLOT, PODPERF_PENDING);
+    PODPERF_FLAG_SWITCH, PODPERF_FLAG_CARRIED, PODPERF_FLAG_ONE_SLOT, PODPERF_PENDING,
+    PODPERF_TASK_FAULTS, PODPERF_TASK_SWITCHES);
   return 0;
 }
 `,
@@ -129,6 +158,8 @@ int main(void) {
         FLAG_CARRIED,
         FLAG_ONE_SLOT,
         PENDING,
+        TASK.page_faults,
+        TASK.context_switches,
       ],
     );
   } finally {
