@@ -68,19 +68,18 @@ export function openCounters(cpus: readonly number[], opts: CounterOptions = {})
   COUNTERS.forEach((def, slot) => {
     const name = def.name;
     const spec = opts.events?.[name] ?? DEFAULT_EVENTS[name];
-    const unopened = (source: CounterSource) => {
+    const unopened = (source: CounterSource, taskCount = 0) => {
       sources.push(source);
       fds.push(null);
       specs.push(null);
-      taskCounts.push(0);
+      taskCounts.push(taskCount);
     };
     if (opts.enabled && !opts.enabled.includes(name)) {
       unopened({ name, source: "unavailable", detail: "disabled by option" });
       return;
     }
     if (!spec && "task" in def) {
-      unopened({ name, source: "software", detail: `per-task ${def.task.fields}` });
-      taskCounts[slot] = def.task.id;
+      unopened({ name, source: "software", detail: `per-task ${def.task.fields}` }, def.task.id);
       mask |= 1 << slot;
       return;
     }
