@@ -6,7 +6,8 @@
  * bpf_ktime_get_ns between events do not add up to that for tasks that sleep and wake at high
  * rates, so ktime only places the charge in time. Each record also carries the run-queue wait
  * the scheduler measured before the run (sched_info.run_delay, /proc/PID/schedstat field 2)
- * and the deltas of the per-CPU counters installed in the `counters` PERF_EVENT_ARRAY.
+ * and the deltas of its counters: per-CPU perf events installed in the `counters`
+ * PERF_EVENT_ARRAY, or counts the kernel keeps per task (page faults, context switches).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
