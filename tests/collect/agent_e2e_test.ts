@@ -92,7 +92,7 @@ Deno.test("agent: a pre-existing busy container has no unnamed rows; stats, prob
     }
   } finally {
     cri?.close();
-    await ctrd.stop();
+    await ctrd.cleanup(); // its pod's cgroup parent too, which stop() leaves
     await Deno.remove(out, { recursive: true });
   }
 });
