@@ -123,10 +123,9 @@ static __always_inline void read_slot(int i, __u32 cpu, struct cpu_state *st,
 	if (!(cfg.counter_mask & (1u << i)))
 		return;
 	if (cfg.task_count[i]) {
-		/* counts whenever its task runs: never multiplexed, never a stretch it missed */
+		/* counts whenever its task runs: never multiplexed, never a stretch it missed, so
+		 * enabled and running mean nothing here */
 		next->counter = st->task_sum[i];
-		next->enabled = 1;
-		next->running = 1;
 		if (deltas) {
 			deltas[i] = next->counter - last->counter;
 			*flags |= PODPERF_FLAG_VALID(i);

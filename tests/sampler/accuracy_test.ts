@@ -24,36 +24,9 @@ Deno.test("per-cgroup cpu_ns of sleep/wake ping-pong pairs is within 2% of cpu.s
     loads.push(spawnInCgroup(usleep.path, [bin, "50"]));
     loads.push(spawnInCgroup(pipe.path, ["perf", "bench", "sched", "pipe", "-l", "2000000000"]));
     await sleep(500);
-    const byCg = new Map<bigint, number>(cgs.map((c) => [c.id, 0]));
-    let mono0 = 0n, mono1 = 0n;
-    const take = (v: DataView, off: number) => {
-      const cg = v.getBigUint64(off + OFF.cgroupId, true);
-      if (!byCg.has(cg)) return;
-      const ns = chargeInWindow(
-        v.getBigUint64(off + OFF.tsNs, true),
-        v.getBigUint64(off + OFF.spanNs, true),
-        v.getBigUint64(off + OFF.cpuNs, true),
-        mono0,
-        mono1,
-      );
-      byCg.set(cg, byCg.get(cg)! + ns);
-    };
-    s.drain(() => {});
-    mono0 = monoNowNs();
-    const k0 = cgs.map((c) => cgroupUsageNs(c.path));
-    mono1 = 2n ** 63n;
-    const end = performance.now() + 8000;
-    while (performance.now() < end) {
-      await sleep(50);
-      s.drain(take);
-    }
-    const k1 = cgs.map((c) => cgroupUsageNs(c.path));
-    mono1 = monoNowNs();
-    await sleep(30);
-    s.drain(take);
+    const windows = await sampleWindows(s, cgs, 8000);
     cgs.forEach((c, i) => {
-      const kernel = k1[i] - k0[i];
-      const sampled = byCg.get(c.id)!;
+      const { sampledNs: sampled, kernelNs: kernel } = windows[i];
       const err = (sampled - kernel) / kernel;
       console.log(
         `${c.path.split("/").pop()}: cpu.stat ${(kernel / 1e6).toFixed(1)} ms, ` +
@@ -77,16 +50,24 @@ interface CgroupWindow {
   runs: number;
   sampledNs: number;
   kernelNs: number;
-  /** takes the cgroup's records of a drain after the window (they count only within it) */
+  /** takes the window's records of a drain after it (they count only within the window) */
   take: (v: DataView, off: number) => void;
 }
 
-/** Drains `s` every 50 ms for `ms`, keeping `cg`'s records and the cgroup's cpu.stat delta. */
-async function sampleWindow(s: Sampler, cg: { id: bigint; path: string }, ms: number) {
-  const w: CgroupWindow = { records: 0, runs: 0, sampledNs: 0, kernelNs: 0, take: () => {} };
+/**
+ * Drains `s` every 50 ms for `ms`, keeping each of `cgs`' records and its cpu.stat delta over
+ * the same window (one window per cgroup, in order).
+ */
+async function sampleWindows(
+  s: Sampler,
+  cgs: { id: bigint; path: string }[],
+  ms: number,
+): Promise<CgroupWindow[]> {
   let mono0 = 0n, mono1 = 2n ** 63n;
-  w.take = (v, off) => {
-    if (v.getBigUint64(off + OFF.cgroupId, true) !== cg.id) return;
+  const byId = new Map<bigint, CgroupWindow>();
+  const take = (v: DataView, off: number) => {
+    const w = byId.get(v.getBigUint64(off + OFF.cgroupId, true));
+    if (!w) return;
     w.records++;
     w.runs += v.getUint32(off + OFF.runs, true);
     w.sampledNs += chargeInWindow(
@@ -97,20 +78,25 @@ async function sampleWindow(s: Sampler, cg: { id: bigint; path: string }, ms: nu
       mono1,
     );
   };
+  const windows = cgs.map((cg) => {
+    const w: CgroupWindow = { records: 0, runs: 0, sampledNs: 0, kernelNs: 0, take };
+    byId.set(cg.id, w);
+    return w;
+  });
   s.drain(() => {});
   mono0 = monoNowNs();
-  const k0 = cgroupUsageNs(cg.path);
+  const k0 = cgs.map((cg) => cgroupUsageNs(cg.path));
   const end = performance.now() + ms;
   while (performance.now() < end) {
     await sleep(50);
-    s.drain(w.take);
+    s.drain(take);
   }
-  const k1 = cgroupUsageNs(cg.path);
+  const k1 = cgs.map((cg) => cgroupUsageNs(cg.path));
   mono1 = monoNowNs();
   await sleep(30);
-  s.drain(w.take);
-  w.kernelNs = k1 - k0;
-  return w;
+  s.drain(take);
+  windows.forEach((w, i) => (w.kernelNs = k1[i] - k0[i]));
+  return windows;
 }
 
 /**
@@ -136,7 +122,7 @@ Deno.test("a pipe pair pinned to one CPU: the kernel sums each process's runs pe
   const load = spawnInCgroup(cg.path, ["perf", "bench", "sched", "pipe", "-l", "2000000000"], "0");
   try {
     await sleep(500);
-    const w = await sampleWindow(s, cg, 4000);
+    const [w] = await sampleWindows(s, [cg], 4000);
     // CPU 0 holds the pair's runs of its current slot when the programs go: the last drain
     // gets them from the CPU's state
     const before = w.records;
@@ -162,7 +148,7 @@ Deno.test("eight processes contending for one CPU: each slot holds a record per 
   const loads = [0, 1, 2, 3].map(() => spawnInCgroup(cg.path, pipe, "0"));
   try {
     await sleep(500);
-    const w = await sampleWindow(s, cg, 3000);
+    const [w] = await sampleWindows(s, [cg], 3000);
     assertSummed("8 processes on one CPU", w, 1e9);
   } finally {
     s.close();
