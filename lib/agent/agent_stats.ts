@@ -73,7 +73,8 @@ export class AgentStats implements MetricsSource {
   #read: () => AgentCounters;
   #now: () => number;
   #started: number;
-  #prev: { at: number; records: number } | null = null;
+  /** the last drain seen by the previous stats line, its record count, and the rate then */
+  #prev: { drainAt: number; records: number; rate: number } | null = null;
 
   constructor(read: () => AgentCounters, now: () => number = () => performance.now()) {
     this.#read = read;
@@ -87,18 +88,21 @@ export class AgentStats implements MetricsSource {
   }
 
   /**
-   * Fields of one stats line; `recordsPerS` is the rate since the previous call (since start for
-   * the first one).
+   * Fields of one stats line. `recordsPerS` is the rate between the last drains the previous
+   * line and this one saw (since start for the first): records arrive only at drains, whose
+   * wait (up to a second) and the stats interval drift against each other, so an interval
+   * without a drain repeats the last rate instead of reporting a busy node at 0.
    */
   record(): Record<string, unknown> {
     const c = this.#read();
-    const now = this.#now();
-    const prev = this.#prev ?? { at: this.#started, records: 0 };
-    const dt = (now - prev.at) / 1000;
-    this.#prev = { at: now, records: c.records };
+    const drainAt = this.#now() - c.lastDrainAgeS * 1000;
+    const prev = this.#prev ?? { drainAt: this.#started, records: 0, rate: 0 };
+    const dt = (drainAt - prev.drainAt) / 1000;
+    const rate = dt > 0 ? Math.round((c.records - prev.records) / dt) : prev.rate;
+    this.#prev = { drainAt, records: c.records, rate };
     const share = attributedShare(c);
     return {
-      recordsPerS: dt > 0 ? Math.round((c.records - prev.records) / dt) : 0,
+      recordsPerS: rate,
       records: c.records,
       lost: c.lostRecords,
       late: c.lateRecords,

@@ -68,14 +68,14 @@ Deno.test("without NRI and before any CPU time the families that cannot be known
 
 Deno.test("the stats record gives records/s since the previous one, and the same counters", () => {
   let t = 0;
-  let c = counters({ records: 0 });
+  let c = counters({ records: 0, lastDrainAgeS: 0 });
   const s = new AgentStats(() => c, () => t);
   t = 2000;
-  c = counters({ records: 10_000 });
+  c = counters({ records: 10_000, lastDrainAgeS: 0 });
   const r1 = s.record();
   assert.equal(r1.recordsPerS, 5000);
   t = 3000;
-  c = counters({ records: 13_000 });
+  c = counters({ records: 13_000, lastDrainAgeS: 0 });
   const r2 = s.record();
   assert.equal(r2.recordsPerS, 3000);
   assert.equal(r2.lost, 2);
@@ -92,6 +92,23 @@ Deno.test("the stats record gives records/s since the previous one, and the same
   assert.equal(meta["podperf.agent.lost_records"], "2");
   assert.equal(meta["podperf.agent.nri_state"], "synced");
   assert.ok(Object.values(meta).every((v) => typeof v === "string"));
+});
+
+Deno.test("records/s is measured between drains: a stats line with no drain since the last repeats the rate", () => {
+  // The drain waits up to a second and so do stats lines here: their phases drift, and a line
+  // can fall between two drains. The node is as busy as before; 0 would say it went quiet.
+  let t = 0;
+  let c = counters({ records: 0, lastDrainAgeS: 0 });
+  const s = new AgentStats(() => c, () => t);
+  t = 1000; // drained at 900 ms: 9,000 records
+  c = counters({ records: 9_000, lastDrainAgeS: 0.1 });
+  assert.equal(s.record().recordsPerS, 10_000);
+  t = 1950; // no drain since
+  c = counters({ records: 9_000, lastDrainAgeS: 1.05 });
+  assert.equal(s.record().recordsPerS, 10_000);
+  t = 2100; // drained at 2,000 ms: 11,000 more over the 1.1 s since the last drain
+  c = counters({ records: 20_000, lastDrainAgeS: 0.1 });
+  assert.equal(s.record().recordsPerS, 10_000);
 });
 
 Deno.test("the drain window keeps the last N durations only", () => {
