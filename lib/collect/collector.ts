@@ -198,6 +198,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   const ringBytes = opts.ringBytes ?? ringBytesFor(measuredRate!);
   // The sampler first: without it (no root, no BTF, no libbpf) nothing else should start.
   const sampler = Sampler.open({ intervalNs, counters: opts.counters, ringBytes });
+  const attachedAt = performance.now();
   const counters = sampler.counterSources;
   const cpus = sampler.cpus.length;
   const stop = new AbortController();
@@ -411,7 +412,12 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       onRows: (rows: SlotRow[]) => held.push(rows),
     });
     add = a.add.bind(a);
-    const ringWatch = new RingWatch(() => sampler.stats().lost, () => a.stats().records, ringBytes);
+    const ringWatch = new RingWatch({
+      lost: () => sampler.stats().lost,
+      records: () => a.stats().records,
+      ringBytes,
+      since: attachedAt,
+    });
 
     void outputBytes(opts.outputDir).then((n) => (bytesOnDisk = n));
     const statsEvery = opts.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;

@@ -6,23 +6,40 @@
 import { log } from "../log.ts";
 import { ringBytesFor } from "../sampler/mod.ts";
 
+/** What a RingWatch reads and when its first period began. */
+export interface RingWatchOptions {
+  /** The sampler's running total of records that found the ring full. */
+  lost: () => bigint;
+  /** The aggregator's running total of records drained. */
+  records: () => number;
+  ringBytes: number;
+  /**
+   * performance.now() when the sampler attached: losses count from there, so the first rate is
+   * over the time they took, not over the moments before the first drain.
+   */
+  since: number;
+  periodMs?: number;
+}
+
 export class RingWatch {
   readonly #lost: () => bigint;
   readonly #records: () => number;
   readonly #ringBytes: number;
   readonly #periodMs: number;
   #lostSeen = 0n;
-  #since = performance.now();
+  #since: number;
   #recordsSince = 0;
   #warnings = 0;
-  #lastRead = -Infinity;
+  #lastRead: number;
 
-  /** `lost` and `records` read the sampler's and the aggregator's running totals. */
-  constructor(lost: () => bigint, records: () => number, ringBytes: number, periodMs = 60_000) {
-    this.#lost = lost;
-    this.#records = records;
-    this.#ringBytes = ringBytes;
-    this.#periodMs = periodMs;
+  constructor(opts: RingWatchOptions) {
+    this.#lost = opts.lost;
+    this.#records = opts.records;
+    this.#ringBytes = opts.ringBytes;
+    this.#periodMs = opts.periodMs ?? 60_000;
+    this.#since = opts.since;
+    // The first read waits a second too: a rate over a few ms of start-up would be noise.
+    this.#lastRead = opts.since;
   }
 
   /** Warnings logged so far. */

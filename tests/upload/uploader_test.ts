@@ -3,6 +3,7 @@
  * client (the AWS SDK) byte for byte.
  */
 import assert from "@podperf/assert";
+import { captureStderr } from "../helpers/stderr.ts";
 import { GetObjectCommand, ListObjectsV2Command, S3Client as SdkClient } from "@aws-sdk/client-s3";
 import { basename, join } from "node:path";
 import { S3Client } from "../../lib/upload/s3_client.ts";
@@ -287,23 +288,6 @@ storeTest(
     assert.equal(up.keep(gone), false);
   },
 );
-
-/** Runs fn with the process's stderr writes recorded (lib/log.ts writes there). */
-async function captureStderr(fn: () => Promise<void>): Promise<string> {
-  const orig = Deno.stderr.writeSync.bind(Deno.stderr);
-  const dec = new TextDecoder();
-  let text = "";
-  Deno.stderr.writeSync = (p: Uint8Array) => {
-    text += dec.decode(p);
-    return p.length;
-  };
-  try {
-    await fn();
-  } finally {
-    Deno.stderr.writeSync = orig;
-  }
-  return text;
-}
 
 storeTest(
   "upload: while the store is down one file probes it; the others wait",
