@@ -45,6 +45,8 @@ export interface AgentCounters {
   heapUsedBytes: number;
   /** Seconds since the ring was last drained (liveness). */
   lastDrainAgeS: number;
+  /** Drains so far: tells a stats line whether a drain came since the previous one. */
+  drains: number;
   /** Slowest drain (drain + aggregation + join + hand-off) of the recent window, seconds. */
   drainP99S: number;
   nri: NriCounters | null;
@@ -74,7 +76,7 @@ export class AgentStats implements MetricsSource {
   #now: () => number;
   #started: number;
   /** the last drain seen by the previous stats line, its record count, and the rate then */
-  #prev: { drainAt: number; records: number; rate: number } | null = null;
+  #prev: { drains: number; drainAt: number; records: number; rate: number } | null = null;
 
   constructor(read: () => AgentCounters, now: () => number = () => performance.now()) {
     this.#read = read;
@@ -95,11 +97,18 @@ export class AgentStats implements MetricsSource {
    */
   record(): Record<string, unknown> {
     const c = this.#read();
-    const drainAt = this.#now() - c.lastDrainAgeS * 1000;
-    const prev = this.#prev ?? { drainAt: this.#started, records: 0, rate: 0 };
-    const dt = (drainAt - prev.drainAt) / 1000;
-    const rate = dt > 0 ? Math.round((c.records - prev.records) / dt) : prev.rate;
-    this.#prev = { drainAt, records: c.records, rate };
+    const prev = this.#prev ?? { drains: 0, drainAt: this.#started, records: 0, rate: 0 };
+    if (c.drains === prev.drains) {
+      // No drain since: the drain time rebuilt from the age would move by the microseconds
+      // between reading the age and the clock here, and 0 records over them would read as 0/s.
+      this.#prev = prev;
+    } else {
+      const drainAt = this.#now() - c.lastDrainAgeS * 1000;
+      const dt = (drainAt - prev.drainAt) / 1000;
+      const rate = dt > 0 ? Math.round((c.records - prev.records) / dt) : prev.rate;
+      this.#prev = { drains: c.drains, drainAt, records: c.records, rate };
+    }
+    const rate = this.#prev.rate;
     const share = attributedShare(c);
     return {
       recordsPerS: rate,
@@ -155,6 +164,7 @@ export class AgentStats implements MetricsSource {
     const one = (name: string, type: string, help: string, v: number) =>
       family(name, type, help, [`${name} ${fmt(v)}`]);
     one("podperf_records_total", "counter", "Ring buffer records aggregated.", c.records);
+    one("podperf_drains_total", "counter", "Drains of the ring buffer.", c.drains);
     one(
       "podperf_records_lost_total",
       "counter",

@@ -227,6 +227,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   let attached = true;
   let metadataReady = false;
   let lastDrainAt = performance.now();
+  let drains = 0;
   const drainTimes = new DurationWindow();
   const totals = opts.keepTotals ?? true ? new RunTotals() : null;
   const files: ClosedFileInfo[] = [];
@@ -239,6 +240,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     const n = sampler.drain(add);
     a.advance(now);
     lastDrainAt = performance.now();
+    drains++;
     drainTimes.add((lastDrainAt - t0) / 1000);
     return n;
   };
@@ -264,6 +266,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       unknownCpuNs: cov?.unknownCpuNs ?? 0,
       ...memory(),
       lastDrainAgeS: (performance.now() - lastDrainAt) / 1000,
+      drains,
       drainP99S: drainTimes.quantile(0.99),
       nri: nri && {
         state: nri.stats.state,

@@ -74,9 +74,9 @@ Deno.test("agent: a pre-existing busy container has no unnamed rows; stats, prob
       assert.ok(stats.length >= 2, `${mode}: ${stats.length} stats lines in 4 s`);
       const last = stats[stats.length - 1].fields;
       assert.ok((last.records as number) > 0);
-      // Each line's rate spans the drains between it and the one before, and such a span can be
-      // short enough to hold no record (seen once in CI on the last line): look at them all.
-      assert.ok(stats.some((l) => (l.fields.recordsPerS as number) > 0), `${mode}: no rate > 0`);
+      // a busy container: the last line's rate is above 0 (it read 0 in 2 runs of 6 when a line
+      // with no drain since the last took a few µs of clock jitter for a span with no record)
+      assert.ok((last.recordsPerS as number) > 0, `${mode}: ${JSON.stringify(last)}`);
       assert.equal(last.nri, mode === "nri" ? "synced" : "off");
       assert.ok((last.rssBytes as number) > 10 << 20);
       assert.equal(typeof (last.sizes as Record<string, number>).metadata_store, "number");
