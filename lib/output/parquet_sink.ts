@@ -20,7 +20,7 @@ import {
   type ToWorker,
   type WorkerCounters,
   type WorkerInit,
-} from "./writer_worker.ts";
+} from "./writer_protocol.ts";
 
 /** Default bound of rows posted to the Worker and not yet written: ~30 MB of row batches. */
 export const DEFAULT_MAX_QUEUED_ROWS = 262_144;

@@ -420,3 +420,19 @@ Deno.test("close() while a dead Worker waits for its restart: no Worker is start
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the collector's isolate never evaluates the Worker's module (it would take the global onmessage)", async () => {
+  // a fresh process: this one's module graph holds whatever other tests imported
+  const root = new URL("../../", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `await import("${root}mod.ts"); await import("${root}lib/output/parquet_sink.ts");` +
+      `console.log(typeof globalThis.onmessage, globalThis.onmessage === null)`,
+    ],
+    cwd: root,
+  }).output();
+  const said = new TextDecoder().decode(out.stdout).trim();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.ok(said === "undefined false" || said === "object true", `onmessage: ${said}`);
+});
