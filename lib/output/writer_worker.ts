@@ -2,7 +2,7 @@
  * The writer Worker: owns Parquet encoding, ZSTD and every file operation (write, fsync,
  * rename, salvage) so none of it runs on the collector's loop, which drains the ring and
  * answers NRI. Fed RowBatches (transferred typed arrays) by ParquetSink; speaks only in the
- * messages below.
+ * messages of writer_protocol.ts.
  */
 import { log } from "../log.ts";
 import { OutputConfigError, OutputWriteError } from "./errors.ts";
