@@ -127,6 +127,24 @@ export function cPingPong(pairs: number, usleep: number): Load {
   return groupLoad(name, [pingPongBinary(), String(usleep), String(pairs)]);
 }
 
+/**
+ * `pairs` pure pipe ping-pong pairs on each CPU of `cpus`, pinned there: the node as saturated
+ * as unpinned pairs make it, without the cross-CPU wake-ups under which the 2-vCPU VM of
+ * BENCHMARKS.md stalls for minutes.
+ */
+export function pinnedPingPong(pairs: number, cpus: number[]): Load {
+  const loads = cpus.map((cpu) =>
+    groupLoad(`cpu${cpu}`, ["taskset", "-c", String(cpu), pingPongBinary(), "0", String(pairs)])
+  );
+  return {
+    name: `${2 * pairs * cpus.length} pipe ping-pong tasks, ${2 * pairs} pinned per CPU`,
+    pids: loads.flatMap((l) => l.pids),
+    stop: async () => {
+      await Promise.all(loads.map((l) => l.stop()));
+    },
+  };
+}
+
 /** `perf bench sched pipe` (one pair of processes, 87–111 k switches/s here). */
 export function schedPipe(): Load {
   return groupLoad("sched-pipe pair", ["perf", "bench", "sched", "pipe", "-l", "2000000000"]);

@@ -4,7 +4,17 @@
  * CPU of the tool's own process from /proc over a steady window, plus, for podperf, the
  * kernel-side cost of its BPF programs from bpf_stats (run_time_ns / run_cnt).
  */
-import { busy, cPingPong, forks, idle, type Load, pingPong, schedPipe } from "./loads.ts";
+import {
+  busy,
+  cPingPong,
+  forks,
+  idle,
+  type Load,
+  pingPong,
+  pinnedPingPong,
+  schedPipe,
+} from "./loads.ts";
+import { onlineCpus } from "../lib/sampler/cpus.ts";
 import { detectCgroup2Mount } from "../lib/metadata/cgroup_dir.ts";
 import { V8_FLAGS } from "../lib/cli/v8_flags.ts";
 
@@ -344,10 +354,11 @@ function summarize(samples: OverheadSample[]): Record<string, unknown> {
 
 /**
  * podperf alone on a saturated node: 2 to 64 runnable pipe ping-pong tasks on the node's CPUs,
- * lost (carried) records, records and rows per second, bytes per row and peak RSS.
+ * then 32 and 64 pinned half per CPU; lost (carried) records, records and rows per second, bytes
+ * per row and peak RSS.
  */
 export async function benchSaturation(
-  opts: { windowS?: number; warmupS?: number; tasks?: number[] } = {},
+  opts: { windowS?: number; warmupS?: number; tasks?: number[]; pinnedTasks?: number[] } = {},
 ): Promise<Record<string, unknown>[]> {
   const windowS = opts.windowS ?? 8;
   const restore = await enableBpfStats();
@@ -365,6 +376,20 @@ export async function benchSaturation(
         opts.warmupS ?? 3,
       );
       rows.push({ "runnable tasks": n, ...summarize([s]) });
+    }
+    // The same storms pinned half per CPU: what this VM can run without stalling (the unpinned
+    // rows above may measure the VM's stall rather than podperf).
+    const cpus = onlineCpus();
+    for (const n of opts.pinnedTasks ?? [32, 64]) {
+      const pairs = Math.max(1, Math.round(n / 2 / cpus.length));
+      const s = await measureTool(
+        "podperf",
+        tools().podperf,
+        () => pinnedPingPong(pairs, cpus),
+        windowS,
+        opts.warmupS ?? 3,
+      );
+      rows.push({ "runnable tasks": `${2 * pairs * cpus.length} pinned`, ...summarize([s]) });
     }
   } finally {
     await restore();

@@ -7,12 +7,7 @@
 import { log } from "../log.ts";
 import { OutputConfigError, OutputWriteError } from "./errors.ts";
 import { DEFAULT_ROW_GROUP_AGE_MS, RotatingParquetWriter } from "./rotation.ts";
-import {
-  type FromWorker,
-  SHARED,
-  type ToWorker,
-  type WorkerCounters,
-} from "./writer_protocol.ts";
+import { type FromWorker, SHARED, type ToWorker, type WorkerCounters } from "./writer_protocol.ts";
 
 interface Port {
   onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
