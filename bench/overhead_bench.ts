@@ -250,11 +250,20 @@ async function enableBpfStats(): Promise<() => Promise<void>> {
   };
 }
 
+/**
+ * Warm-up before podperf's window, s. Its first ~20 s include V8 compiling the hot paths on its
+ * helper threads: measured from 6 s on, a sched-pipe pair's collector took 2.2–2.8% of one CPU, of
+ * which the helpers 0.9–1.2%; from 40 s on, 1.4–1.6% and 0.14–0.22% (BENCHMARKS.md, seventh
+ * pass). A node pays the steady state for weeks; the tools without a JIT need no such wait.
+ */
+export const PODPERF_WARMUP_S = 40;
+
 /** Median of `reps` runs per (tool, load), with the spread (min–max) of the tool CPU %. */
 export async function benchOverhead(
-  opts: { windowS?: number; reps?: number; warmupS?: number } = {},
+  opts: { windowS?: number; reps?: number; warmupS?: number; podperfWarmupS?: number } = {},
 ): Promise<Record<string, unknown>[]> {
   const windowS = opts.windowS ?? 8, reps = opts.reps ?? 3, warmupS = opts.warmupS ?? 3;
+  const podperfWarmupS = opts.podperfWarmupS ?? PODPERF_WARMUP_S;
   const restore = await enableBpfStats();
   const rows: Record<string, unknown>[] = [];
   try {
@@ -268,12 +277,16 @@ export async function benchOverhead(
         for (let r = 0; r < reps; r++) {
           const load = makeLoad();
           try {
-            samples.push(await measureTool(tool, argv, load, windowS, warmupS));
+            const warm = tool === "podperf" ? podperfWarmupS : warmupS;
+            samples.push(await measureTool(tool, argv, load, windowS, warm));
           } finally {
             await load.stop();
           }
         }
-        ofLoad.push(summarize(samples));
+        ofLoad.push({
+          ...summarize(samples),
+          "warm-up s": tool === "podperf" ? podperfWarmupS : warmupS,
+        });
       }
       // What each tool costs the node: its own CPU plus its BPF programs for podperf; for
       // all, the node's extra busy time over the same load with no tool (where perf record's
