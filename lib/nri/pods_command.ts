@@ -203,6 +203,10 @@ export async function runPodsCommand(opts: PodsCommandOptions = {}): Promise<num
       } catch { /* no cgroup2: NRI and bundles only */ }
       resolver = new MetadataResolver({ oci, paths });
     }
+    // The bundles present now are read before the first snapshot, as collect waits for them:
+    // without NRI a snapshot taken before that named the pods by cgroup path alone (a race the
+    // pods test lost once in CI).
+    const bundlesRead = oci?.ready;
     let unavailable: NriUnavailableError | null = null;
     if (nri !== null) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -217,6 +221,7 @@ export async function runPodsCommand(opts: PodsCommandOptions = {}): Promise<num
         );
       } else if (paths !== null) await paths.refresh(); // cgroups NRI just told us about
     }
+    await bundlesRead;
     let entries = snapshot(store, paths, resolver);
     if (!opts.watch) {
       if (opts.json) {
