@@ -274,19 +274,16 @@ export async function benchOverhead(
       for (const [tool, argv] of Object.entries(tools())) {
         if (tool.startsWith("deno,") && makeLoad !== idle) continue;
         const samples: OverheadSample[] = [];
+        const warm = tool === "podperf" ? podperfWarmupS : warmupS;
         for (let r = 0; r < reps; r++) {
           const load = makeLoad();
           try {
-            const warm = tool === "podperf" ? podperfWarmupS : warmupS;
             samples.push(await measureTool(tool, argv, load, windowS, warm));
           } finally {
             await load.stop();
           }
         }
-        ofLoad.push({
-          ...summarize(samples),
-          "warm-up s": tool === "podperf" ? podperfWarmupS : warmupS,
-        });
+        ofLoad.push({ ...summarize(samples), "warm-up s": warm });
       }
       // What each tool costs the node: its own CPU plus its BPF programs for podperf; for
       // all, the node's extra busy time over the same load with no tool (where perf record's

@@ -8,6 +8,7 @@
 import assert from "@podperf/assert";
 import { decodeRecord, FLAG_SWITCH, OFF, Sampler } from "../../lib/sampler/mod.ts";
 import { COUNTER_NAMES } from "../../lib/sampler/counter_table.ts";
+import { compiledC } from "./fixtures/loads.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,15 +47,6 @@ int main(void) {
 }
 `;
 
-async function faulterBinary(dir: string): Promise<string> {
-  await Deno.writeTextFile(`${dir}/faulter.c`, FAULTER_C);
-  const out = await new Deno.Command("cc", {
-    args: ["-O2", "-pthread", "-o", `${dir}/faulter`, `${dir}/faulter.c`],
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return `${dir}/faulter`;
-}
-
 /** minflt + majflt and voluntary + nonvoluntary switches of one thread, from /proc. */
 function kernelCounts(pid: number, tid: number): { faults: bigint; switches: bigint } {
   const stat = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/stat`);
@@ -69,8 +61,7 @@ function kernelCounts(pid: number, tid: number): { faults: bigint; switches: big
 }
 
 Deno.test("page_faults and context_switches of a process equal the kernel's counts of its threads, exactly", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "podperf-faulter-" });
-  const bin = await faulterBinary(dir);
+  const bin = await compiledC("faulter", FAULTER_C, ["-pthread"]);
   const faultSlot = COUNTER_NAMES.indexOf("page_faults");
   const switchSlot = COUNTER_NAMES.indexOf("context_switches");
   const s = Sampler.open({ ringBytes: 16 << 20 });
@@ -132,6 +123,5 @@ Deno.test("page_faults and context_switches of a process equal the kernel's coun
     await child.status;
     await child.stdout.cancel().catch(() => {});
     s.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
