@@ -9,9 +9,15 @@ import { NriSession } from "./session.ts";
 import { NriRpcError } from "./errors.ts";
 import { MetadataStore } from "../metadata/store.ts";
 import { CgroupResolver } from "../metadata/cgroup_dir.ts";
+import { SocketWatch } from "./socket_watch.ts";
 
 /** Default NRI socket of containerd and CRI-O. */
 export const DEFAULT_NRI_SOCKET = "/var/run/nri/nri.sock";
+/**
+ * Longest reconnect delay while the socket's directory is watched (lib/nri/socket_watch.ts):
+ * the watch wakes the wait when the runtime binds its socket, so polling is only a safety net.
+ */
+export const WATCHED_MAX_BACKOFF_MS = 60_000;
 
 /** Options of startNriPlugin. */
 export interface NriPluginStartOptions {
@@ -27,7 +33,10 @@ export interface NriPluginStartOptions {
   resolver?: CgroupResolver;
   /** Logger (default lib/log). */
   log?: Logger;
-  /** First reconnect delay in ms (default 100), doubled up to `maxBackoffMs` (default 5000). */
+  /**
+   * First reconnect delay in ms (default 100), doubled up to `maxBackoffMs` (default 5000), or
+   * up to WATCHED_MAX_BACKOFF_MS while a watch on the socket's directory wakes the wait.
+   */
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /** How often removed entries past their grace are swept, ms (default: half the grace, 1–5 s). */
@@ -158,12 +167,20 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
     opts.sweepIntervalMs ?? Math.min(5000, Math.max(1000, store.gracePeriodMs / 2)),
   );
 
+  // A change seen while no sleep was under way (a connect in flight) must not be lost.
+  let changed = false;
+  const watch = new SocketWatch(socketPath, () => {
+    changed = true;
+    wake?.();
+  });
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
+      if (changed) return resolve();
       wake = resolve;
       delayTimer = setTimeout(resolve, ms);
     }).finally(() => {
       wake = null;
+      changed = false;
       clearTimeout(delayTimer);
     });
 
@@ -205,16 +222,22 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
         const msg = `${(e as Error).name}: ${(e as Error).message}`;
         stats.lastError = msg;
         stats.state = "backoff";
-        // Log once per kind of failure; a node without NRI would otherwise log every 5 s.
-        if (msg !== lastConnectError) {
-          log.warn("NRI socket not reachable; retrying", { socket: socketPath, error: msg });
-          lastConnectError = msg;
-        }
         // close() may have run while connect was pending, before there was a sleep to wake.
         if (closed) break;
+        const watched = watch.arm();
+        // Log once per kind of failure; a node without NRI would otherwise log every 5 s.
+        if (msg !== lastConnectError) {
+          log.warn("NRI socket not reachable; retrying", {
+            socket: socketPath,
+            error: msg,
+            watching: watch.dir,
+          });
+          lastConnectError = msg;
+        }
         await sleep(backoff);
         stats.state = "connecting";
-        backoff = Math.min(backoff * 2, maxBackoff);
+        const ceiling = watched ? Math.max(maxBackoff, WATCHED_MAX_BACKOFF_MS) : maxBackoff;
+        backoff = Math.min(backoff * 2, ceiling);
         continue;
       }
       if (closed) {
@@ -222,6 +245,8 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
         break;
       }
       lastConnectError = "";
+      watch.close();
+      changed = false;
       if (stats.sessions > 0) stats.reconnects++;
       stats.sessions++;
       stats.state = "connecting";
@@ -309,6 +334,7 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
       stats.state = "closed";
       disarm();
       clearInterval(sweepTimer);
+      watch.close();
       plugin.close();
       session?.close();
       wake?.();
