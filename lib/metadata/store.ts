@@ -97,6 +97,11 @@ export class MetadataStore {
     this.#log = opts.log ?? defaultLog;
   }
 
+  /** Removed entries still in (or past, until the next sweep) their grace period. */
+  get removing(): number {
+    return this.#removed.size;
+  }
+
   /** Entries held, live and removed-in-grace. */
   get size(): number {
     return this.#byId.size;

@@ -160,12 +160,21 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
     },
   });
 
-  // Removed containers outlive their grace period by at most half of it (5 s by default): a
-  // sweep is a wake-up of the whole runtime, which is most of what an idle agent costs.
-  const sweepTimer = setInterval(
-    () => store.sweep(),
-    opts.sweepIntervalMs ?? Math.min(5000, Math.max(1000, store.gracePeriodMs / 2)),
-  );
+  // Removed containers outlive their grace period by at most half of it (5 s by default). A
+  // sweep is a wake-up of the whole runtime, which is most of what an idle agent costs, so the
+  // timer runs only while removed entries wait for theirs to end.
+  const sweepEvery = opts.sweepIntervalMs ??
+    Math.min(5000, Math.max(1000, store.gracePeriodMs / 2));
+  let sweepTimer: ReturnType<typeof setInterval> | undefined;
+  const unsubscribe = store.subscribe((c) => {
+    if (c.kind !== "removed" || sweepTimer !== undefined || closed) return;
+    sweepTimer = setInterval(() => {
+      store.sweep();
+      if (store.removing > 0) return;
+      clearInterval(sweepTimer);
+      sweepTimer = undefined;
+    }, sweepEvery);
+  });
 
   // A change seen while no sleep was under way (a connect in flight) must not be lost.
   let changed = false;
@@ -333,6 +342,7 @@ export function startNriPlugin(opts: NriPluginStartOptions): NriPluginHandle {
       closed = true;
       stats.state = "closed";
       disarm();
+      unsubscribe();
       clearInterval(sweepTimer);
       watch.close();
       plugin.close();

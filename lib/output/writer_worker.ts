@@ -18,7 +18,10 @@ let writer: RotatingParquetWriter | null = null;
 let extra: Record<string, string> = {};
 let writeErrors = 0;
 let lastError: string | null = null;
-let ageTimer: ReturnType<typeof setInterval> | undefined;
+let ageTimer: ReturnType<typeof setTimeout> | undefined;
+/** (Re)arms the age check `ms` from now; a no-op until the writer is open. */
+let armAgeCheck: (ms: number) => void = () => {};
+let batchAgeDelayMs = 0;
 let shared: BigInt64Array | null = null;
 let rowsDone = 0;
 let batchesDone = 0;
@@ -91,15 +94,23 @@ port.onmessage = (e) => {
           rowsSalvaged: writer.rowsSalvaged,
         });
         const w = writer;
-        // Batches rotate a due file (and write an old row group) too; the timer is for a quiet
-        // node. Every wake-up costs (BENCHMARKS.md, idle floor), so a 10-minute file age and a
-        // 30 s row group age are checked every 5 s, not every 1 s.
+        // Each batch ends in the same checks (appendBatch → rotateIfDue), so the timer is for a
+        // node whose batches stopped: every batch pushes it back to twice its period, and a
+        // Worker fed every 5 s wakes for the batches alone (each wake-up costs: BENCHMARKS.md,
+        // idle floor). A 10-minute file age and a 30 s row group age are checked every 5 s once
+        // batches stop, the first time up to 10 s after the last.
         const ages = Math.min(m.opts.maxAgeMs, m.opts.rowGroupAgeMs ?? DEFAULT_ROW_GROUP_AGE_MS);
         const every = Math.min(5000, Math.max(100, ages / 4));
-        ageTimer = setInterval(() => {
-          step(() => w.rotateIfDue());
-          publish();
-        }, every);
+        armAgeCheck = (ms) => {
+          clearTimeout(ageTimer);
+          ageTimer = setTimeout(() => {
+            step(() => w.rotateIfDue());
+            publish();
+            armAgeCheck(every);
+          }, ms);
+        };
+        armAgeCheck(every);
+        batchAgeDelayMs = 2 * every;
       } catch (err) {
         const option = err instanceof OutputConfigError ? err.option : "dir";
         port.postMessage({ type: "init-error", option, message: (err as Error).message });
@@ -108,6 +119,7 @@ port.onmessage = (e) => {
     case "batch": {
       extra = m.extra;
       if (writer) step(() => writer!.appendBatch(m.batch, m.offsetNs));
+      armAgeCheck(batchAgeDelayMs);
       rowsDone += m.batch.rows;
       batchesDone++;
       publish();
@@ -127,7 +139,8 @@ port.onmessage = (e) => {
       break;
     case "close":
       extra = m.extra;
-      clearInterval(ageTimer);
+      armAgeCheck = () => {};
+      clearTimeout(ageTimer);
       if (writer) step(() => writer!.closeSync());
       publish();
       port.postMessage({ type: "closed", counters: counters() });

@@ -68,7 +68,9 @@ Deno.test("store keeps an unresolved entry by id and indexes it once the inode i
 Deno.test("store keeps a removed container resolvable for the grace period, then drops it", () => {
   const { store, advance } = clockStore({ gracePeriodMs: 10_000 });
   store.upsert(input("a", { cgroupId: 1n }));
+  assert.equal(store.removing, 0, "nothing for a sweep to wait for");
   store.markRemoved("a");
+  assert.equal(store.removing, 1);
   advance(9_999);
   assert.equal(store.lookup(1n)?.containerId, "a");
   assert.equal(store.sweep(), 0);
@@ -77,6 +79,7 @@ Deno.test("store keeps a removed container resolvable for the grace period, then
   assert.equal(store.size, 1);
   assert.equal(store.sweep(), 1);
   assert.equal(store.size, 0);
+  assert.equal(store.removing, 0);
   assert.equal(store.getByContainerId("a"), undefined);
 });
 
