@@ -258,6 +258,12 @@ async function enableBpfStats(): Promise<() => Promise<void>> {
  */
 export const PODPERF_WARMUP_S = 40;
 
+/**
+ * Window on an idle node, s: the collector drains a quiet node every 5 s (MAX_DRAIN_WAIT_MS), so
+ * an 8 s window holds one drain or two, and its figure would swing by half between runs.
+ */
+export const IDLE_WINDOW_S = 30;
+
 /** Median of `reps` runs per (tool, load), with the spread (min–max) of the tool CPU %. */
 export async function benchOverhead(
   opts: { windowS?: number; reps?: number; warmupS?: number; podperfWarmupS?: number } = {},
@@ -278,7 +284,8 @@ export async function benchOverhead(
         for (let r = 0; r < reps; r++) {
           const load = makeLoad();
           try {
-            samples.push(await measureTool(tool, argv, load, windowS, warm));
+            const win = makeLoad === idle ? Math.max(windowS, IDLE_WINDOW_S) : windowS;
+            samples.push(await measureTool(tool, argv, load, win, warm));
           } finally {
             await load.stop();
           }

@@ -58,5 +58,5 @@ export const LIBC = {
   EPOLLIN: 1,
   EPOLLET: 1 << 31,
   PRIO_PROCESS: 0,
-  SCHED_FIFO: 1,
+  SCHED_RR: 2,
 } as const;

@@ -110,8 +110,8 @@ export const MIN_INTERVAL_NS = 100_000n;
 /**
  * Shortest and longest wait between drains. Each wake-up costs more than the work on a VM: a
  * drain of ~40 records after a second asleep took 3–14 ms of cold caches (a 1 s wait cut the
- * idle cost by 40% against 50 ms; 5 s against 1 s, another 56%: BENCHMARKS.md, eighth pass).
- * But a drain runs at SCHED_FIFO, and one that takes a second of a busy node's records at once
+ * idle cost by 40% against 50 ms, and 5 s cut it again against 1 s: BENCHMARKS.md, eighth pass).
+ * But a drain runs at real-time priority (SCHED_RR), and one that takes a second of a busy node's records at once
  * is a burst of tens of ms that shows as run-queue delay in the pods sharing its CPU (the live
  * report test's service no longer stood out against its own baseline when a hog arrived). So
  * the wait follows the record rate: a drain takes about DRAIN_TARGET_RECORDS, which is 50 ms of
