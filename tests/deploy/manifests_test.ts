@@ -1,7 +1,7 @@
 /**
  * deploy/: every manifest validates against the Kubernetes schemas (npm kubernetes-models;
  * the ServiceMonitor against prometheus-operator's CRD schema), and the DaemonSet is what a
- * cluster admin asks for: no privileged, only BPF + PERFMON, no service-account token, a
+ * cluster admin asks for: no privileged, only BPF + PERFMON + SYS_NICE, no service-account token, a
  * pinned image, probes and metrics port on the listener collect actually serves, flags that
  * `podperf collect` accepts.
  */
@@ -210,14 +210,14 @@ Deno.test("deploy: kustomizations list every manifest of their directory, and ex
   }
 });
 
-Deno.test("deploy: the DaemonSet runs unprivileged with BPF + PERFMON, no token, a pinned image", async () => {
+Deno.test("deploy: the DaemonSet runs unprivileged with BPF + PERFMON + SYS_NICE, no token, a pinned image", async () => {
   const ds = await daemonSet();
   const pod = ds.spec.template.spec;
   const [c] = pod.containers;
   const sc = c.securityContext;
   assert.equal(sc.privileged, false);
   assert.equal(sc.allowPrivilegeEscalation, false);
-  assert.deepEqual(sc.capabilities, { drop: ["ALL"], add: ["BPF", "PERFMON"] });
+  assert.deepEqual(sc.capabilities, { drop: ["ALL"], add: ["BPF", "PERFMON", "SYS_NICE"] });
   assert.equal(pod.automountServiceAccountToken, false);
   const [sa] = await yamlDocs(`${DEPLOY}serviceaccount.yaml`);
   assert.equal(sa.automountServiceAccountToken, false);
