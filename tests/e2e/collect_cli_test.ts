@@ -140,3 +140,38 @@ Deno.test("collect stopped by SIGTERM exits 0 leaving only complete Parquet file
     await Deno.remove(out, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("two collectors on one node both finish their files (a rolling update's overlap)", async () => {
+  // At SCHED_FIFO the two livelocked on 2 CPUs in 4 of 5 such 35 s runs: their Parquet Workers
+  // spun, nothing else ran, and neither wrote a file. Shorter runs mostly got through.
+  const outs = [
+    await Deno.makeTempDir({ prefix: "podperf-e2e-two-a-" }),
+    await Deno.makeTempDir({ prefix: "podperf-e2e-two-b-" }),
+  ];
+  const ps = outs.map((out, i) =>
+    PodperfProcess.collect([
+      "--duration",
+      "35s",
+      "--output",
+      out,
+      "--nri-socket",
+      MISSING_SOCKET,
+      "--node",
+      `e2e-two-${i}`,
+    ])
+  );
+  try {
+    const exits = await Promise.all(ps.map((p) => exitWithin(p, 120_000)));
+    for (const [i, exit] of exits.entries()) {
+      assert.equal(exit.code, 0, stderrOf(exit));
+      const done = exit.lines.find((l) => l.msg === "collection finished")!;
+      assert.ok(loggedRows(exit) > 0, stderrOf(exit));
+      assert.equal(done.fields.rowsLost, 0, done.raw);
+      const files = [...Deno.readDirSync(outs[i])].filter((e) => e.name.endsWith(".parquet"));
+      assert.equal(files.length, 1, `files of collector ${i}: ${files.map((f) => f.name)}`);
+    }
+  } finally {
+    for (const p of ps) await p.dispose();
+    for (const out of outs) await Deno.remove(out, { recursive: true }).catch(() => {});
+  }
+});
