@@ -111,12 +111,13 @@ export const MIN_INTERVAL_NS = 100_000n;
  * Shortest and longest wait between drains. Each wake-up costs more than the work on a VM: a
  * drain of ~40 records after a second asleep took 3–14 ms of cold caches (a 1 s wait cut the
  * idle cost by 40% against 50 ms, and 5 s cut it again against 1 s: BENCHMARKS.md, eighth pass).
- * But a drain runs at real-time priority (SCHED_RR), and one that takes a second of a busy node's records at once
- * is a burst of tens of ms that shows as run-queue delay in the pods sharing its CPU (the live
- * report test's service no longer stood out against its own baseline when a hog arrived). So
- * the wait follows the record rate: a drain takes about DRAIN_TARGET_RECORDS, which is 50 ms of
- * a busy node and 5 s of a quiet one, as often as the writer is handed rows anyway
- * (DEFAULT_POST_INTERVAL_MS). /metrics and the held runs of idle CPUs lag by as much.
+ * But a drain runs at real-time priority (SCHED_RR), and one that takes a second of a busy
+ * node's records at once is a burst of tens of ms that shows as run-queue delay in the pods
+ * sharing its CPU (the live report test's service no longer stood out against its own baseline
+ * when a hog arrived). So the wait follows the record rate: a drain takes about
+ * DRAIN_TARGET_RECORDS, which is 50 ms of a busy node and 5 s of a quiet one, as often as the
+ * writer is handed rows anyway (DEFAULT_POST_INTERVAL_MS). /metrics and the held runs of idle
+ * CPUs lag by as much.
  */
 export const MIN_DRAIN_WAIT_MS = 50;
 export const MAX_DRAIN_WAIT_MS = 5000;

@@ -10,7 +10,7 @@
  * one-shot `podperf collect` next to the agent) livelocked that way on 2 CPUs: their Parquet
  * Workers spun for minutes, nothing else ran, and neither finished its file (BENCHMARKS.md,
  * eighth pass). Round-robin hands the CPU on within its time slice. Nice −20 alone is fair but
- * not enough: 64 runnable tasks then cost 10–25% of the records.
+ * not enough: 64 runnable tasks then cost a tenth to a quarter of the records.
  */
 import { errno, LIBC, libc } from "../../ffi/libc.ts";
 import { errnoName } from "./errors.ts";
