@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import assert from "@podperf/assert";
 import { join } from "node:path";
 import { SocketWatch } from "../../lib/nri/socket_watch.ts";
 import { startNriPlugin } from "../../lib/nri/client.ts";
