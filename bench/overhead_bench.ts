@@ -281,10 +281,10 @@ export async function benchOverhead(
         if (tool.startsWith("deno,") && makeLoad !== idle) continue;
         const samples: OverheadSample[] = [];
         const warm = tool === "podperf" ? podperfWarmupS : warmupS;
+        const win = makeLoad === idle ? Math.max(windowS, IDLE_WINDOW_S) : windowS;
         for (let r = 0; r < reps; r++) {
           const load = makeLoad();
           try {
-            const win = makeLoad === idle ? Math.max(windowS, IDLE_WINDOW_S) : windowS;
             samples.push(await measureTool(tool, argv, load, win, warm));
           } finally {
             await load.stop();
