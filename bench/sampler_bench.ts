@@ -146,7 +146,10 @@ if (import.meta.main && Deno.args.includes("--standalone")) {
 /**
  * In-kernel cost per event, per program (bpf_stats run time / run count), with the sampler
  * drained every 50 ms under each load: the figure the ≤ 0.4 µs per switch and per tick target
- * is about. Also usable against an older tree (same Sampler API) for before/after tables.
+ * is about. Under the same load the programs then run empty (`emptyPrograms`): bpf_stats reads
+ * an empty program's floor on these hooks (its own two clock reads, and a cold entry into the
+ * program after a busy loop), and the net column is the programs' own work above it. Also
+ * usable against an older tree (same Sampler API) for before/after tables.
  */
 export async function benchBpfPerEvent(
   loads: (() => import("./loads.ts").Load)[],
@@ -155,39 +158,61 @@ export async function benchBpfPerEvent(
   const rows: Record<string, unknown>[] = [];
   for (const make of loads) {
     const load = make();
-    const s = Sampler.open({ runStats: true });
     try {
-      await sleep(1000);
-      s.drain(() => {});
-      const b0 = s.bpfStats();
-      const l0 = s.stats().lost;
-      let records = 0;
-      const t0 = performance.now();
-      while (performance.now() - t0 < seconds * 1000) {
-        await sleep(50);
-        records += s.drain(() => {});
-      }
-      const wall = (performance.now() - t0) / 1000;
-      const b1 = s.bpfStats();
-      const sw = progDelta(b0, b1, "on_switch"), tick = progDelta(b0, b1, "on_tick");
+      const real = await perEventWindow(seconds, false);
+      const empty = await perEventWindow(seconds, true);
+      const net = (a: number, b: number) => Math.round(a - b);
       rows.push({
         load: load.name,
-        "switch runs/s": Math.round(sw.runs / wall),
-        "ns/switch": Math.round(sw.nsPerRun),
-        "tick runs/s": Math.round(tick.runs / wall),
-        "ns/tick": Math.round(tick.nsPerRun),
+        "switch runs/s": Math.round(real.switch.runs / real.wall),
+        "ns/switch": Math.round(real.switch.nsPerRun),
+        "floor ns/switch": Math.round(empty.switch.nsPerRun),
+        "net ns/switch": net(real.switch.nsPerRun, empty.switch.nsPerRun),
+        "tick runs/s": Math.round(real.tick.runs / real.wall),
+        "ns/tick": Math.round(real.tick.nsPerRun),
+        "floor ns/tick": Math.round(empty.tick.nsPerRun),
+        "net ns/tick": net(real.tick.nsPerRun, empty.tick.nsPerRun),
         "BPF % of one CPU": Math.round(
-          10000 * (sw.runs * sw.nsPerRun + tick.runs * tick.nsPerRun) / 1e9 / wall,
+          10000 *
+            (real.switch.runs * real.switch.nsPerRun + real.tick.runs * real.tick.nsPerRun) /
+            1e9 / real.wall,
         ) / 100,
-        "records/s": Math.round(records / wall),
-        lost: Number(s.stats().lost - l0),
+        "records/s": Math.round(real.records / real.wall),
+        lost: real.lost,
       });
     } finally {
-      s.close();
       await load.stop();
     }
   }
   return rows;
+}
+
+/** One window of `seconds` with a fresh sampler (its programs empty or not), drained every 50 ms. */
+async function perEventWindow(seconds: number, emptyPrograms: boolean) {
+  const s = Sampler.open({ runStats: true, emptyPrograms });
+  try {
+    await sleep(1000);
+    s.drain(() => {});
+    const b0 = s.bpfStats();
+    const l0 = s.stats().lost;
+    let records = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000) {
+      await sleep(50);
+      records += s.drain(() => {});
+    }
+    const wall = (performance.now() - t0) / 1000;
+    const b1 = s.bpfStats();
+    return {
+      wall,
+      records,
+      lost: Number(s.stats().lost - l0),
+      switch: progDelta(b0, b1, "on_switch"),
+      tick: progDelta(b0, b1, "on_tick"),
+    };
+  } finally {
+    s.close();
+  }
 }
 
 if (import.meta.main && Deno.args.includes("--per-event")) {

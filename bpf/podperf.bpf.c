@@ -443,6 +443,8 @@ int on_tick(struct bpf_perf_event_data *ctx)
 	struct cpu_state *st = cpu_state();
 	__u64 now, end, sum, delay;
 
+	if (cfg.noop)
+		return 0;
 	if (!st || t->pid == 0 || st->flushing)
 		return 0;
 	if (st->cur_pid != t->pid || !st->ts_base) {
@@ -482,6 +484,8 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	struct owed *o;
 	__u64 now, cpu_ns, runq_ns;
 
+	if (cfg.noop)
+		return 0;
 	if (!st)
 		return 0;
 	now = bpf_ktime_get_ns();

@@ -46,6 +46,12 @@ export interface SamplerOptions {
   excludeIdle?: boolean;
   /** Enable kernel run-time stats for bpfStats() while the sampler lives (small cost per run). */
   runStats?: boolean;
+  /**
+   * Benchmarks only: the tick and switch programs return at once and record nothing, so
+   * bpfStats() reads what bpf_stats charges an empty program on those hooks (the floor a
+   * per-event cost is read against).
+   */
+  emptyPrograms?: boolean;
   /** Replaces a slot's perf event or task count (tests: a software event in a hardware slot). */
   counterEvents?: Partial<Record<CounterName, PerfEventSpec>>;
   /**
@@ -256,7 +262,12 @@ export class Sampler {
         b.bpf_map__set_max_entries(countersMap, NR_COUNTERS * this.#possibleCpus),
       );
       this.#wakeBytes = Math.max(1, Math.min(opts.wakeBytes ?? ringBytes / 4, ringBytes / 2));
-      this.#writeConfig(opts.excludeTgid ?? Deno.pid, detected.mask, detected.taskCounts);
+      this.#writeConfig(
+        opts.excludeTgid ?? Deno.pid,
+        detected.mask,
+        detected.taskCounts,
+        opts.emptyPrograms ?? false,
+      );
       check("bpf_object__load", b.bpf_object__load(this.#obj));
       this.#countersMapFd = b.bpf_map__fd(countersMap);
     } catch (e) {
@@ -421,7 +432,12 @@ export class Sampler {
     return p;
   }
 
-  #writeConfig(excludeTgid: number, counterMask: number, taskCounts: number[]): void {
+  #writeConfig(
+    excludeTgid: number,
+    counterMask: number,
+    taskCounts: number[],
+    emptyPrograms: boolean,
+  ): void {
     const size = new BigUint64Array(1);
     const p = checkPtr(
       "bpf_map__initial_value(.rodata.cfg)",
@@ -437,6 +453,7 @@ export class Sampler {
     cfg.setUint32(CONFIG_OFF.wakeBytes, this.#wakeBytes, true);
     cfg.setBigUint64(CONFIG_OFF.intervalNs, this.intervalNs, true);
     taskCounts.forEach((id, slot) => cfg.setUint8(CONFIG_OFF.taskCount + slot, id));
+    cfg.setUint32(CONFIG_OFF.noop, emptyPrograms ? 1 : 0, true);
   }
 
   /**

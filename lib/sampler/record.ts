@@ -48,9 +48,11 @@ export const CONFIG_OFF = {
   intervalNs: 16,
   /** one byte per counter slot: the `PODPERF_TASK_*` count it reads, or 0 */
   taskCount: 24,
+  /** benchmarks only: the tick and the switch return at once (bpf_stats' floor) */
+  noop: 32,
 } as const;
 /** Bytes of `struct podperf_config`. */
-export const CONFIG_SIZE = 32;
+export const CONFIG_SIZE = 40;
 /** Entries of `podperf_config.task_count`. */
 export const CONFIG_TASK_COUNTS = 8;
 

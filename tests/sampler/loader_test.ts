@@ -276,3 +276,26 @@ Deno.test("the collector's own process is not recorded but its CPU time is count
     s.close();
   }
 });
+
+Deno.test("empty programs (the benchmarks' floor) run at every event and record nothing", async () => {
+  const cg = makeCgroup("empty");
+  const s = Sampler.open({ runStats: true, emptyPrograms: true });
+  const child = spawnBusy(cg);
+  try {
+    const b0 = s.bpfStats();
+    await sleep(500);
+    const runs = (name: string) =>
+      Number(
+        s.bpfStats().find((p) => p.program === name)!.runCnt -
+          b0.find((p) => p.program === name)!.runCnt,
+      );
+    // a busy process keeps its CPU's tick running; this process's sleep switches at least once
+    assert.ok(runs("on_tick") > 100, `on_tick ran ${runs("on_tick")} times`);
+    assert.ok(runs("on_switch") > 0, `on_switch ran ${runs("on_switch")} times`);
+    assert.equal(s.drain(() => {}), 0);
+  } finally {
+    s.close();
+    await stop(child);
+    removeCgroup(cg);
+  }
+});

@@ -115,6 +115,8 @@ Deno.test("the config's layout in TypeScript equals the compiled struct's BTF", 
       wake_bytes: CONFIG_OFF.wakeBytes,
       interval_ns: CONFIG_OFF.intervalNs,
       task_count: CONFIG_OFF.taskCount,
+      noop: CONFIG_OFF.noop,
+      pad: CONFIG_OFF.noop + 4,
     },
   );
   const taskCount = members.find((m) => m.name === "task_count")!;
