@@ -9,5 +9,12 @@
  * at that load (BENCHMARKS.md, "Memory"); the userspace ceiling drops 3–18%, and stays 9× above
  * the most rows a saturated node produced. The flags must be given at launch: Deno sizes the
  * Worker's heap from them too, and `node:v8`'s setFlagsFromString after start changes neither.
+ *
+ * No allocation-site pretenuring: when many objects of one allocation site survive a scavenge
+ * (the burst as a storm begins), V8 allocates that site's objects in the old generation from
+ * then on, and the decision sticks. The drain's rows die within milliseconds, so the old
+ * generation then fills with garbage: under 64 runnable tasks, 2 runs in 12 promoted 7.7 MB/s
+ * instead of 0.6, ran 9 full GCs instead of 1, peaked at 148–152 MiB instead of 126–129 and
+ * took 11–19% more CPU; with the flag, 0 runs in 20 did (BENCHMARKS.md, ninth pass).
  */
-export const V8_FLAGS = "--max-semi-space-size=2";
+export const V8_FLAGS = "--max-semi-space-size=2,--no-allocation-site-pretenuring";
