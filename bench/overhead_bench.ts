@@ -141,6 +141,15 @@ async function measureTool(
     const status = await Deno.readTextFile(`/proc/${child.pid}/status`).catch(() => "");
     const hwm = status.match(/VmHWM:\s+(\d+)/);
     child.kill("SIGINT");
+    // A tool that ignores SIGINT (the `sleep` baseline, when the bench itself was started in the
+    // background of a script) would hold the bench for its hour: killed after 30 s.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exited = await Promise.race([
+      child.status.then(() => true),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(false), 30_000)),
+    ]);
+    clearTimeout(timer);
+    if (!exited) child.kill("SIGKILL");
     await child.status;
     const log = await stderr;
     const finished = log.split("\n").filter((l) => l.includes('"collection finished"')).pop();
