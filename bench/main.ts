@@ -10,8 +10,7 @@ import { benchNri } from "./nri_bench.ts";
 import { benchGrowth, benchMemory, benchOverhead, benchSaturation } from "./overhead_bench.ts";
 import { benchParquet } from "./parquet_bench.ts";
 import { benchPipeline, benchWriterLoop } from "./pipeline_bench.ts";
-import { benchBpfPerEvent, benchSampler } from "./sampler_bench.ts";
-import { busy, cPingPong, idle, schedPipe } from "./loads.ts";
+import { benchBpfPerEvent, benchSampler, PER_EVENT_LOADS } from "./sampler_bench.ts";
 import { benchSoak } from "./soak_bench.ts";
 import { benchReport } from "./report_bench.ts";
 import { benchS3Client, benchSummaryRead, benchUploader } from "./upload_bench.ts";
@@ -67,7 +66,7 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
   [
     "per-event",
     "BPF cost per switch and per tick by load, next to an empty program's floor on the same hooks",
-    () => benchBpfPerEvent([idle, () => busy(2), () => cPingPong(1, 50), schedPipe], quick ? 3 : 5),
+    () => benchBpfPerEvent(PER_EVENT_LOADS, quick ? 3 : 5),
   ],
   ["parquet", "Parquet writers on the podperf schema (same rows, same run)", () => benchParquet()],
   [

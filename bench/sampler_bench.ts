@@ -6,6 +6,7 @@
 
 import { SlotAggregator } from "../lib/aggregate/mod.ts";
 import { type BpfProgramStats, monoNowNs, Sampler } from "../lib/sampler/mod.ts";
+import { busy, cPingPong, idle, type Load, schedPipe } from "./loads.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -143,6 +144,14 @@ if (import.meta.main && Deno.args.includes("--standalone")) {
   console.table(await benchSampler());
 }
 
+/** The loads the per-event cost is measured under, rare events first. */
+export const PER_EVENT_LOADS: (() => Load)[] = [
+  idle,
+  () => busy(2),
+  () => cPingPong(1, 50),
+  schedPipe,
+];
+
 /**
  * In-kernel cost per event, per program (bpf_stats run time / run count), with the sampler
  * drained every 50 ms under each load: the figure the ≤ 0.4 µs per switch and per tick target
@@ -152,7 +161,7 @@ if (import.meta.main && Deno.args.includes("--standalone")) {
  * usable against an older tree (same Sampler API) for before/after tables.
  */
 export async function benchBpfPerEvent(
-  loads: (() => import("./loads.ts").Load)[],
+  loads: (() => Load)[] = PER_EVENT_LOADS,
   seconds = 5,
 ): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
@@ -216,8 +225,5 @@ async function perEventWindow(seconds: number, emptyPrograms: boolean) {
 }
 
 if (import.meta.main && Deno.args.includes("--per-event")) {
-  const { busy, cPingPong, idle, schedPipe } = await import("./loads.ts");
-  console.log(JSON.stringify(
-    await benchBpfPerEvent([idle, () => busy(2), () => cPingPong(1, 50), schedPipe]),
-  ));
+  console.log(JSON.stringify(await benchBpfPerEvent()));
 }

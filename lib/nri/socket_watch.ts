@@ -70,22 +70,19 @@ export class SocketWatch {
       // the watch failed: handled as its end below
     }
     if (this.#watcher !== watcher) return; // close() ended it
-    this.#end(watcher);
+    this.close();
     // The entry appeared, or the watch ended by itself (its directory went): look again.
     this.#onChange();
   }
 
-  #end(watcher: Deno.FsWatcher): void {
-    if (this.#watcher !== watcher) return;
+  /** Stops watching; idempotent. */
+  close(): void {
+    const watcher = this.#watcher;
+    if (!watcher) return;
     this.#watcher = null;
     this.#dir = null;
     try {
       watcher.close();
     } catch { /* already closed */ }
-  }
-
-  /** Stops watching; idempotent. */
-  close(): void {
-    if (this.#watcher) this.#end(this.#watcher);
   }
 }
