@@ -3,7 +3,13 @@
  * Errors the user can act on are printed as one line and a non-zero exit code.
  */
 import cac from "cac";
-import { collect, MIN_INTERVAL_NS } from "./lib/collect/collector.ts";
+import {
+  BENCH_STOP_ENV,
+  BENCH_STOPS,
+  type BenchStop,
+  collect,
+  MIN_INTERVAL_NS,
+} from "./lib/collect/collector.ts";
 import { parseListenAddress } from "./lib/agent/http_server.ts";
 import { parseBytes, parseDurationNs, UsageError } from "./lib/cli/units.ts";
 import { parseBy, parseCount, parseCounters } from "./lib/cli/flags.ts";
@@ -70,6 +76,14 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
   const upload = uploadUrl === undefined
     ? undefined
     : uploaderFor(String(uploadUrl), String(o.output ?? "out"), String(o.node ?? Deno.hostname()));
+  // bench/overhead_bench.ts's stages section only; not a flag, so --help stays the user's
+  const benchStop = Deno.env.get(BENCH_STOP_ENV) || undefined;
+  if (benchStop !== undefined && !(BENCH_STOPS as readonly string[]).includes(benchStop)) {
+    throw new UsageError(
+      BENCH_STOP_ENV,
+      `${BENCH_STOP_ENV} must be one of ${BENCH_STOPS.join(", ")}, got ${benchStop}`,
+    );
+  }
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -101,6 +115,7 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       statsIntervalMs: Number(
         parseDurationNs("stats-interval", (o.statsInterval as string) ?? "60s") / 1_000_000n,
       ),
+      benchStopAfter: benchStop as BenchStop | undefined,
     });
     if (o.summary !== false) await printCollectSummary(result, by, Boolean(o.json), top);
     return result.rowsLost > 0 ? 3 : 0;
@@ -111,6 +126,14 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
 }
 
 function runPods(o: Record<string, unknown>): Promise<number> {
+  // bench/overhead_bench.ts's stages section only; not a flag, so --help stays the user's
+  const benchStop = Deno.env.get(BENCH_STOP_ENV) || undefined;
+  if (benchStop !== undefined && !(BENCH_STOPS as readonly string[]).includes(benchStop)) {
+    throw new UsageError(
+      BENCH_STOP_ENV,
+      `${BENCH_STOP_ENV} must be one of ${BENCH_STOPS.join(", ")}, got ${benchStop}`,
+    );
+  }
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);

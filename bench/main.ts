@@ -7,7 +7,13 @@
 import { benchAggregate } from "./aggregate_bench.ts";
 import { benchMetrics } from "./metrics_bench.ts";
 import { benchNri } from "./nri_bench.ts";
-import { benchGrowth, benchMemory, benchOverhead, benchSaturation } from "./overhead_bench.ts";
+import {
+  benchGrowth,
+  benchMemory,
+  benchOverhead,
+  benchSaturation,
+  benchStages,
+} from "./overhead_bench.ts";
 import { benchParquet } from "./parquet_bench.ts";
 import { benchPipeline, benchWriterLoop } from "./pipeline_bench.ts";
 import { benchBpfPerEvent, benchSampler, PER_EVENT_LOADS } from "./sampler_bench.ts";
@@ -83,6 +89,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "overhead",
     "Overhead at 1 ms vs perf stat / perf record (CPU % of one CPU; median of runs, spread)",
     () => benchOverhead(quick ? { reps: 1, windowS: 8 } : {}),
+  ],
+  [
+    "stages",
+    "Collector CPU by step of the path, side by side under one sched-pipe pair (% of one CPU)",
+    () => benchStages(quick ? { windowS: 15, rounds: 2 } : {}),
   ],
   [
     "growth",

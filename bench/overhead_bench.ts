@@ -17,6 +17,7 @@ import {
 import { onlineCpus } from "../lib/sampler/cpus.ts";
 import { detectCgroup2Mount } from "../lib/metadata/cgroup_dir.ts";
 import { V8_FLAGS } from "../lib/cli/v8_flags.ts";
+import { BENCH_STOP_ENV } from "../lib/collect/collector.ts";
 
 const CLK_TCK = 100;
 const CGROUP2 = detectCgroup2Mount() ?? "/sys/fs/cgroup/unified";
@@ -475,4 +476,89 @@ export async function benchMemory(
     await load.stop();
     await Deno.remove(out, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * Where the collector's userspace time goes under one sched-pipe pair: one collector per step of
+ * the path (BENCH_STOPS: records read and dropped, aggregated, joined, packed; and the whole
+ * path to Parquet), all running side by side under the same load, each in its own cgroup. On
+ * the VM of BENCHMARKS.md the same build measures 1.1% or 2.4% of one CPU an hour apart, and
+ * the swing is common to every process: differences between processes of one run hold where
+ * figures from separate runs do not. Each collector also records the others' few wake-ups (tens
+ * a second, against thousands of records), and each runs its own BPF programs, so the pair
+ * switches more slowly than under one collector: the figures compare steps, not the node's bill
+ * (that is the overhead section). Rounds start the collectors in opposite orders.
+ */
+export async function benchStages(
+  opts: { windowS?: number; warmupS?: number; rounds?: number } = {},
+): Promise<Record<string, unknown>[]> {
+  const windowS = opts.windowS ?? 30, warmupS = opts.warmupS ?? PODPERF_WARMUP_S;
+  const rounds = opts.rounds ?? 3;
+  const steps = ["ring", "aggregate", "join", "pack", "parquet"] as const;
+  const pct: Record<string, number[]> = Object.fromEntries(steps.map((s) => [s, []]));
+  const [, ...argv] = tools().podperf;
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? [...steps] : [...steps].reverse();
+    const runs: { step: string; cg: string; out: string; child: Deno.ChildProcess }[] = [];
+    const load = schedPipe();
+    try {
+      for (const step of order) {
+        const out = await Deno.makeTempDir({ prefix: "podperf-stages-" });
+        const cg = `${CGROUP2}/podperf-stages-${Deno.pid}-${step}`;
+        Deno.mkdirSync(cg);
+        const env: Record<string, string> = step === "parquet" ? {} : { [BENCH_STOP_ENV]: step };
+        const args = argv.map((a) => a.replaceAll("{out}", out));
+        const child = new Deno.Command("sh", {
+          args: ["-c", `echo $$ > '${cg}/cgroup.procs' && exec "$@"`, "sh", deno, ...args],
+          cwd: root,
+          env,
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        runs.push({ step, cg, out, child });
+      }
+      await sleep(warmupS * 1000);
+      const c0 = runs.map((x) => cgroupCpuSeconds(x.cg));
+      const t0 = performance.now();
+      await sleep(windowS * 1000);
+      const wall = (performance.now() - t0) / 1000;
+      for (const x of runs) {
+        // one that died early (cannot attach, a bad stop) would read as a cheap step
+        if (!(await Deno.stat(`/proc/${x.child.pid}`).catch(() => null))) {
+          throw new Error(`the collector stopping after ${x.step} exited during the run`);
+        }
+      }
+      runs.forEach((x, i) => pct[x.step].push(100 * (cgroupCpuSeconds(x.cg) - c0[i]) / wall));
+    } finally {
+      for (const x of runs) {
+        try {
+          x.child.kill("SIGKILL");
+        } catch { /* exited */ }
+        await x.child.status;
+      }
+      await load.stop();
+      for (const x of runs) {
+        await Deno.remove(x.out, { recursive: true }).catch(() => {});
+        for (let i = 0; i < 50; i++) {
+          try {
+            Deno.removeSync(x.cg);
+            break;
+          } catch {
+            await sleep(20); // its last tasks are still leaving
+          }
+        }
+      }
+    }
+  }
+  // Differences are taken within a round, where the collectors shared the host's noise.
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return steps.map((step, k) => ({
+    "stops after": step,
+    "cpu % of one CPU (mean)": round(mean(pct[step])),
+    "per round": pct[step].map(round).join(" / "),
+    "this step, % of one CPU (mean of rounds)": round(
+      k === 0 ? mean(pct[step]) : mean(pct[step].map((v, r) => v - pct[steps[k - 1]][r])),
+    ),
+  }));
 }

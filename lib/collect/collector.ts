@@ -18,6 +18,7 @@ import {
 } from "../metadata/mod.ts";
 import { type NriPluginHandle, startNriPlugin } from "../nri/mod.ts";
 import { type ClosedFileInfo, type OutputRow, ParquetSink } from "../output/mod.ts";
+import { packRows } from "../output/row_batch.ts";
 import {
   type CounterSource,
   measureMonoToWallOffsetNs,
@@ -98,7 +99,22 @@ export interface CollectOptions {
   upload?: Pick<Uploader, "start" | "enqueue" | "close" | "keep" | "stats" | "renderMetrics">;
   /** Per-pod series on /metrics (with `listen`): split by process name, most series kept. */
   podMetrics?: { byProcess?: boolean; maxSeries?: number };
+  /**
+   * Benchmarks only: the records go no further than this step (default: the whole path). The
+   * stages bench runs one collector per step side by side, so each step's cost is the
+   * difference of two processes under the same load and the same host noise. `podperf collect`
+   * takes it from BENCH_STOP_ENV.
+   */
+  benchStopAfter?: BenchStop;
 }
+
+/** Where a benchmark may cut the path short: the records are read from the ring and dropped,
+ * or aggregated into rows that are dropped, or joined, or packed for the writer and dropped. */
+export const BENCH_STOPS = ["ring", "aggregate", "join", "pack"] as const;
+/** One of BENCH_STOPS. */
+export type BenchStop = typeof BENCH_STOPS[number];
+/** The environment variable `podperf collect` reads benchStopAfter from. */
+export const BENCH_STOP_ENV = "PODPERF_BENCH_STOP_AFTER";
 
 /**
  * Shortest slot the pipeline sustains, measured on a 2-CPU VM under load (BENCHMARKS.md, soak):
@@ -391,8 +407,15 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       // The agent's counters in each file's key/value metadata.
       extraMetadata: () => agentStats.fileMetadata(),
     });
+    const stopAfter = opts.benchStopAfter;
     const sink = (rows: SlotRow[], early: boolean) => {
+      if (stopAfter === "aggregate") return;
       const joined = joiner.join(rows);
+      if (stopAfter === "join") return;
+      if (stopAfter === "pack") {
+        packRows(joined);
+        return;
+      }
       for (const r of joined) {
         if ((r as { carried?: boolean }).carried) carriedRows++;
         if (early && r.metaSource === null) rowsUnnamedAtStart++;
@@ -418,7 +441,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       startNs: sampler.attachedAtNs,
       onRows: (rows: SlotRow[]) => held.push(rows),
     });
-    add = a.add.bind(a);
+    if (stopAfter !== "ring") add = a.add.bind(a);
     const ringWatch = new RingWatch({
       lost: () => sampler.stats().lost,
       records: () => a.stats().records,
