@@ -64,7 +64,7 @@ Deno.test("rows of a known cgroup carry the pod columns and source; others are N
   });
 });
 
-Deno.test("the lookup runs once per cgroup per slot, not per row", () => {
+Deno.test("the lookup runs once per cgroup per call, not per row or per slot", () => {
   const calls: bigint[] = [];
   const lookup: MetaLookup = {
     resolve(id) {
@@ -83,6 +83,10 @@ Deno.test("the lookup runs once per cgroup per slot, not per row", () => {
   joiner.join(rows.slice(0, 3));
   joiner.join(rows.slice(3));
   assert.deepEqual(calls, [1n, 2n, 1n]);
+  // one call holding two slots (a drain holds hundreds) asks once per cgroup
+  calls.length = 0;
+  joiner.join(rows);
+  assert.deepEqual(calls, [1n, 2n]);
 });
 
 Deno.test("metadata that appears mid-run applies from the next slot on", () => {
