@@ -482,12 +482,12 @@ export async function benchMemory(
  * Where the collector's userspace time goes under one sched-pipe pair: one collector per step of
  * the path (BENCH_STOPS: records read and dropped, aggregated, joined, packed; and the whole
  * path to Parquet), all running side by side under the same load, each in its own cgroup. On
- * the VM of BENCHMARKS.md the same build measures 1.1% or 2.4% of one CPU an hour apart, and
- * the swing is common to every process: differences between processes of one run hold where
- * figures from separate runs do not. Each collector also records the others' few wake-ups (tens
- * a second, against thousands of records), and each runs its own BPF programs, so the pair
- * switches more slowly than under one collector: the figures compare steps, not the node's bill
- * (that is the overhead section). Rounds start the collectors in opposite orders.
+ * the VM of BENCHMARKS.md the same build measures 1.1% of one CPU in one window and 2.4% in the
+ * next, and the swing is common to every process: differences between processes of one run
+ * hold where figures from separate runs do not. Each collector also records the others' few
+ * wake-ups (tens a second, against thousands of records), and each runs its own BPF programs in
+ * the pair's switches: the figures compare steps, not the node's bill (that is the overhead
+ * section). Rounds start the collectors in opposite orders.
  */
 export async function benchStages(
   opts: { windowS?: number; warmupS?: number; rounds?: number } = {},
