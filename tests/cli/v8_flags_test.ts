@@ -48,8 +48,9 @@ function newSpaceBytes(flags: string[]): Promise<{ main: number; worker: number 
 }
 
 /**
- * How far the old generation grows while one allocation site makes only short-lived objects,
- * after a burst in which that site's objects survived (what makes V8 pretenure the site).
+ * How much the old generation grows while one allocation site makes only short-lived objects,
+ * after a burst in which that site's objects survived (what makes V8 pretenure the site). The
+ * rises between samples are summed, so a major GC freeing the burst meanwhile cannot hide them.
  */
 async function oldGrowthMiB(flags: string[]): Promise<number> {
   const { grew } = await runJs<{ grew: number }>(flags, {
@@ -60,11 +61,14 @@ async function oldGrowthMiB(flags: string[]): Promise<number> {
       let keep = [];
       for (let i = 0; i < 2e6; i++) keep.push(make(i));
       keep = null;
-      const base = oldUsed();
-      let grew = 0, sum = 0;
+      let last = oldUsed(), grew = 0, sum = 0;
       for (let i = 0; i < 5e6; i++) {
         sum += make(i).a;
-        if ((i & 0xffff) === 0) grew = Math.max(grew, oldUsed() - base);
+        if ((i & 0xffff) === 0) {
+          const used = oldUsed();
+          if (used > last) grew += used - last;
+          last = used;
+        }
       }
       console.log(JSON.stringify({ grew, sum }));`,
   });
@@ -72,12 +76,17 @@ async function oldGrowthMiB(flags: string[]): Promise<number> {
 }
 
 Deno.test("the V8 flags keep a burst from sending an allocation site's later objects to the old generation", async () => {
-  // measured: 0.3–1.1 MiB with the flags, 6.4–9.6 MiB without
+  // measured: 0.2–2.0 MiB with the flags, 6.7–32 MiB without (20 runs)
   const flagged = await oldGrowthMiB([`--v8-flags=${V8_FLAGS}`]);
-  assert.ok(flagged < 3, `old space grew ${flagged.toFixed(1)} MiB with ${V8_FLAGS}`);
-  // Without them the same program pretenures, so the check above can fail.
-  const free = await oldGrowthMiB([]);
-  assert.ok(free > 3, `old space grew only ${free.toFixed(1)} MiB without flags`);
+  assert.ok(flagged < 4, `old space grew ${flagged.toFixed(1)} MiB with ${V8_FLAGS}`);
+  // Without them the same program pretenures, so the check above can fail. V8 decides at a
+  // scavenge during the burst, which one CI run in several did not: a few tries.
+  const free: number[] = [];
+  while (free.length < 3 && !(free.at(-1)! > 4)) free.push(await oldGrowthMiB([]));
+  assert.ok(
+    free.at(-1)! > 4,
+    `old space grew only ${free.map((f) => f.toFixed(1)).join(", ")} MiB without flags`,
+  );
 });
 
 Deno.test("every launch path passes the agent's V8 flags: the collect task, the compile script, the Dockerfile", async () => {
