@@ -48,6 +48,8 @@ struct cpu_state {
 	__u32 woke;       /* this CPU forced a wake-up since the ring was last below wake_bytes */
 	__u32 flushing;   /* flush_ended() runs here: the tick, which may interrupt it, stays out */
 	__u32 pad;
+	__u64 clk_off;    /* CLOCK_MONOTONIC minus this CPU's rq->clock, as last measured */
+	__u64 clk_at;     /* the rq->clock it was measured at; 0 = not yet */
 	struct slot_state slot[PODPERF_NR_COUNTERS];
 	/*
 	 * Task-count slots as a per-CPU counter: task_sum adds what each task charged on this CPU
@@ -422,6 +424,35 @@ static __always_inline void start_run(struct cpu_state *st, struct task_struct *
 	st->waited = at_switch && t->sched_info.last_queued != 0;
 }
 
+/* How often, in ns of rq clock, a CPU measures its rq->clock offset again (switch_clock). */
+#define PODPERF_CLOCK_RESYNC_NS 1000000ULL
+
+/*
+ * The time of a switch, on CLOCK_MONOTONIC. __schedule() read the clock for this very switch
+ * (update_rq_clock(), before the tracepoint): the switch takes that reading, this CPU's
+ * rq->clock, plus its offset to CLOCK_MONOTONIC, measured with one bpf_ktime_get_ns() per
+ * PODPERF_CLOCK_RESYNC_NS. On a kvm-clock guest the helper was two thirds of what a switch cost
+ * (BENCHMARKS.md, eleventh pass). The offset is steady: both clocks run from one clock source
+ * (here ~1.4 ms apart, the two CPUs 90 us apart), so a switch is placed within their drift
+ * over a ms. Not se.exec_start (rq_clock_task): it leaves out steal and IRQ time, and would fall
+ * behind by them. `t` is a task of this CPU's run queue; a kernel without FAIR_GROUP_SCHED has
+ * no cfs_rq->rq, and a fault reads 0: both read ktime at every switch.
+ */
+static __always_inline __u64 switch_clock(struct cpu_state *st, struct task_struct *t)
+{
+	__u64 c, now;
+
+	if (!bpf_core_field_exists(((struct cfs_rq *)0)->rq))
+		return bpf_ktime_get_ns();
+	c = t->se.cfs_rq->rq->clock;
+	if (c && st->clk_at && c - st->clk_at < PODPERF_CLOCK_RESYNC_NS)
+		return c + st->clk_off;
+	now = bpf_ktime_get_ns();
+	st->clk_off = now - c;
+	st->clk_at = c;
+	return now;
+}
+
 static __always_inline struct cpu_state *cpu_state(void)
 {
 	__u32 zero = 0;
@@ -488,7 +519,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		return 0;
 	if (!st)
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = switch_clock(st, prev->pid ? prev : next);
 	if (prev->pid != 0 && st->cur_pid == prev->pid && st->ts_base) {
 		cpu_ns = prev->se.sum_exec_runtime - st->sum_base;
 		runq_ns = prev->sched_info.run_delay - st->delay_base;
