@@ -42,6 +42,38 @@ function nodeBusySeconds(): number {
   return (f[0] + f[1] + f[2] + f[5] + f[6]) / CLK_TCK;
 }
 
+/**
+ * Starts `argv` inside cgroup `cg` (made here) from its first instruction, so all its threads
+ * and children count there. Stdout is discarded; stderr is piped only when asked for.
+ */
+function spawnInCgroup(
+  cg: string,
+  argv: string[],
+  opts: { env?: Record<string, string>; stderr?: "piped" | "null" } = {},
+): Deno.ChildProcess {
+  Deno.mkdirSync(cg);
+  return new Deno.Command("sh", {
+    args: ["-c", `echo $$ > '${cg}/cgroup.procs' && exec "$@"`, "sh", ...argv],
+    cwd: root,
+    env: opts.env,
+    stdin: "null",
+    stdout: "null",
+    stderr: opts.stderr ?? "null",
+  }).spawn();
+}
+
+/** Removes a cgroup whose tasks were killed, retrying while the last of them leave. */
+async function removeCgroup(cg: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      Deno.removeSync(cg);
+      return;
+    } catch {
+      await sleep(20); // its last tasks are still leaving
+    }
+  }
+}
+
 interface ProgStat {
   runTimeNs: number;
   runCnt: number;
@@ -115,14 +147,7 @@ async function measureTool(
   const args = argv.map((a) => a.replaceAll("{out}", out));
   // the tool runs in its own cgroup from its first instruction, so all its threads count
   const cg = `${CGROUP2}/podperf-bench-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  Deno.mkdirSync(cg);
-  const child = new Deno.Command("sh", {
-    args: ["-c", `echo $$ > '${cg}/cgroup.procs' && exec "$@"`, "sh", ...args],
-    cwd: root,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnInCgroup(cg, args, { stderr: "piped" });
   const stderr = new Response(child.stderr).text();
   try {
     if (typeof load === "function") {
@@ -182,14 +207,7 @@ async function measureTool(
     await child.status;
     await started?.stop();
     await Deno.remove(out, { recursive: true }).catch(() => {});
-    for (let i = 0; i < 50; i++) {
-      try {
-        Deno.removeSync(cg);
-        break;
-      } catch {
-        await sleep(20); // its last tasks are still leaving
-      }
-    }
+    await removeCgroup(cg);
   }
 }
 
@@ -499,36 +517,38 @@ export async function benchStages(
   const [, ...argv] = tools().podperf;
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? [...steps] : [...steps].reverse();
-    const runs: { step: string; cg: string; out: string; child: Deno.ChildProcess }[] = [];
+    const runs: {
+      step: string;
+      cg: string;
+      out: string;
+      child: Deno.ChildProcess;
+      exited: boolean;
+    }[] = [];
     const load = schedPipe();
     try {
       for (const step of order) {
         const out = await Deno.makeTempDir({ prefix: "podperf-stages-" });
         const cg = `${CGROUP2}/podperf-stages-${Deno.pid}-${step}`;
-        Deno.mkdirSync(cg);
         const env: Record<string, string> = step === "parquet" ? {} : { [BENCH_STOP_ENV]: step };
         const args = argv.map((a) => a.replaceAll("{out}", out));
-        const child = new Deno.Command("sh", {
-          args: ["-c", `echo $$ > '${cg}/cgroup.procs' && exec "$@"`, "sh", deno, ...args],
-          cwd: root,
-          env,
-          stdin: "null",
-          stdout: "null",
-          stderr: "null",
-        }).spawn();
-        runs.push({ step, cg, out, child });
+        const run = {
+          step,
+          cg,
+          out,
+          child: spawnInCgroup(cg, [deno, ...args], { env }),
+          exited: false,
+        };
+        void run.child.status.then(() => (run.exited = true));
+        runs.push(run);
       }
       await sleep(warmupS * 1000);
       const c0 = runs.map((x) => cgroupCpuSeconds(x.cg));
       const t0 = performance.now();
       await sleep(windowS * 1000);
       const wall = (performance.now() - t0) / 1000;
-      for (const x of runs) {
-        // one that died early (cannot attach, a bad stop) would read as a cheap step
-        if (!(await Deno.stat(`/proc/${x.child.pid}`).catch(() => null))) {
-          throw new Error(`the collector stopping after ${x.step} exited during the run`);
-        }
-      }
+      // one that died early (cannot attach, a bad stop) would read as a cheap step
+      const died = runs.find((x) => x.exited);
+      if (died) throw new Error(`the collector stopping after ${died.step} exited during the run`);
       runs.forEach((x, i) => pct[x.step].push(100 * (cgroupCpuSeconds(x.cg) - c0[i]) / wall));
     } finally {
       for (const x of runs) {
@@ -540,14 +560,7 @@ export async function benchStages(
       await load.stop();
       for (const x of runs) {
         await Deno.remove(x.out, { recursive: true }).catch(() => {});
-        for (let i = 0; i < 50; i++) {
-          try {
-            Deno.removeSync(x.cg);
-            break;
-          } catch {
-            await sleep(20); // its last tasks are still leaving
-          }
-        }
+        await removeCgroup(x.cg);
       }
     }
   }
