@@ -432,9 +432,9 @@ static __always_inline void start_run(struct cpu_state *st, struct task_struct *
  * (update_rq_clock(), before the tracepoint): the switch takes that reading, this CPU's
  * rq->clock, plus its offset to CLOCK_MONOTONIC, measured with one bpf_ktime_get_ns() per
  * PODPERF_CLOCK_RESYNC_NS. On a kvm-clock guest the helper was two thirds of what a switch cost
- * (BENCHMARKS.md, eleventh pass). The offset is steady: both clocks run from one clock source
- * (here ~1.4 ms apart, the two CPUs 90 us apart), so a switch is placed within their drift
- * over a ms. Not se.exec_start (rq_clock_task): it leaves out steal and IRQ time, and would fall
+ * (BENCHMARKS.md, eleventh pass). Both clocks run from one clock source and their offset moves
+ * slowly (here 0.1-1.4 ms from one run to another, the two CPUs 90 us apart), so a switch is
+ * placed within their drift over a ms. Not se.exec_start (rq_clock_task): it leaves out steal and IRQ time, and would fall
  * behind by them. `t` is a task of this CPU's run queue; a kernel without FAIR_GROUP_SCHED has
  * no cfs_rq->rq, and a fault reads 0: both read ktime at every switch.
  */

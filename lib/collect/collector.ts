@@ -136,8 +136,8 @@ export const MIN_INTERVAL_NS = 100_000n;
  * CPUs lag by as much.
  *
  * The target is 1,024 records. Under a sched-pipe pair (~3 k records/s), four collectors side by
- * side: 512 cost 1.3–2.0% of one CPU, 1,024 0.3–0.5 points less (fewer wake-ups of the loop and
- * of the runtime thread that waits on the ring), 2,048 and 4,096 no less than 1,024. A drain of
+ * side: 512 cost 1.3–2.0% of one CPU, 1,024 0.2–0.5 points less (fewer wake-ups of the loop and
+ * of the runtime thread that waits on the ring), 2,048 and 4,096 not clearly less. A drain of
  * 1,024 took 0.9 ms (p50, p99 3.5 ms) against 0.6 ms for 512; one of 2,048 took 2.7 ms (p99 11
  * ms): more per record, as its garbage overflows the young generation mid-drain.
  */
