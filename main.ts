@@ -76,14 +76,7 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
   const upload = uploadUrl === undefined
     ? undefined
     : uploaderFor(String(uploadUrl), String(o.output ?? "out"), String(o.node ?? Deno.hostname()));
-  // bench/overhead_bench.ts's stages section only; not a flag, so --help stays the user's
-  const benchStop = Deno.env.get(BENCH_STOP_ENV) || undefined;
-  if (benchStop !== undefined && !(BENCH_STOPS as readonly string[]).includes(benchStop)) {
-    throw new UsageError(
-      BENCH_STOP_ENV,
-      `${BENCH_STOP_ENV} must be one of ${BENCH_STOPS.join(", ")}, got ${benchStop}`,
-    );
-  }
+  const benchStop = benchStopFromEnv();
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -115,7 +108,7 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
       statsIntervalMs: Number(
         parseDurationNs("stats-interval", (o.statsInterval as string) ?? "60s") / 1_000_000n,
       ),
-      benchStopAfter: benchStop as BenchStop | undefined,
+      benchStopAfter: benchStop,
     });
     if (o.summary !== false) await printCollectSummary(result, by, Boolean(o.json), top);
     return result.rowsLost > 0 ? 3 : 0;
@@ -125,15 +118,22 @@ async function runCollect(o: Record<string, unknown>): Promise<number> {
   }
 }
 
-function runPods(o: Record<string, unknown>): Promise<number> {
-  // bench/overhead_bench.ts's stages section only; not a flag, so --help stays the user's
-  const benchStop = Deno.env.get(BENCH_STOP_ENV) || undefined;
-  if (benchStop !== undefined && !(BENCH_STOPS as readonly string[]).includes(benchStop)) {
+/**
+ * The stages bench's cut (bench/overhead_bench.ts) from BENCH_STOP_ENV: an env variable, not a
+ * flag, so --help stays the user's. An unknown value is a usage error.
+ */
+function benchStopFromEnv(): BenchStop | undefined {
+  const v = Deno.env.get(BENCH_STOP_ENV) || undefined;
+  if (v !== undefined && !(BENCH_STOPS as readonly string[]).includes(v)) {
     throw new UsageError(
       BENCH_STOP_ENV,
-      `${BENCH_STOP_ENV} must be one of ${BENCH_STOPS.join(", ")}, got ${benchStop}`,
+      `${BENCH_STOP_ENV} must be one of ${BENCH_STOPS.join(", ")}, got ${v}`,
     );
   }
+  return v as BenchStop | undefined;
+}
+
+function runPods(o: Record<string, unknown>): Promise<number> {
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   Deno.addSignalListener("SIGINT", onSignal);

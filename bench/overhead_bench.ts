@@ -17,7 +17,7 @@ import {
 import { onlineCpus } from "../lib/sampler/cpus.ts";
 import { detectCgroup2Mount } from "../lib/metadata/cgroup_dir.ts";
 import { V8_FLAGS } from "../lib/cli/v8_flags.ts";
-import { BENCH_STOP_ENV } from "../lib/collect/collector.ts";
+import { BENCH_STOP_ENV, BENCH_STOPS } from "../lib/collect/collector.ts";
 
 const CLK_TCK = 100;
 const CGROUP2 = detectCgroup2Mount() ?? "/sys/fs/cgroup/unified";
@@ -512,7 +512,8 @@ export async function benchStages(
 ): Promise<Record<string, unknown>[]> {
   const windowS = opts.windowS ?? 30, warmupS = opts.warmupS ?? PODPERF_WARMUP_S;
   const rounds = opts.rounds ?? 3;
-  const steps = ["ring", "aggregate", "join", "pack", "parquet"] as const;
+  // every cut of the path, in order, then the whole path to Parquet
+  const steps = [...BENCH_STOPS, "parquet"] as const;
   const pct: Record<string, number[]> = Object.fromEntries(steps.map((s) => [s, []]));
   const [, ...argv] = tools().podperf;
   for (let r = 0; r < rounds; r++) {
