@@ -210,8 +210,9 @@ Deno.test({
       const p = report.podsCommand!;
       assert.ok(p, evidence);
       assert.equal(p.code, 0, p.output);
-      // `pods --json` prints one document: { nri, fallbacks, entries: [...] }.
-      const doc = JSON.parse(p.output.slice(p.output.indexOf("{"))) as {
+      // `pods --json` prints one document on stdout: { nri, fallbacks, entries: [...] }. Its
+      // warnings (a slow guest's OCI read timing out) are log lines on stderr, not part of it.
+      const doc = JSON.parse(p.stdout) as {
         entries: Record<string, unknown>[];
       };
       const entries = doc.entries;

@@ -54,7 +54,8 @@ export interface GuestReport {
   pods?: GuestPod[];
   nri?: RunOutcome;
   fallback?: RunOutcome;
-  podsCommand?: { code: number; output: string };
+  /** `output`: stdout then stderr; `stdout`: the JSON document alone (log lines go to stderr) */
+  podsCommand?: { code: number; output: string; stdout: string };
   accuracy?: { cgroupPath: string; cgroupId: string; usageUsec: number; cpuStat?: string };
   error?: string;
 }

@@ -42,10 +42,15 @@ function mark(step: string): void {
   console.log(`guest: ${step} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-async function sh(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+/** Runs a command; `out` is its stdout then its stderr, `stdout` alone (what a reader parses). */
+async function sh(
+  cmd: string,
+  args: string[],
+): Promise<{ code: number; out: string; stdout: string }> {
   const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   const dec = new TextDecoder();
-  return { code: o.code, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
+  const stdout = dec.decode(o.stdout);
+  return { code: o.code, out: stdout + dec.decode(o.stderr), stdout };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -303,7 +308,7 @@ async function main(): Promise<void> {
         "--timeout",
         "300s",
       ]);
-      report.podsCommand = { code: pods_.code, output: pods_.out };
+      report.podsCommand = { code: pods_.code, output: pods_.out, stdout: pods_.stdout };
       mark("podperf pods done");
       save();
       await sleep(8000); // rows of the late pods, named from their start
