@@ -18,13 +18,16 @@
  * flags: bit i = counter i valid; bit 8+i = counter i scaled; bit 16 = ended at a switch;
  * bit 17 = absorbed a stretch whose record could not be reserved; bit 18 = the sum of several
  * runs that all lay, with their run-queue waits, inside one slot: every value belongs to the
- * slot holding ts_ns - span_ns (span_ns and runq_ns no longer place anything).
+ * slot holding ts_ns - span_ns (span_ns and runq_ns no longer place anything); bit 19 = the
+ * run began unseen (no switch showed it start): cpu_ns is the scheduler's for the run, its
+ * counters are unknown (never valid) and its run-queue wait is not counted.
  */
 #define PODPERF_FLAG_VALID(i) (1u << (i))
 #define PODPERF_FLAG_SCALED(i) (1u << (8 + (i)))
 #define PODPERF_FLAG_SWITCH (1u << 16)
 #define PODPERF_FLAG_CARRIED (1u << 17)
 #define PODPERF_FLAG_ONE_SLOT (1u << 18)
+#define PODPERF_FLAG_UNSEEN (1u << 19)
 
 /*
  * Runs a CPU holds back to merge per slot (one entry per (tgid, cgroup)): a task switching
@@ -38,7 +41,8 @@ enum podperf_stat {
 	PODPERF_STAT_LOST = 0,        /* ring buffer reserve failures */
 	PODPERF_STAT_READ_ERRORS = 1, /* bpf_perf_event_read_value failures on an opened slot */
 	PODPERF_STAT_SELF_NS = 2,     /* cpu ns of the collector itself (filtered out) */
-	PODPERF_STAT_MAX = 3,
+	PODPERF_STAT_UNSEEN = 3,      /* runs found on a CPU with no switch that began them */
+	PODPERF_STAT_MAX = 4,
 };
 
 /*
@@ -98,7 +102,11 @@ struct podperf_config {
 	 * Frozen in .rodata, so the verifier drops the branch from a normal load.
 	 */
 	__u32 noop;
-	__u32 pad;
+	/*
+	 * Tests only: the switch ignores every switch away from a thread of this process, as this
+	 * project's test VMs do for their agent's threads (resume_unseen()). Frozen like noop.
+	 */
+	__u32 hide_tgid;
 };
 
 _Static_assert(PODPERF_NR_COUNTERS <= 8, "flags and task_count hold 8 counter slots");

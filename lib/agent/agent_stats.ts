@@ -26,6 +26,8 @@ export interface AgentCounters {
   carriedRows: number;
   /** Counter reads that failed in BPF. */
   readErrors: number;
+  /** Runs the switch tracepoint did not show begin: cpu_ns kept, counters unknown (null). */
+  unseenRuns: number;
   /** Rows in completed files. */
   rowsWritten: number;
   /** Rows that could not be written. */
@@ -117,6 +119,7 @@ export class AgentStats implements MetricsSource {
       late: c.lateRecords,
       carried: c.carriedRows,
       readErrors: c.readErrors,
+      unseenRuns: c.unseenRuns,
       rows: c.rowsWritten,
       rowsLost: c.rowsLost,
       rowsUnnamedAtStart: c.rowsUnnamedAtStart,
@@ -143,6 +146,7 @@ export class AgentStats implements MetricsSource {
       "podperf.agent.late_records": String(c.lateRecords),
       "podperf.agent.carried_rows": String(c.carriedRows),
       "podperf.agent.read_errors": String(c.readErrors),
+      "podperf.agent.unseen_runs": String(c.unseenRuns),
       "podperf.agent.rows_written": String(c.rowsWritten),
       "podperf.agent.rows_lost": String(c.rowsLost),
       "podperf.agent.rows_unnamed_at_start": String(c.rowsUnnamedAtStart),
@@ -184,6 +188,12 @@ export class AgentStats implements MetricsSource {
       c.carriedRows,
     );
     one("podperf_read_errors_total", "counter", "Failed counter reads in BPF.", c.readErrors);
+    one(
+      "podperf_runs_unseen_total",
+      "counter",
+      "Runs no sched_switch showed begin: CPU time kept, counters null.",
+      c.unseenRuns,
+    );
     one("podperf_rows_written_total", "counter", "Rows in completed Parquet files.", c.rowsWritten);
     one("podperf_rows_lost_total", "counter", "Rows that could not be written.", c.rowsLost);
     one(

@@ -282,6 +282,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       lateRecords: a?.lateRecords ?? 0,
       carriedRows,
       readErrors: Number(s.readErrors),
+      unseenRuns: Number(s.unseen),
       rowsWritten: w?.rowsWritten ?? 0,
       // rows the writer could not take (queue full) are lost as surely as a failed write's
       rowsLost: (w?.rowsLost ?? 0) + (w?.rowsDropped ?? 0),

@@ -52,6 +52,11 @@ export interface SamplerOptions {
    * per-event cost is read against).
    */
   emptyPrograms?: boolean;
+  /**
+   * Tests only: the switch program ignores every switch away from a thread of this process, as
+   * this project's test VMs do for their agent's threads: the runs after them begin unseen.
+   */
+  hideTgid?: number;
   /** Replaces a slot's perf event or task count (tests: a software event in a hardware slot). */
   counterEvents?: Partial<Record<CounterName, PerfEventSpec>>;
   /**
@@ -69,6 +74,11 @@ export interface SamplerStats {
   readErrors: bigint;
   /** CPU ns of the excluded process (the collector), not recorded. */
   selfNs: bigint;
+  /**
+   * Runs found on a CPU with no switch that began them: the tracepoint missed that switch.
+   * Their records carry FLAG_UNSEEN, the scheduler's cpu_ns and no counters.
+   */
+  unseen: bigint;
   /** CPUs attached or released after start because they went offline or came online. */
   hotplugEvents: number;
   /** Records the CPUs still held back (to sum runs per slot) when detached: read from their state. */
@@ -91,6 +101,7 @@ const EPOLL_EVENT_SIZE = 12; // struct epoll_event (packed on x86_64)
 const STAT_LOST = 0;
 const STAT_READ_ERRORS = 1;
 const STAT_SELF_NS = 2;
+const STAT_UNSEEN = 3;
 /** How often drain() looks for CPUs that went offline or came (back) online. */
 const HOTPLUG_CHECK_MS = 1000;
 const ENXIO = 6;
@@ -267,6 +278,7 @@ export class Sampler {
         detected.mask,
         detected.taskCounts,
         opts.emptyPrograms ?? false,
+        opts.hideTgid ?? 0,
       );
       check("bpf_object__load", b.bpf_object__load(this.#obj));
       this.#countersMapFd = b.bpf_map__fd(countersMap);
@@ -437,6 +449,7 @@ export class Sampler {
     counterMask: number,
     taskCounts: number[],
     emptyPrograms: boolean,
+    hideTgid: number,
   ): void {
     const size = new BigUint64Array(1);
     const p = checkPtr(
@@ -454,6 +467,7 @@ export class Sampler {
     cfg.setBigUint64(CONFIG_OFF.intervalNs, this.intervalNs, true);
     taskCounts.forEach((id, slot) => cfg.setUint8(CONFIG_OFF.taskCount + slot, id));
     cfg.setUint32(CONFIG_OFF.noop, emptyPrograms ? 1 : 0, true);
+    cfg.setUint32(CONFIG_OFF.hideTgid, hideTgid, true);
   }
 
   /**
@@ -574,6 +588,7 @@ export class Sampler {
       lost: this.#stat(STAT_LOST),
       readErrors: this.#stat(STAT_READ_ERRORS),
       selfNs: this.#stat(STAT_SELF_NS),
+      unseen: this.#stat(STAT_UNSEEN),
       hotplugEvents: this.#hotplugEvents,
       heldAtDetach: this.#heldAtDetach,
       flushErrors: this.#flushErrors,

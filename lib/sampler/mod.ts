@@ -19,6 +19,7 @@ export {
   FLAG_CARRIED,
   FLAG_ONE_SLOT,
   FLAG_SWITCH,
+  FLAG_UNSEEN,
   flagScaled,
   flagValid,
   NR_COUNTERS,

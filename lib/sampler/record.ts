@@ -50,6 +50,8 @@ export const CONFIG_OFF = {
   taskCount: 24,
   /** benchmarks only: the tick and the switch return at once (bpf_stats' floor) */
   noop: 32,
+  /** tests only: the switch ignores switches away from this process's threads */
+  hideTgid: 36,
 } as const;
 /** Bytes of `struct podperf_config`. */
 export const CONFIG_SIZE = 40;
@@ -77,6 +79,12 @@ export const FLAG_CARRIED = 1 << 17;
  * belongs to the slot holding `ts − span`.
  */
 export const FLAG_ONE_SLOT = 1 << 18;
+
+/**
+ * flags bit: no switch showed the run begin (the tracepoint missed it). cpu_ns is the
+ * scheduler's for the run; its counters are unknown (never valid) and its wait is not counted.
+ */
+export const FLAG_UNSEEN = 1 << 19;
 
 /** A record decoded into an object: for tests and debugging only, never on the hot path. */
 export interface DecodedRecord {

@@ -8,6 +8,7 @@ function counters(over: Partial<AgentCounters> = {}): AgentCounters {
     lateRecords: 3,
     carriedRows: 4,
     readErrors: 5,
+    unseenRuns: 11,
     rowsWritten: 600,
     rowsLost: 7,
     rowsUnnamedAtStart: 8,
@@ -52,6 +53,7 @@ Deno.test("agent /metrics text passes promtool's lint, with podperf_ names and u
     assert.match(line, /^podperf_[a-z0-9_]+(\{[^}]*\})? \S+$/, line);
   }
   assert.match(text, /^podperf_records_lost_total 2$/m);
+  assert.match(text, /^podperf_runs_unseen_total 11$/m);
   assert.match(text, /^podperf_cpu_attributed_ratio 0.75$/m);
   assert.match(text, /^podperf_nri_state\{state="synced"\} 1$/m);
   assert.match(text, /^podperf_nri_state\{state="backoff"\} 0$/m);
@@ -83,6 +85,7 @@ Deno.test("the stats record gives records/s since the previous one, and the same
   assert.equal(r2.late, 3);
   assert.equal(r2.carried, 4);
   assert.equal(r2.readErrors, 5);
+  assert.equal(r2.unseenRuns, 11);
   assert.equal(r2.rows, 600);
   assert.equal(r2.files, 9);
   assert.equal(r2.bytesOnDisk, 12345);
@@ -91,6 +94,7 @@ Deno.test("the stats record gives records/s since the previous one, and the same
   assert.equal(r2.rssBytes, 100 << 20);
   const meta = s.fileMetadata();
   assert.equal(meta["podperf.agent.lost_records"], "2");
+  assert.equal(meta["podperf.agent.unseen_runs"], "11");
   assert.equal(meta["podperf.agent.nri_state"], "synced");
   assert.ok(Object.values(meta).every((v) => typeof v === "string"));
 });

@@ -6,7 +6,7 @@
  * of its threads ran them.
  */
 import assert from "@podperf/assert";
-import { decodeRecord, FLAG_SWITCH, OFF, Sampler } from "../../lib/sampler/mod.ts";
+import { decodeRecord, FLAG_SWITCH, FLAG_UNSEEN, OFF, Sampler } from "../../lib/sampler/mod.ts";
 import { COUNTER_NAMES } from "../../lib/sampler/counter_table.ts";
 import { compiledC } from "./fixtures/loads.ts";
 
@@ -60,25 +60,33 @@ function kernelCounts(pid: number, tid: number): { faults: bigint; switches: big
   };
 }
 
-Deno.test("page_faults and context_switches of a process equal the kernel's counts of its threads, exactly", async () => {
-  const bin = await compiledC("faulter", FAULTER_C, ["-pthread"]);
+/** What the sampler recorded for one run of the faulter, next to the kernel's counts. */
+interface FaulterRun {
+  got: { faults: bigint; switches: bigint; records: number; atTick: number; unseen: number };
+  kernel: { faults: bigint; switches: bigint };
+}
+
+/** Runs the faulter to its end under `s` and reads both sides. */
+async function runFaulter(s: Sampler, bin: string): Promise<FaulterRun> {
   const faultSlot = COUNTER_NAMES.indexOf("page_faults");
   const switchSlot = COUNTER_NAMES.indexOf("context_switches");
-  const s = Sampler.open({ ringBytes: 16 << 20 });
   const child = new Deno.Command(bin, { stdin: "null", stdout: "piped", stderr: "null" }).spawn();
   try {
-    assert.equal(s.counterSources[faultSlot].source, "software");
-    assert.equal(s.counterSources[faultSlot].detail, "per-task min_flt+maj_flt");
-    assert.equal(s.counterSources[switchSlot].detail, "per-task nvcsw+nivcsw");
-    const got = { faults: 0n, switches: 0n, records: 0, atTick: 0 };
+    const got = { faults: 0n, switches: 0n, records: 0, atTick: 0, unseen: 0 };
     const take = (v: DataView, off: number) => {
       if (v.getUint32(off + OFF.tgid, true) !== child.pid) return;
       const r = decodeRecord(v, off);
+      got.records++;
+      if (!(r.flags & FLAG_SWITCH)) got.atTick++;
+      if (r.flags & FLAG_UNSEEN) {
+        // a run no switch showed begin: its counts are unknown, never guessed
+        assert.ok(r.counters[faultSlot] === null && r.counters[switchSlot] === null);
+        got.unseen++;
+        return;
+      }
       assert.ok(r.counters[faultSlot] !== null && r.counters[switchSlot] !== null);
       got.faults += r.counters[faultSlot]!;
       got.switches += r.counters[switchSlot]!;
-      got.records++;
-      if (!(r.flags & FLAG_SWITCH)) got.atTick++;
     };
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let out = "";
@@ -110,18 +118,45 @@ Deno.test("page_faults and context_switches of a process equal the kernel's coun
       await sleep(50);
       s.drain(take); // sends what the CPUs held for the slots that ended (flush_ended)
     }
-    console.log(
-      `faults ${got.faults} (kernel ${kernel.faults}), switches ${got.switches} ` +
-        `(kernel ${kernel.switches}), ${got.records} records, ${got.atTick} ended at a tick`,
-    );
-    assert.equal(s.stats().lost, 0n);
-    // the spins run across ticks: counts are also taken while a thread keeps running
-    assert.ok(got.atTick > 0, "no record ended at a tick");
-    assert.deepEqual({ faults: got.faults, switches: got.switches }, kernel);
+    return { got, kernel };
   } finally {
     child.kill("SIGKILL");
     await child.status;
     await child.stdout.cancel().catch(() => {});
+  }
+}
+
+Deno.test("page_faults and context_switches of a process equal the kernel's counts of its threads, exactly", async () => {
+  const bin = await compiledC("faulter", FAULTER_C, ["-pthread"]);
+  const faultSlot = COUNTER_NAMES.indexOf("page_faults");
+  const switchSlot = COUNTER_NAMES.indexOf("context_switches");
+  const s = Sampler.open({ ringBytes: 16 << 20 });
+  try {
+    assert.equal(s.counterSources[faultSlot].source, "software");
+    assert.equal(s.counterSources[faultSlot].detail, "per-task min_flt+maj_flt");
+    assert.equal(s.counterSources[switchSlot].detail, "per-task nvcsw+nivcsw");
+    // Exact only for runs a switch showed begin. This VM's kernel never shows the switch-out
+    // of its own agent's threads (tokio-rt-worker, pid 1), so about one faulter run in ten has
+    // a run begin unseen: its counts are unknown (null), the others must still not overshoot,
+    // and another run is taken. Three in a row would mean something else hides switches.
+    for (let attempt = 1;; attempt++) {
+      const { got, kernel } = await runFaulter(s, bin);
+      console.log(
+        `faults ${got.faults} (kernel ${kernel.faults}), switches ${got.switches} ` +
+          `(kernel ${kernel.switches}), ${got.records} records, ${got.atTick} ended at a tick, ` +
+          `${got.unseen} began unseen`,
+      );
+      assert.equal(s.stats().lost, 0n);
+      // the spins run across ticks: counts are also taken while a thread keeps running
+      assert.ok(got.atTick > 0, "no record ended at a tick");
+      if (got.unseen === 0) {
+        assert.deepEqual({ faults: got.faults, switches: got.switches }, kernel);
+        return;
+      }
+      assert.ok(got.faults <= kernel.faults && got.switches <= kernel.switches);
+      assert.ok(attempt < 3, `${attempt} runs in a row had runs that began unseen`);
+    }
+  } finally {
     s.close();
   }
 });

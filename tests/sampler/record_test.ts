@@ -8,6 +8,7 @@ import {
   FLAG_CARRIED,
   FLAG_ONE_SLOT,
   FLAG_SWITCH,
+  FLAG_UNSEEN,
   flagScaled,
   flagValid,
   NR_COUNTERS,
@@ -116,7 +117,7 @@ Deno.test("the config's layout in TypeScript equals the compiled struct's BTF", 
       interval_ns: CONFIG_OFF.intervalNs,
       task_count: CONFIG_OFF.taskCount,
       noop: CONFIG_OFF.noop,
-      pad: CONFIG_OFF.noop + 4,
+      hide_tgid: CONFIG_OFF.hideTgid,
     },
   );
   const taskCount = members.find((m) => m.name === "task_count")!;
@@ -134,9 +135,10 @@ Deno.test("flag bits and counter count in TypeScript equal bpf/podperf.h", async
 #include <linux/types.h>
 #include "podperf.h"
 int main(void) {
-  printf("%d %d %u %u %u %u %u %u %u %d %d %d\\n", PODPERF_NR_COUNTERS, PODPERF_COMM_LEN,
+  printf("%d %d %u %u %u %u %u %u %u %u %d %d %d\\n", PODPERF_NR_COUNTERS, PODPERF_COMM_LEN,
     PODPERF_FLAG_VALID(0), PODPERF_FLAG_VALID(4), PODPERF_FLAG_SCALED(0), PODPERF_FLAG_SCALED(4),
-    PODPERF_FLAG_SWITCH, PODPERF_FLAG_CARRIED, PODPERF_FLAG_ONE_SLOT, PODPERF_PENDING,
+    PODPERF_FLAG_SWITCH, PODPERF_FLAG_CARRIED, PODPERF_FLAG_ONE_SLOT, PODPERF_FLAG_UNSEEN,
+    PODPERF_PENDING,
     PODPERF_TASK_FAULTS, PODPERF_TASK_SWITCHES);
   return 0;
 }
@@ -159,6 +161,7 @@ int main(void) {
         FLAG_SWITCH,
         FLAG_CARRIED,
         FLAG_ONE_SLOT,
+        FLAG_UNSEEN,
         PENDING,
         TASK.page_faults,
         TASK.context_switches,
