@@ -6,6 +6,7 @@ import {
   type DecodedRecord,
   decodeRecord,
   FLAG_SWITCH,
+  FLAG_UNSEEN,
   OFF,
   Sampler,
 } from "../../lib/sampler/mod.ts";
@@ -161,6 +162,11 @@ Deno.test("hardware counters are unavailable without a PMU and software counters
     s.drain((v, off) => void records.push(decodeRecord(v, off)));
     assert.ok(records.length > 50, `only ${records.length} records in 500 ms`);
     for (const r of records) {
+      // this VM hides some switches (docs/DESIGN.md): a run they began has no counters at all
+      if (r.flags & FLAG_UNSEEN) {
+        assert.ok(r.counters.every((c) => c === null));
+        continue;
+      }
       assert.equal(r.counters.slice(0, 3).every((c) => c !== null), hasHardwarePmu);
       assert.ok(r.counters[3] !== null && r.counters[4] !== null);
     }
@@ -191,6 +197,7 @@ Deno.test("a software event forced into a hardware slot gives valid per-stretch 
     assert.ok(records.length > 100);
     let cpuNs = 0n, clockNs = 0n;
     for (const r of records) {
+      if (r.flags & FLAG_UNSEEN) continue; // no counters: a switch this VM hid began the run
       assert.ok(r.counters[0] !== null && !r.scaled[0]);
       assert.equal(r.counters[4], null);
       cpuNs += r.cpuNs;
