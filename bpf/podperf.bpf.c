@@ -443,7 +443,7 @@ static __always_inline void start_run(struct cpu_state *st, struct task_struct *
  * event. Its counters and run-queue wait are unknown: the run's record says so (UNSEEN) rather
  * than charge them what another task counted. Other classes leave that field stale: their run
  * is charged from now on. A subprogram, not inlined: inside the switch's body this rare path
- * cost every switch 10-25 ns (docs/DESIGN.md).
+ * cost every switch 9-28 ns (BENCHMARKS.md, twelfth pass).
  */
 static __noinline int resume_unseen(struct cpu_state *st, struct task_struct *t, __u64 now)
 {
