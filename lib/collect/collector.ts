@@ -249,6 +249,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   let filesClosed = 0;
   let carriedRows = 0;
   let rowsUnnamedAtStart = 0;
+  // rows the bench's cut reached and handled: what a cut that did nothing would not have
+  let benchStopRows = 0;
   let bytesOnDisk = 0;
   let attached = true;
   let metadataReady = false;
@@ -416,11 +418,17 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     });
     const stopAfter = opts.benchStopAfter;
     const sink = (rows: SlotRow[], early: boolean) => {
-      if (stopAfter === "aggregate") return;
+      if (stopAfter === "aggregate") {
+        benchStopRows += rows.length;
+        return;
+      }
       const joined = joiner.join(rows);
-      if (stopAfter === "join") return;
+      if (stopAfter === "join") {
+        benchStopRows += joined.length;
+        return;
+      }
       if (stopAfter === "pack") {
-        packRows(joined);
+        benchStopRows += packRows(joined).batch.rows;
         return;
       }
       for (const r of joined) {
@@ -584,8 +592,11 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     // held runs a CPU could not be made to send before a drain (they went out later, on time
     // or late, never lost)
     flushErrors: stats.flushErrors,
+    // runs no switch showed begin (docs/DESIGN.md): CPU time kept, counters null
+    unseenRuns: Number(stats.unseen),
     attributedCpuShare: total > 0 ? Number((cov.knownCpuNs / total).toFixed(4)) : null,
     elapsedMs: Math.round(result.elapsedMs),
+    ...(opts.benchStopAfter && { benchStop: { after: opts.benchStopAfter, rows: benchStopRows } }),
   });
   return result;
 }

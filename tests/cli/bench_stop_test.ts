@@ -11,6 +11,8 @@ interface Finished {
   records: number;
   rows: number;
   files: number;
+  /** rows the cut's own step handled (aggregated, joined, packed), from the finish line */
+  atStop: number;
 }
 
 /** A 2 s collection next to a busy loop, stopping after `stop` (undefined: the whole path). */
@@ -27,7 +29,9 @@ async function collectStopping(stop: string | undefined): Promise<Finished> {
     assert.ok(line, r.stderr);
     const fin = JSON.parse(line);
     const files = [...Deno.readDirSync(out)].filter((e) => e.name.endsWith(".parquet")).length;
-    return { records: Number(fin.records), rows: Number(fin.rows), files };
+    assert.equal(fin.benchStop?.after, stop, line);
+    const atStop = stop === undefined ? 0 : Number(fin.benchStop.rows);
+    return { records: Number(fin.records), rows: Number(fin.rows), files, atStop };
   } finally {
     busy.kill("SIGKILL");
     await busy.status;
@@ -40,11 +44,12 @@ Deno.test("a collector stopping after a step takes the records that far and writ
   assert.ok(whole.records > 0 && whole.rows > 0 && whole.files === 1, JSON.stringify(whole));
   // read from the ring and dropped: the aggregator never sees them
   const ring = await collectStopping("ring");
-  assert.deepEqual(ring, { records: 0, rows: 0, files: 0 });
-  // aggregated (and joined, packed) into rows that never reach the writer
+  assert.deepEqual(ring, { records: 0, rows: 0, files: 0, atStop: 0 });
+  // aggregated (and joined, packed) into rows that never reach the writer; the step itself ran
+  // (its row count comes from its own output: packRows' batch, the joiner's rows)
   for (const stop of ["aggregate", "join", "pack"]) {
     const r = await collectStopping(stop);
-    assert.ok(r.records > 0, `${stop}: ${JSON.stringify(r)}`);
+    assert.ok(r.records > 0 && r.atStop > 0, `${stop}: ${JSON.stringify(r)}`);
     assert.equal(r.rows, 0, stop);
     assert.equal(r.files, 0, stop);
   }
