@@ -375,7 +375,9 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       maxSeries: opts.podMetrics?.maxSeries,
       gracePeriodMs: store.gracePeriodMs,
       intervalNs,
-      monoToWallOffsetNs: offset,
+      // measured at each scrape: the files' offset moves with a clock step (the sink completes a
+      // file then), and the gauge must follow it too
+      monoToWallOffsetNs: () => measureMonoToWallOffsetNs(),
       liveness: (id) => {
         const e = store.getByContainerId(id);
         return e === undefined ? "unknown" : e.removedAt === null ? "live" : "removed";

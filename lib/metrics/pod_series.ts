@@ -37,9 +37,13 @@ export interface PodSeriesOptions {
   liveness?: (containerId: string) => ContainerLiveness;
   /** Monotonic clock in ms (tests inject one). */
   now?: () => number;
-  /** Slot length and CLOCK_REALTIME − CLOCK_MONOTONIC, for the data-end timestamp gauge. */
+  /**
+   * Slot length and CLOCK_REALTIME − CLOCK_MONOTONIC, for the data-end timestamp gauge. The
+   * offset may be a function, read at each scrape: the collector measures it afresh, so a step
+   * of the wall clock (or a VM paused and resumed) does not shift the gauge by the step.
+   */
   intervalNs?: bigint;
-  monoToWallOffsetNs?: bigint;
+  monoToWallOffsetNs?: bigint | (() => bigint);
 }
 
 /** Counters of the sink itself. */
@@ -181,7 +185,7 @@ export class PodSeries implements RowSink, MetricsSource {
   /** Start of the latest slot appended (CLOCK_MONOTONIC ns); -1 before any. */
   #lastSlotNs = -1n;
   readonly #intervalNs: bigint;
-  readonly #offsetNs: bigint | null;
+  readonly #offsetNs: bigint | (() => bigint) | null;
   #droppedRows = 0;
   #droppedCpuNs = 0;
   #expired = 0;
@@ -370,7 +374,8 @@ export class PodSeries implements RowSink, MetricsSource {
     const node = labelSet([["node", this.#node]]);
     if (this.#offsetNs !== null && this.#lastSlotNs >= 0n) {
       // The series hold every slot up to here: how far the scrape lags the kernel's data.
-      const endNs = this.#lastSlotNs + this.#intervalNs + this.#offsetNs;
+      const offset = typeof this.#offsetNs === "function" ? this.#offsetNs() : this.#offsetNs;
+      const endNs = this.#lastSlotNs + this.#intervalNs + offset;
       out.push(
         familyHeader(
           "podperf_pod_series_data_end_timestamp_seconds",

@@ -232,6 +232,24 @@ Deno.test("pod series: the data-end gauge is the latest slot's end in wall-clock
   );
 });
 
+Deno.test("pod series: the data-end gauge follows a wall clock that moved since start", () => {
+  // A stepped wall clock (or a VM resumed after a pause) moves CLOCK_REALTIME − CLOCK_MONOTONIC:
+  // with the offset of the start, the gauge would place the data before their time by the step.
+  let offset = 1_700_000_000_000_000_000n;
+  const s = new PodSeries({
+    node: "n",
+    counters: SOFT_ONLY,
+    intervalNs: 1_000_000n,
+    monoToWallOffsetNs: () => offset,
+  });
+  s.append([row({ monoNs: 5_000_000n })]);
+  const gauge = () =>
+    [...samples(s.renderMetrics(), "podperf_pod_series_data_end_timestamp_seconds").values()][0];
+  assert.equal(gauge(), 1_700_000_000.006);
+  offset += 1_800_000_000n; // the wall clock jumped 1.8 s ahead
+  assert.equal(gauge(), 1_700_000_001.806);
+});
+
 Deno.test("pod series: a fallback's labels replaced by NRI's end after the grace period", () => {
   let now = 0;
   const s = new PodSeries({

@@ -184,7 +184,16 @@ Deno.test("prometheus: a busy container's rate() matches cpu.stat, a removed pod
     // The reference is known to within its blur, which joins the bound; blurred by more than
     // the tolerance itself it would judge nothing (a measurement problem, not podperf's).
     assert.ok(want.blur <= CPU_TOLERANCE * want.rate, `cpu.stat reference too blurred: ${figures}`);
-    assert.ok(Math.abs(onCpu - want.rate) <= CPU_TOLERANCE * want.rate + want.blur, figures);
+    // On a miss, each sample of the window next to cpu.stat at its data time: which end moved.
+    const trail = () =>
+      raw.samples.filter(([t]) => t > atS - WINDOW_S && t <= atS).map(([t, v]) => {
+        const d = dataEnd.get(t)!;
+        return `${t.toFixed(2)}: ${v.toFixed(3)} s at data ${d.toFixed(2)}, cpu.stat ${
+          (poller.at("spin", d * 1000).usageNs / 1e9).toFixed(3)
+        } s`;
+      }).join("\n");
+    const agrees = Math.abs(onCpu - want.rate) <= CPU_TOLERANCE * want.rate + want.blur;
+    assert.ok(agrees, agrees ? figures : `${figures}\n${trail()}`);
 
     // Every panel's query parses and runs; CPU returns data, the others wherever their
     // counters exist (a family absent from /metrics must give an empty answer, not zeros).
