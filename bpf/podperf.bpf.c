@@ -316,7 +316,6 @@ static __always_inline bool charge(struct cpu_state *st, struct task_struct *t, 
 		if (!st->held)
 			drop_counters(st);
 		st->waited = 0;
-		st->unseen = 0;
 		return true;
 	}
 	/*
@@ -457,15 +456,9 @@ static __noinline int resume_unseen(struct cpu_state *st, struct task_struct *t,
 			ran = since;
 	}
 	stat_add(PODPERF_STAT_UNSEEN, 1);
-	/* t's counts before now are unknown: its task-count bases start here, like a switch-in's */
-	for (int i = 0; i < PODPERF_NR_COUNTERS; i++)
-		if (cfg.task_count[i])
-			st->task_base[i] = task_count(t, cfg.task_count[i]);
-	st->cur_pid = t->pid;
-	st->ts_base = now - ran;
+	/* bases as at a switch-in `ran` ago, but t's counts and wait before now are unknown */
+	start_run(st, t, now - ran, false);
 	st->sum_base = sum - ran;
-	st->delay_base = t->sched_info.run_delay;
-	st->waited = 0;
 	st->unseen = 1;
 	return 0;
 }

@@ -377,7 +377,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       intervalNs,
       // measured at each scrape: the files' offset moves with a clock step (the sink completes a
       // file then), and the gauge must follow it too
-      monoToWallOffsetNs: () => measureMonoToWallOffsetNs(),
+      monoToWallOffsetNs: measureMonoToWallOffsetNs,
       liveness: (id) => {
         const e = store.getByContainerId(id);
         return e === undefined ? "unknown" : e.removedAt === null ? "live" : "removed";
