@@ -28,26 +28,6 @@ export function cgroupUsageNs(dir: string): number {
   return Number(m[1]) * 1000;
 }
 
-// /proc/stat counts in USER_HZ ticks, 100 per second on Linux whatever the kernel's HZ.
-const NS_PER_USER_HZ_TICK = 10_000_000;
-
-/**
- * Node-wide CPU time from /proc/stat in ns: `stolen` (the hypervisor ran something else while
- * a vCPU wanted to run) and `busy` (user, nice, system, irq, softirq). With paravirt steal
- * accounting the kernel leaves stolen time out of task and cgroup usage, while podperf measures
- * stretches with CLOCK_MONOTONIC, which keeps running while the vCPU is stolen.
- */
-export function nodeCpuNs(): { stolen: number; busy: number } {
-  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0];
-  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(
-    Number,
-  );
-  return {
-    stolen: steal * NS_PER_USER_HZ_TICK,
-    busy: (user + nice + system + irq + softirq) * NS_PER_USER_HZ_TICK,
-  };
-}
-
 /** One poll of one cgroup: wall clock (ms, taken right after the read) and usage (ns). */
 interface UsageSample {
   wallMs: number;
