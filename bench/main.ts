@@ -19,6 +19,7 @@ import { benchPipeline, benchWriterLoop } from "./pipeline_bench.ts";
 import { benchBpfPerEvent, benchSampler, PER_EVENT_LOADS } from "./sampler_bench.ts";
 import { benchSoak } from "./soak_bench.ts";
 import { benchReport } from "./report_bench.ts";
+import { benchRowCost } from "./row_cost_bench.ts";
 import { benchS3Client, benchSummaryRead, benchUploader } from "./upload_bench.ts";
 import { benchWake } from "./wake_bench.ts";
 
@@ -84,6 +85,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "wake",
     "The machine's wake-up penalty: the same work warm and after sleeping (median ms of 5)",
     benchWake,
+  ],
+  [
+    "row-cost",
+    "Aggregation, join and packing per row, back to back and after a drain's sleep (µs/row)",
+    () => benchRowCost(quick),
   ],
   [
     "overhead",
