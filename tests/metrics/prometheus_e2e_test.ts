@@ -191,13 +191,15 @@ Deno.test("prometheus: a busy container's rate() matches cpu.stat, a removed pod
     // The reference is known to within its blur, which joins the bound; blurred by more than
     // the tolerance itself it would judge nothing (a measurement problem, not podperf's).
     assert.ok(want.blur <= CPU_TOLERANCE * want.rate, `cpu.stat reference too blurred: ${figures}`);
-    // Off by more than the usual hundredths of a percent, each sample of the window (and one
-    // either side) next to cpu.stat at its data time: their difference should not move.
+    // Off by more than the usual hundredths of a percent, each sample of rate()'s window (and
+    // those just outside it, marked *) next to cpu.stat at its data time: their difference
+    // should not move.
+    const takenAt = new Set(taken.samples.map(([t]) => t));
     const trail = () =>
       raw.samples.filter(([t]) => t > atS - WINDOW_S - 1.5 && t <= atS + 1.5).map(([t, v]) => {
         const d = dataEnd.get(t)!;
         const k = poller.at("spin", d * 1000).usageNs / 1e9;
-        const inWin = t > atS - WINDOW_S && t <= atS ? " " : "*";
+        const inWin = takenAt.has(t) ? " " : "*";
         return `${inWin}${t.toFixed(3)}: ${v.toFixed(3)} s at data ${d.toFixed(3)}, cpu.stat ` +
           `${k.toFixed(3)} s, difference ${(v - k).toFixed(3)}`;
       }).join("\n");
