@@ -197,7 +197,7 @@ export async function benchBpfPerEvent(
 }
 
 /** One window of `seconds` with a fresh sampler (its programs empty or not), drained every 50 ms. */
-async function perEventWindow(seconds: number, emptyPrograms: boolean) {
+export async function perEventWindow(seconds: number, emptyPrograms: boolean) {
   const s = Sampler.open({ runStats: true, emptyPrograms });
   try {
     await sleep(1000);
