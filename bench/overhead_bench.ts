@@ -77,12 +77,8 @@ async function removeCgroup(cg: string): Promise<void> {
   }
 }
 
-interface ProgStat {
-  runTimeNs: number;
-  runCnt: number;
-  /** the same, per program name (bpftool's, cut to 15 characters) */
-  byName: Map<string, { runTimeNs: number; runCnt: number }>;
-}
+/** bpf_stats' run time and count per program name (bpftool's, cut to 15 characters). */
+type ProgStats = Map<string, { runTimeNs: number; runCnt: number }>;
 
 /** BPF program ids a process holds, from the `prog_id:` lines of its fds' fdinfo. */
 async function progIdsOf(pid: number): Promise<Set<number>> {
@@ -97,7 +93,7 @@ async function progIdsOf(pid: number): Promise<Set<number>> {
 
 // bpftool's `pids` field needs a bpftool built with skeleton support (Debian's is not), so
 // the programs are matched by the ids the collector's own fds hold.
-async function bpfProgStats(pid: number): Promise<ProgStat | null> {
+async function bpfProgStats(pid: number): Promise<ProgStats | null> {
   const ids = await progIdsOf(pid);
   const out = await new Deno.Command("bpftool", { args: ["-j", "prog", "show"], stderr: "null" })
     .output();
@@ -109,43 +105,41 @@ async function bpfProgStats(pid: number): Promise<ProgStat | null> {
     run_time_ns?: number;
     run_cnt?: number;
   }[];
-  let runTimeNs = 0, runCnt = 0;
-  const byName = new Map<string, { runTimeNs: number; runCnt: number }>();
+  const byName: ProgStats = new Map();
   for (const p of progs) {
     if (!ids.has(p.id)) continue;
-    runTimeNs += p.run_time_ns ?? 0;
-    runCnt += p.run_cnt ?? 0;
     const e = byName.get(p.name ?? "") ?? { runTimeNs: 0, runCnt: 0 };
     e.runTimeNs += p.run_time_ns ?? 0;
     e.runCnt += p.run_cnt ?? 0;
     byName.set(p.name ?? "", e);
   }
-  return { runTimeNs, runCnt, byName };
+  return byName;
 }
 
 /** Seconds of the empty programs' window after each podperf run (bpf_stats' floor). */
 export const FLOOR_WINDOW_S = 5;
 
 /**
- * podperf's BPF time in a window less bpf_stats' floor: what the same number of runs of an
- * empty program on the same hook cost, measured right after under the same load
- * (`floorNsPerRun`, per hook). bpf_stats times each run with two clock reads of its own; on this
+ * podperf's BPF run time and runs in a window, less bpf_stats' floor when given: what the same
+ * number of runs of an empty program on the same hook cost, measured right after under the same
+ * load (`floorNsPerRun`, per hook). bpf_stats times each run with two clock reads of its own; on this
  * VM's kvm-clock that floor is most of the raw figure (BENCHMARKS.md, ninth and eleventh
  * passes), and it is paid by the measurement, not by a node that leaves bpf_stats off. Programs
  * without a floor figure (flush_ended, run by the drain) count raw.
  */
-export function bpfNetNs(
-  b0: ProgStat,
-  b1: ProgStat,
-  floorNsPerRun: Record<string, number>,
-): number {
-  let ns = 0;
-  for (const [name, a] of b1.byName) {
-    const b = b0.byName.get(name) ?? { runTimeNs: 0, runCnt: 0 };
-    const runs = a.runCnt - b.runCnt;
-    ns += a.runTimeNs - b.runTimeNs - (floorNsPerRun[name] ?? 0) * runs;
+function bpfDelta(
+  b0: ProgStats,
+  b1: ProgStats,
+  floorNsPerRun: Record<string, number> = {},
+): { ns: number; runs: number } {
+  let ns = 0, runs = 0;
+  for (const [name, a] of b1) {
+    const b = b0.get(name) ?? { runTimeNs: 0, runCnt: 0 };
+    const n = a.runCnt - b.runCnt;
+    ns += a.runTimeNs - b.runTimeNs - (floorNsPerRun[name] ?? 0) * n;
+    runs += n;
   }
-  return ns;
+  return { ns, runs };
 }
 
 /** One measured run of a tool under a load. */
@@ -156,7 +150,7 @@ export interface OverheadSample {
   /** node-wide busy CPU % of one CPU: with no load it is everything the tool costs */
   nodeBusyPct: number;
   bpfCpuPct: number | null;
-  /** bpfCpuPct less bpf_stats' floor (bpfNetNs); null where no floor was measured */
+  /** bpfCpuPct less bpf_stats' floor (bpfDelta); null where no floor was measured */
   bpfNetCpuPct: number | null;
   bpfNsPerRun: number | null;
   lost: number | null;
@@ -220,12 +214,13 @@ async function measureTool(
     const log = await stderr;
     const finished = log.split("\n").filter((l) => l.includes('"collection finished"')).pop();
     const fin = finished ? JSON.parse(finished) : null;
-    const bpfNs = b0 && b1 ? b1.runTimeNs - b0.runTimeNs : null;
-    const bpfRuns = b0 && b1 ? b1.runCnt - b0.runCnt : null;
+    const raw = b0 && b1 ? bpfDelta(b0, b1) : null;
+    const bpfNs = raw?.ns ?? null;
+    const bpfRuns = raw?.runs ?? null;
     // the load still runs: empty programs on the same hooks, with the same 1 kHz tick
     const empty = floor && b0 && b1 ? await perEventWindow(FLOOR_WINDOW_S, true) : null;
     const netNs = empty && b0 && b1
-      ? bpfNetNs(b0, b1, { on_switch: empty.switch.nsPerRun, on_tick: empty.tick.nsPerRun })
+      ? bpfDelta(b0, b1, { on_switch: empty.switch.nsPerRun, on_tick: empty.tick.nsPerRun }).ns
       : null;
     return {
       tool,
