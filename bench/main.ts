@@ -18,6 +18,7 @@ import { benchParquet } from "./parquet_bench.ts";
 import { benchPipeline, benchWriterLoop } from "./pipeline_bench.ts";
 import { benchBpfPerEvent, benchSampler, PER_EVENT_LOADS } from "./sampler_bench.ts";
 import { benchSoak } from "./soak_bench.ts";
+import { benchStartup } from "./startup_bench.ts";
 import { benchReport } from "./report_bench.ts";
 import { benchRowCost } from "./row_cost_bench.ts";
 import { benchS3Client, benchSummaryRead, benchUploader } from "./upload_bench.ts";
@@ -100,6 +101,11 @@ const sections: [string, string, () => Promise<Record<string, unknown>[]>][] = [
     "stages",
     "Collector CPU by step of the path, side by side under one sched-pipe pair (% of one CPU)",
     () => benchStages(quick ? { windowS: 15, rounds: 2 } : {}),
+  ],
+  [
+    "startup",
+    "Collector CPU from launch, per 10 s, under one sched-pipe pair: agent's V8 flags vs memory reducer on",
+    () => benchStartup(quick ? { steps: 6, rounds: 1 } : {}),
   ],
   [
     "growth",

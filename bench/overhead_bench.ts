@@ -23,14 +23,14 @@ import { BENCH_STOP_ENV, BENCH_STOPS } from "../lib/collect/collector.ts";
 import { perEventWindow } from "./sampler_bench.ts";
 
 const CLK_TCK = 100;
-const CGROUP2 = detectCgroup2Mount() ?? "/sys/fs/cgroup/unified";
+export const CGROUP2 = detectCgroup2Mount() ?? "/sys/fs/cgroup/unified";
 
 /**
  * CPU seconds charged to a cgroup (cpu.stat usage_usec): ns-exact, every thread of the tool
  * and its children included, dead ones too. /proc/PID/stat counts in 10 ms ticks, too coarse
  * for an idle floor of a few tenths of a percent.
  */
-function cgroupCpuSeconds(dir: string): number {
+export function cgroupCpuSeconds(dir: string): number {
   const m = Deno.readTextFileSync(`${dir}/cpu.stat`).match(/^usage_usec (\d+)$/m);
   return m ? Number(m[1]) / 1e6 : NaN;
 }
@@ -49,7 +49,7 @@ function nodeBusySeconds(): number {
  * Starts `argv` inside cgroup `cg` (made here) from its first instruction, so all its threads
  * and children count there. Stdout is discarded; stderr is piped only when asked for.
  */
-function spawnInCgroup(
+export function spawnInCgroup(
   cg: string,
   argv: string[],
   opts: { env?: Record<string, string>; stderr?: "piped" | "null" } = {},
@@ -66,7 +66,7 @@ function spawnInCgroup(
 }
 
 /** Removes a cgroup whose tasks were killed, retrying while the last of them leave. */
-async function removeCgroup(cg: string): Promise<void> {
+export async function removeCgroup(cg: string): Promise<void> {
   for (let i = 0; i < 50; i++) {
     try {
       Deno.removeSync(cg);
@@ -324,6 +324,9 @@ async function enableBpfStats(): Promise<() => Promise<void>> {
  * helper threads: measured from 6 s on, a sched-pipe pair's collector took 2.2–2.8% of one CPU, of
  * which the helpers 0.9–1.2%; from 40 s on, 1.4–1.6% and 0.14–0.22% (BENCHMARKS.md, seventh
  * pass). A node pays the steady state for weeks; the tools without a JIT need no such wait.
+ * Until the agent turned off V8's memory reducer (lib/cli/v8_flags.ts), its GCs from 30 s on
+ * raised the collector's CPU until ≈ 70 s, so windows from 40 s measured that too (the startup
+ * section shows both curves).
  */
 export const PODPERF_WARMUP_S = 40;
 
