@@ -26,7 +26,13 @@ export async function benchStartup(
   const perRound: { flags: string; round: number; pct: number[] }[] = [];
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? variants : [...variants].reverse();
-    const runs: { flags: string; cg: string; out: string; child: Deno.ChildProcess }[] = [];
+    const runs: {
+      flags: string;
+      cg: string;
+      out: string;
+      child: Deno.ChildProcess;
+      exited: boolean;
+    }[] = [];
     const load = schedPipe();
     try {
       for (const [name, flags] of order) {
@@ -35,7 +41,15 @@ export async function benchStartup(
         const args = argv.map((a) =>
           a.replaceAll("{out}", out).replace(`--v8-flags=${V8_FLAGS}`, `--v8-flags=${flags}`)
         );
-        runs.push({ flags: name, cg, out, child: spawnInCgroup(cg, [deno, ...args]) });
+        const run = {
+          flags: name,
+          cg,
+          out,
+          child: spawnInCgroup(cg, [deno, ...args]),
+          exited: false,
+        };
+        void run.child.status.then(() => (run.exited = true));
+        runs.push(run);
       }
       const pct = runs.map(() => [] as number[]);
       let c0 = runs.map((x) => cgroupCpuSeconds(x.cg)), t0 = performance.now();
@@ -46,6 +60,9 @@ export async function benchStartup(
         c0 = c1;
         t0 = t1;
       }
+      // one that died early (cannot attach) would read as a cheap start
+      const died = runs.find((x) => x.exited);
+      if (died) throw new Error(`the collector with ${died.flags} exited during the run`);
       runs.forEach((x, i) => perRound.push({ flags: x.flags, round: r + 1, pct: pct[i] }));
     } finally {
       for (const x of runs) {

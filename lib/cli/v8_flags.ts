@@ -17,12 +17,12 @@
  * instead of 0.6, ran 9 full GCs instead of 1, peaked at 148–152 MiB instead of 126–129 and
  * took 11–19% more CPU; with the flag, 0 runs in 20 did (BENCHMARKS.md, ninth pass).
  *
- * No memory reducer: 30 s after start, and again whenever the allocation rate drops, V8 runs
- * "reduce memory" GCs that compact the heap, give pages back and flush compiled code, and the
- * agent then pays to fault pages in and compile its hot paths again. Under a sched-pipe pair the
+ * No memory reducer: 30 s after start (and, by V8's design, again when the allocation rate
+ * drops) V8 runs "reduce memory" GCs that compact the heap, give pages back and flush compiled
+ * code, and the agent then pays to fault pages in and compile its hot paths again. Under a sched-pipe pair the
  * collector took 1.7–3.0% of one CPU from 30 s to 70 s with the reducer and 1.1–1.4% without;
  * from 70 s on, 1.0–1.2% either way; idle RSS stayed at 96–97 MiB either way (BENCHMARKS.md,
- * fifteenth pass). The agent's heap is a few MiB of its RSS: nothing to win by shrinking it.
+ * fifteenth pass). The heaps are 10–20 MiB of a ~100 MiB RSS: little to win by shrinking them.
  */
 export const V8_FLAGS =
   "--max-semi-space-size=2,--no-allocation-site-pretenuring,--no-memory-reducer";

@@ -37,7 +37,7 @@ async function runJs<T>(flags: string[], files: Record<string, string>): Promise
 /**
  * How many times V8's memory reducer reported on a program that allocates a burst (the major GC
  * that arms the reducer) and then idles for a second, with the reducer's delays cut from 30 s
- * and 8 s to a few ms so that it acts within the second.
+ * and 8 s to 1 ms and 100 ms so that it acts within the second.
  */
 async function memoryReducerLines(flags: string): Promise<number> {
   const traced = `--v8-flags=${flags ? `${flags},` : ""}--trace-memory-reducer,` +
