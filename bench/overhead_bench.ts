@@ -65,6 +65,27 @@ export function spawnInCgroup(
   }).spawn();
 }
 
+/**
+ * Ends collectors run side by side (the stages and startup sections): kills each, stops the
+ * load, then removes their output directories and cgroups.
+ */
+export async function stopSideBySide(
+  runs: { child: Deno.ChildProcess; out: string; cg: string }[],
+  load: { stop(): Promise<void> },
+): Promise<void> {
+  for (const x of runs) {
+    try {
+      x.child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await x.child.status;
+  }
+  await load.stop();
+  for (const x of runs) {
+    await Deno.remove(x.out, { recursive: true }).catch(() => {});
+    await removeCgroup(x.cg);
+  }
+}
+
 /** Removes a cgroup whose tasks were killed, retrying while the last of them leave. */
 export async function removeCgroup(cg: string): Promise<void> {
   for (let i = 0; i < 50; i++) {
@@ -604,17 +625,7 @@ export async function benchStages(
       if (died) throw new Error(`the collector stopping after ${died.step} exited during the run`);
       runs.forEach((x, i) => pct[x.step].push(100 * (cgroupCpuSeconds(x.cg) - c0[i]) / wall));
     } finally {
-      for (const x of runs) {
-        try {
-          x.child.kill("SIGKILL");
-        } catch { /* exited */ }
-        await x.child.status;
-      }
-      await load.stop();
-      for (const x of runs) {
-        await Deno.remove(x.out, { recursive: true }).catch(() => {});
-        await removeCgroup(x.cg);
-      }
+      await stopSideBySide(runs, load);
     }
   }
   // Differences are taken within a round, where the collectors shared the host's noise.

@@ -8,7 +8,13 @@
  */
 import { V8_FLAGS } from "../lib/cli/v8_flags.ts";
 import { schedPipe } from "./loads.ts";
-import { CGROUP2, cgroupCpuSeconds, removeCgroup, spawnInCgroup, tools } from "./overhead_bench.ts";
+import {
+  CGROUP2,
+  cgroupCpuSeconds,
+  spawnInCgroup,
+  stopSideBySide,
+  tools,
+} from "./overhead_bench.ts";
 
 /** The agent's flags without `--no-memory-reducer`: V8's default for the reducer. */
 export const WITH_MEMORY_REDUCER = V8_FLAGS.split(",").filter((f) => f !== "--no-memory-reducer")
@@ -65,17 +71,7 @@ export async function benchStartup(
       if (died) throw new Error(`the collector with ${died.flags} exited during the run`);
       runs.forEach((x, i) => perRound.push({ flags: x.flags, round: r + 1, pct: pct[i] }));
     } finally {
-      for (const x of runs) {
-        try {
-          x.child.kill("SIGKILL");
-        } catch { /* exited */ }
-        await x.child.status;
-      }
-      await load.stop();
-      for (const x of runs) {
-        await Deno.remove(x.out, { recursive: true }).catch(() => {});
-        await removeCgroup(x.cg);
-      }
+      await stopSideBySide(runs, load);
     }
   }
   const label = (s: number) => `${s * stepS}–${(s + 1) * stepS} s`;
