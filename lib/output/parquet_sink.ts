@@ -11,8 +11,8 @@ import type { RowSink } from "../sink.ts";
 import { OutputConfigError } from "./errors.ts";
 import type { ClosedFileInfo } from "./parquet_writer.ts";
 import { Retention, type RetentionStats } from "./retention.ts";
-import { packRows, type RowBatch } from "./row_batch.ts";
-import type { OutputRow } from "./schema.ts";
+import { type RowBatch, RowBatchBuilder } from "./row_batch.ts";
+import { CLOCK_STEP_NS, type OutputRow } from "./schema.ts";
 import {
   type FromWorker,
   SHARED,
@@ -76,6 +76,8 @@ export interface ParquetSinkStats {
   rowsQueued: number;
   /** batches posted and not yet processed */
   queueDepth: number;
+  /** batches posted to the Worker (appends are packed together: many appends to a batch) */
+  batchesPosted: number;
   /** rows refused because the queue was full or the writer closed, or held when it stopped */
   rowsDropped: number;
   /** rows in complete files */
@@ -136,8 +138,12 @@ export class ParquetSink implements RowSink {
   #gaveUpStart = false;
   #lastError: string | null = null;
   #appended = 0;
-  /** appended rows not posted yet, and the timer that posts them */
+  /**
+   * appended rows not posted yet: finished batches, the one being built (with the clock offset
+   * measured at its first rows), and the timer that posts them
+   */
   #held: { batch: RowBatch; transfer: ArrayBuffer[]; offsetNs: bigint }[] = [];
+  #building: { builder: RowBatchBuilder; offsetNs: bigint } | null = null;
   #heldRows = 0;
   #heldSince = 0;
   #postTimer: ReturnType<typeof setTimeout> | undefined;
@@ -271,10 +277,27 @@ export class ParquetSink implements RowSink {
       return;
     }
     // Packed now, while the rows are young: objects held for a second would be promoted to
-    // V8's old space and grow the heap under load (RSS +50 MiB at 64 runnable tasks).
-    let packed: ReturnType<typeof packRows>;
+    // V8's old space and grow the heap under load (RSS +50 MiB at 64 runnable tasks). Into one
+    // batch across appends: the collector hands rows over in small groups, and a batch per
+    // group would be held (and promoted) in their thousands.
+    // Each batch carries the clock offset measured at its first rows: one that moved by a
+    // step starts a new batch, and the Worker a new file there.
+    const offsetNs = this.#offset();
+    let b = this.#building;
+    if (
+      b &&
+      (b.builder.room < n || !b.builder.accepts(rows) || offsetNs - b.offsetNs > CLOCK_STEP_NS ||
+        b.offsetNs - offsetNs > CLOCK_STEP_NS)
+    ) {
+      this.#seal();
+      b = null;
+    }
+    b ??= this.#building = {
+      builder: new RowBatchBuilder(Math.max(DEFAULT_POST_ROWS, n)),
+      offsetNs,
+    };
     try {
-      packed = packRows(rows);
+      b.builder.push(rows);
     } catch (err) {
       this.#dropped += n;
       log.throttled("parquet-pack", "error", "rows could not be handed to the writer", {
@@ -284,8 +307,6 @@ export class ParquetSink implements RowSink {
     }
     const now = performance.now();
     if (this.#heldRows === 0) this.#heldSince = now;
-    // each batch carries the clock offset measured with it (a step starts a new file there)
-    this.#held.push({ ...packed, offsetNs: this.#offset() });
     this.#heldRows += n;
     const interval = this.#postIntervalMs;
     // Posted from here when due (a tenth early: drains a second apart must not miss by a ms),
@@ -300,9 +321,18 @@ export class ParquetSink implements RowSink {
    * Posts the batches held so far, back to back: the Worker wakes once for all of them. With no
    * Worker (dead, to be restarted) they stay held.
    */
+  /** Moves the batch being built to the held ones. */
+  #seal(): void {
+    const b = this.#building;
+    this.#building = null;
+    if (b && b.builder.rows > 0) this.#held.push({ ...b.builder.finish(), offsetNs: b.offsetNs });
+  }
+
   #postHeld(): void {
     clearTimeout(this.#postTimer);
     this.#postTimer = undefined;
+    // sealed even with no Worker to take it: what waits for a restart stays in bounded batches
+    this.#seal();
     if (!this.#worker || !this.#healthy) return;
     const held = this.#held;
     const n = this.#heldRows;
@@ -400,6 +430,7 @@ export class ParquetSink implements RowSink {
       rowsAppended: this.#appended,
       rowsQueued: this.#queuedRows + this.#heldRows,
       queueDepth: this.#postedBatches - this.#read(SHARED.batchesDone),
+      batchesPosted: this.#postedBatches,
       rowsDropped: this.#dropped,
       rowsWritten: c.rowsWritten,
       rowsLost: c.rowsLost + this.#abandonedRows,

@@ -7,6 +7,7 @@
 import { log } from "../log.ts";
 import { OutputConfigError, OutputWriteError } from "./errors.ts";
 import { DEFAULT_ROW_GROUP_AGE_MS, RotatingParquetWriter } from "./rotation.ts";
+import { releaseBatch } from "./row_batch.ts";
 import { type FromWorker, SHARED, type ToWorker, type WorkerCounters } from "./writer_protocol.ts";
 
 interface Port {
@@ -119,6 +120,7 @@ port.onmessage = (e) => {
     case "batch": {
       extra = m.extra;
       if (writer) step(() => writer!.appendBatch(m.batch, m.offsetNs));
+      releaseBatch(m.batch);
       armAgeCheck(batchAgeDelayMs);
       rowsDone += m.batch.rows;
       batchesDone++;

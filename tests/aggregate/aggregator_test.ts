@@ -305,6 +305,34 @@ Deno.test("records from a CPU beyond `cpus` are accepted and held back by its wa
   assert.deepEqual(rows.map((r) => r.tgid), [2]);
 });
 
+Deno.test("closed rows come in calls of at most rowsPerCall, in slot order, as one call would give them", () => {
+  const grouped = setup({ rowsPerCall: 7 });
+  const whole = setup({ rowsPerCall: 1_000 });
+  for (const { add, agg } of [grouped, whole]) {
+    for (let t = 1; t <= 10; t++) {
+      for (let p = 0; p < 5; p++) add({ ts: at(t * MS), cpuNs: MS / 5, tgid: 100 + p });
+    }
+    agg.flush();
+  }
+  assert.deepEqual(whole.batches.map((b) => b.length), [50]);
+  assert.deepEqual(grouped.batches.map((b) => b.length), [7, 7, 7, 7, 7, 7, 7, 1]);
+  assert.deepEqual(grouped.rows, whole.rows);
+  assert.deepEqual([grouped.agg.stats().rows, grouped.agg.stats().openEntries], [50, 0]);
+  assert.equal(new SlotAggregator({ intervalNs: MS, cpus: 1, onRows: () => {} }).rowsPerCall, 256);
+});
+
+Deno.test("an onRows that throws leaves no closed entry behind", () => {
+  const { agg, add } = setup({
+    rowsPerCall: 2,
+    onRows: () => {
+      throw new Error("sink failed");
+    },
+  });
+  for (let p = 0; p < 5; p++) add({ ts: at(MS), cpuNs: MS / 5, tgid: 100 + p });
+  assert.throws(() => agg.flush(), /sink failed/);
+  assert.equal(agg.stats().openEntries, 0);
+});
+
 Deno.test("bad options are refused with the option named", () => {
   const onRows = () => {};
   for (
@@ -313,6 +341,7 @@ Deno.test("bad options are refused with the option named", () => {
       [{ intervalNs: 1.5, cpus: 1, onRows }, "intervalNs"],
       [{ intervalNs: MS, cpus: 0, onRows }, "cpus"],
       [{ intervalNs: MS, cpus: 1, onRows, lagNs: -1 }, "lagNs"],
+      [{ intervalNs: MS, cpus: 1, onRows, rowsPerCall: 0 }, "rowsPerCall"],
     ] as const
   ) {
     assert.throws(

@@ -336,7 +336,25 @@ Deno.test("rows appended within postIntervalMs reach the Worker together, after 
     assert.ok(firstPostMs < 0 || firstPostMs >= 250, `first post after ${firstPostMs} ms`);
     await sink.close();
     assert.equal(sink.stats().rowsWritten, 100);
+    // packed together as they came: one batch, not one per append
+    assert.equal(sink.stats().batchesPosted, 1);
     assert.equal(await countRows(join(dir, "*.parquet")), 100);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a batch never grows past DEFAULT_POST_ROWS: an append that does not fit starts the next", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sink = await ParquetSink.open(options(dir));
+    // 6,000-row appends: 12,000 fit in the first batch, the third starts a second one (and
+    // 18,000 held rows post both); the last two make a third
+    for (let i = 0; i < 5; i++) sink.append(rows(i * 6000, 6000));
+    await sink.close();
+    assert.equal(sink.stats().rowsWritten, 30_000);
+    assert.equal(sink.stats().batchesPosted, 3);
+    assert.equal(await countRows(join(dir, "*.parquet")), 30_000);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
