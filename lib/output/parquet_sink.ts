@@ -317,10 +317,6 @@ export class ParquetSink implements RowSink {
     } else this.#postTimer ??= setTimeout(() => this.#postHeld(), 2 * interval);
   }
 
-  /**
-   * Posts the batches held so far, back to back: the Worker wakes once for all of them. With no
-   * Worker (dead, to be restarted) they stay held.
-   */
   /** Moves the batch being built to the held ones. */
   #seal(): void {
     const b = this.#building;
@@ -328,6 +324,10 @@ export class ParquetSink implements RowSink {
     if (b && b.builder.rows > 0) this.#held.push({ ...b.builder.finish(), offsetNs: b.offsetNs });
   }
 
+  /**
+   * Posts the batches held so far, back to back: the Worker wakes once for all of them. With no
+   * Worker (dead, to be restarted) they stay held.
+   */
   #postHeld(): void {
     clearTimeout(this.#postTimer);
     this.#postTimer = undefined;
