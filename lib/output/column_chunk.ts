@@ -12,6 +12,7 @@ import { writePageHeader } from "hyparquet-writer/src/datapage.js";
 import { writeRleBitPackedHybrid } from "hyparquet-writer/src/encoding.js";
 import { unconvertStatistics } from "hyparquet-writer/src/unconvert.js";
 import { IntDictionary } from "./int_dictionary.ts";
+import { release } from "./release.ts";
 import type { StringColumn } from "./string_column.ts";
 
 /** Rows per data page; a column chunk of more rows is split into several pages. */
@@ -47,6 +48,11 @@ export class ChunkEncoder {
   readonly #defs: Uint8Array;
   readonly #ids: Int32Array;
   readonly #intDictionary: IntDictionary;
+
+  /** Frees the scratch buffers (lib/output/release.ts), once the file is done with them. */
+  release(): void {
+    release(this.#words, this.#defs, this.#ids, this.#intDictionary.ids, this.#page.buffer);
+  }
 
   constructor(out: ByteWriter, compress: Compressor, capacity: number) {
     this.#out = out;

@@ -4,6 +4,7 @@
  * carried is derived from PARQUET_SCHEMA, so a column added there flows through unchanged.
  */
 import type { SchemaElement } from "hyparquet";
+import { release } from "./release.ts";
 import { type OutputRow, PARQUET_SCHEMA } from "./schema.ts";
 
 /** How one column travels: its values as one typed array (strings: per-batch dictionary). */
@@ -67,8 +68,9 @@ export function packRows(
  * groups (each group's row objects die young, before V8 promotes them) while the Worker still
  * gets few, large batches. A column's kind follows the first rows pushed (`accepts` tells
  * whether later rows agree). Its columns are allocated once at `capacity` rows: batches of one
- * size reuse the allocator's freed blocks, where columns grown by doubling left the main
- * thread's malloc heap 2–3× larger (28–42 MiB against 14 under 64 runnable tasks).
+ * size reuse the allocator's freed blocks, where columns grown by doubling left the loop
+ * thread's malloc heap at 28–42 MiB under 64 runnable tasks, against 25 at one size (12.5 once
+ * the Worker freed batches as it took them; BENCHMARKS.md, sixteenth pass).
  */
 export class RowBatchBuilder {
   #rows = 0;
@@ -185,16 +187,12 @@ function kindsKey(sample: OutputRow): string {
 }
 
 /**
- * Frees a batch's column memory now (its buffers are detached): for the Worker once the rows
- * are copied into its row group. Left to the Worker's GC, which runs seldom there, the blocks
- * piled up in the collector thread's malloc heap that allocated them (BENCHMARKS.md, sixteenth
- * pass).
+ * Frees a batch's column memory now (lib/output/release.ts): for the Worker once the rows are
+ * copied into its row group. Left to the Worker's GC, the blocks piled up in the collector
+ * thread's malloc heap that allocated them.
  */
 export function releaseBatch(batch: RowBatch): void {
-  for (const c of batch.columns) {
-    const buffer = (c.kind === "str" ? c.idx : c.data).buffer;
-    if (buffer instanceof ArrayBuffer && !buffer.detached) buffer.transfer(0);
-  }
+  release(...batch.columns.map((c) => c.kind === "str" ? c.idx : c.data));
 }
 
 type Packer = (

@@ -6,6 +6,7 @@
 import type { SchemaElement } from "hyparquet";
 import type { ChunkEncoder, ThriftObject } from "./column_chunk.ts";
 import { ROW_COLUMNS, type RowBatch, rowColumnIndex } from "./row_batch.ts";
+import { release } from "./release.ts";
 import { StringColumn } from "./string_column.ts";
 import { type Coverage, type FileConfig, type OutputRow, PARQUET_SCHEMA } from "./schema.ts";
 
@@ -79,6 +80,16 @@ export class RowGroupBuffer {
     this.#offsetLo = Number(offset & 0xffffffffn);
     this.#offsetHi = Number(offset >> 32n);
     this.#nodeName = config.node;
+  }
+
+  /** Frees the buffers (lib/output/release.ts), once the file is done with them. */
+  release(): void {
+    for (const c of this.#cols) {
+      if (c.kind === "int64") release(c.i64, c.f64);
+      else if (c.kind === "str") release(c.col.indexes);
+      else release(c.data);
+    }
+    release(this.#ts, this.#intervalNs, this.#node.indexes);
   }
 
   /** Rows currently buffered. */

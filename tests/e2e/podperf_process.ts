@@ -1,8 +1,10 @@
 /**
- * `podperf collect` run the way a user runs it: `deno run -A main.ts collect …` as a child
+ * `podperf collect` run the way a user runs it: `deno run -A --v8-flags=… main.ts collect …` (the
+ * agent's V8 flags, as `deno task collect` and the compiled binary pass them) as a child
  * process, its JSON log lines on stderr read as they arrive (each stamped with the test's wall
  * clock on arrival) and its stdout kept for the summary.
  */
+import { V8_FLAGS } from "../../lib/cli/v8_flags.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DENO = `${ROOT}node_modules/deno/deno`;
@@ -53,7 +55,7 @@ export class PodperfProcess {
   /** Starts `podperf collect <args>` (cwd = the repository root), with `env` added. */
   static collect(args: string[], env?: Record<string, string>): PodperfProcess {
     const child = new Deno.Command(DENO, {
-      args: ["run", "-A", `${ROOT}main.ts`, "collect", ...args],
+      args: ["run", "-A", `--v8-flags=${V8_FLAGS}`, `${ROOT}main.ts`, "collect", ...args],
       cwd: ROOT,
       env,
       stdin: "null",
