@@ -33,8 +33,8 @@ const DEFAULT_MAX_ENTRIES = 1 << 18;
  * handed over whole, they and the objects made from them downstream (joined rows) live through
  * two of V8's young-generation collections and are copied to the old generation, which then
  * grows between full collections: under 64 runnable tasks, 2.2–2.7 MB/s promoted and a 42 MB
- * old generation. In groups of 256 (~0.15 MB of objects each) they die young (BENCHMARKS.md,
- * sixteenth pass).
+ * old generation. In groups of 256 (~0.15 MB each at the ~0.6 KB of objects per row a storm's
+ * drain made) they die young (BENCHMARKS.md, sixteenth pass).
  */
 export const DEFAULT_ROWS_PER_CALL = 256;
 /**

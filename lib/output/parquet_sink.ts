@@ -12,7 +12,7 @@ import { OutputConfigError } from "./errors.ts";
 import type { ClosedFileInfo } from "./parquet_writer.ts";
 import { Retention, type RetentionStats } from "./retention.ts";
 import { type RowBatch, RowBatchBuilder } from "./row_batch.ts";
-import { CLOCK_STEP_NS, type OutputRow } from "./schema.ts";
+import { clockStepped, type OutputRow } from "./schema.ts";
 import {
   type FromWorker,
   SHARED,
@@ -286,8 +286,7 @@ export class ParquetSink implements RowSink {
     let b = this.#building;
     if (
       b &&
-      (b.builder.room < n || !b.builder.accepts(rows) || offsetNs - b.offsetNs > CLOCK_STEP_NS ||
-        b.offsetNs - offsetNs > CLOCK_STEP_NS)
+      (b.builder.room < n || !b.builder.accepts(rows) || clockStepped(offsetNs, b.offsetNs))
     ) {
       this.#seal();
       b = null;

@@ -11,7 +11,7 @@ import { OutputClosedError, OutputConfigError, OutputWriteError } from "./errors
 import { type ClosedFileInfo, ParquetFileWriter } from "./parquet_writer.ts";
 import { packRows, type RowBatch, rowColumnIndex } from "./row_batch.ts";
 import { salvageDeadWriters } from "./salvage.ts";
-import { CLOCK_STEP_NS, type FileConfig, type OutputRow } from "./schema.ts";
+import { CLOCK_STEP_NS, clockStepped, type FileConfig, type OutputRow } from "./schema.ts";
 export { CLOCK_STEP_NS };
 
 const MONO_INDEX = rowColumnIndex("mono_ns");
@@ -162,7 +162,7 @@ export class RotatingParquetWriter {
     try {
       if (offsetNs !== undefined) {
         const d = offsetNs - this.#currentOffset;
-        if (this.#current && (d > CLOCK_STEP_NS || d < -CLOCK_STEP_NS)) {
+        if (this.#current && clockStepped(offsetNs, this.#currentOffset)) {
           log.warn("wall clock stepped: starting a new file", { stepNs: d });
           this.#finish(this.#current);
         }

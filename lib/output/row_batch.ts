@@ -147,18 +147,19 @@ export class RowBatchBuilder {
 
   #grow(capacity: number): void {
     for (const c of this.#columns!) {
-      if (c.kind === "str") c.idx = grown(c.idx, new Int32Array(capacity));
-      else if (c.kind === "i64") c.data = grown(c.data, new BigInt64Array(capacity));
-      else if (c.kind === "f64") c.data = grown(c.data, new Float64Array(capacity));
-      else if (c.kind === "i32") c.data = grown(c.data, new Int32Array(capacity));
-      else c.data = grown(c.data, new Uint8Array(capacity));
+      if (c.kind === "str") c.idx = grown(c.idx, capacity);
+      else (c as { data: TypedColumn }).data = grown(c.data, capacity);
     }
     this.#capacity = capacity;
   }
 }
 
-function grown<T extends { set(a: T): void }>(old: T, into: T): T {
-  into.set(old);
+type TypedColumn = BigInt64Array | Float64Array | Int32Array | Uint8Array;
+
+/** A copy of `old` in a new array of its own type with room for `capacity` values. */
+function grown<T extends TypedColumn>(old: T, capacity: number): T {
+  const into = new (old.constructor as new (n: number) => T)(capacity);
+  (into as { set(a: T): void }).set(old);
   return into;
 }
 

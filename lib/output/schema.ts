@@ -202,3 +202,8 @@ export function coverageMetadata(coverage: Coverage): { key: string; value: stri
  * NTP slewing moves the offset at most 0.5 ms/s, far below this within a file's age.
  */
 export const CLOCK_STEP_NS = 100_000_000n;
+
+/** Whether two measured wall-clock offsets are a clock step apart (CLOCK_STEP_NS). */
+export function clockStepped(a: bigint, b: bigint): boolean {
+  return a - b > CLOCK_STEP_NS || b - a > CLOCK_STEP_NS;
+}
