@@ -122,4 +122,21 @@ export class UsagePoller {
     const from = s[0]?.wallMs, to = s[s.length - 1]?.wallMs;
     throw new CgroupUsageError(name, `instant ${wallMs} is outside the polled span ${from}..${to}`);
   }
+
+  /**
+   * The whole-ms instant in [fromMs, toMs] where the usage of `name` is known best (the least
+   * uncertainty), with that usage. A reference edge need not sit at one fixed instant: a test
+   * that can choose its edge inside a span takes the one the polls pin down, so a poller
+   * starved for a while (a busy node, a stalled vCPU) blurs nothing as long as it polled
+   * closely somewhere in the span.
+   */
+  sharpest(name: string, fromMs: number, toMs: number): UsageAt & { wallMs: number } {
+    let best: (UsageAt & { wallMs: number }) | undefined;
+    for (let t = Math.ceil(fromMs); t <= toMs; t++) {
+      const u = this.at(name, t);
+      if (!best || u.uncertaintyNs < best.uncertaintyNs) best = { ...u, wallMs: t };
+    }
+    if (!best) throw new CgroupUsageError(name, `no whole ms in ${fromMs}..${toMs}`);
+    return best;
+  }
 }

@@ -22,6 +22,17 @@ const MS = 1_000_000;
 const NEW_POD_BOUND_MS = 100;
 // The issue's bound between the file's cpu_ns and the kernel's accounting, per pod.
 const CPU_TOLERANCE = 0.05;
+// Where in the window each CPU reference edge may sit (the sharpest instant is taken).
+const EDGE_SPAN_MS = 1500;
+// A 1 ms slot straddling an edge is counted whole or not at all: up to 1 ms on every CPU.
+const SLOT_CUT_NS = MS * navigator.hardwareConcurrency;
+
+/** An edge in wall ms as a SQL ns bound (±Infinity: no bound). */
+function edgeNs(ms: number): string {
+  if (ms === -Infinity) return "0";
+  if (ms === Infinity) return "9223372036854775807";
+  return String(BigInt(ms) * BigInt(MS));
+}
 
 function sleepUntil(wallMs: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(0, wallMs - Date.now())));
@@ -211,35 +222,50 @@ Deno.test("collect: pod rows carry NRI metadata from start to removal, new pods 
     for (const r of outside) assert.equal(r.bare, r.n, `pid ${r.pid}: pod columns NULL`);
 
     // CPU time per pod: the file's cpu_ns against the kernel's cgroup usage over the same
-    // window: the file's first slot to its last slot's end; pod A up to its removal (its
-    // final usage), pod C from its creation (usage 0).
-    const sumOf = async (ids: bigint[]) =>
+    // window. Pod A runs from an edge in the window's first EDGE_SPAN_MS up to its removal (its
+    // final usage), pod B between an edge in the first and one in the last EDGE_SPAN_MS, pod C
+    // from its creation (usage 0) to an edge in the last. Each edge is the instant the polls pin
+    // down best: podperf's own start-up and exit crowd the test process off the CPU, and a
+    // reference taken at the window's very ends once read 74 ms of blur on a 1.4 s figure.
+    const sumOf = async (ids: bigint[], fromMs = -Infinity, toMs = Infinity) =>
       Number(
         (await queryParquet(
           `SELECT coalesce(sum(cpu_ns), 0)::BIGINT AS s FROM read_parquet('${f}')
-           WHERE cgroup_id IN (${idList(ids)})`,
+           WHERE cgroup_id IN (${idList(ids)})
+             AND epoch_ns(ts) >= ${edgeNs(fromMs)} AND epoch_ns(ts) < ${edgeNs(toMs)}`,
         ))[0].s as bigint,
       );
-    const startA = poller.at("A", firstMs), startB = poller.at("B", firstMs);
-    const endB = poller.at("B", endMs), endC = poller.at("C", endMs);
+    const startA = poller.sharpest("A", firstMs, firstMs + EDGE_SPAN_MS);
+    const startB = poller.sharpest("B", firstMs, firstMs + EDGE_SPAN_MS);
+    const endB = poller.sharpest("B", endMs - EDGE_SPAN_MS, endMs);
+    const endC = poller.sharpest("C", endMs - EDGE_SPAN_MS, endMs);
     const kernel = {
       A: finalA.usageNs - startA.usageNs,
       B: endB.usageNs - startB.usageNs,
       C: endC.usageNs,
     };
     // The kernel side is interpolated between polls, so it is known only to within what the
-    // cgroup used across the polls around each edge (a starved test process polls late). That
-    // much joins the bound; a reference blurred by more than the tolerance itself would judge
-    // nothing, and is a measurement problem, not podperf's.
+    // cgroup used across the polls around each edge (a starved test process polls late); and
+    // the file side is cut at whole slots, so the slot straddling an edge is in or out whole.
+    // That much joins the bound; a reference blurred by more than the tolerance itself would
+    // judge nothing, and is a measurement problem, not podperf's.
     const blur = {
-      A: startA.uncertaintyNs,
-      B: startB.uncertaintyNs + endB.uncertaintyNs,
-      C: endC.uncertaintyNs,
+      A: startA.uncertaintyNs + SLOT_CUT_NS,
+      B: startB.uncertaintyNs + endB.uncertaintyNs + 2 * SLOT_CUT_NS,
+      C: endC.uncertaintyNs + SLOT_CUT_NS,
     };
     console.log(
-      `poll gaps at the window edges: ${[startA, startB, endB, endC].map((u) => u.gapMs)} ms`,
+      `reference edges: ${
+        [startA, startB, endB, endC].map((u) =>
+          `${(u.wallMs - firstMs).toFixed(0)} ms (gap ${u.gapMs} ms)`
+        ).join(", ")
+      }`,
     );
-    const file = { A: await sumOf(idsA), B: await sumOf(idsB), C: await sumOf(idsC) };
+    const file = {
+      A: await sumOf(idsA, startA.wallMs),
+      B: await sumOf(idsB, startB.wallMs, endB.wallMs),
+      C: await sumOf(idsC, -Infinity, endC.wallMs),
+    };
     // podperf charges what the scheduler charges (Δ se.sum_exec_runtime), the very figure
     // cpu.stat adds up, so no correction for time the hypervisor stole applies any more.
     for (const k of ["A", "B", "C"] as const) {
