@@ -396,10 +396,15 @@ export class NriPlugin {
       this.#retryTimer = undefined;
       const now = performance.now();
       // A few stats per tick at most: the rest waits its turn (moved to the back), so a sync
-      // of many not-yet-created cgroups never blocks the loop.
-      let budget = RESOLVE_RETRY_PER_TICK;
-      for (const [id, r] of this.#retry) {
-        if (budget-- <= 0) break;
+      // of many not-yet-created cgroups never blocks the loop. The turn is taken before any is
+      // tried: a Map's iterator also visits what is set behind it, so trying while iterating
+      // tried one waiting entry 256 times a tick (21 k failed stats/s, 60 MB/s of garbage).
+      const due: [string, { deadline: number; pid: number }][] = [];
+      for (const entry of this.#retry) {
+        if (due.length >= RESOLVE_RETRY_PER_TICK) break;
+        due.push(entry);
+      }
+      for (const [id, r] of due) {
         this.#retry.delete(id);
         const e = this.#store.getByContainerId(id);
         if (!e || e.cgroupId !== null || e.removedAt !== null) continue;

@@ -71,7 +71,9 @@ function container(p: ReturnType<typeof pod>, name: string, state = 3, pid = 200
   };
 }
 
-async function setup(opts: { index?: string; graceMs?: number } = {}) {
+async function setup(
+  opts: { index?: string; graceMs?: number; resolver?: CgroupResolver } = {},
+) {
   const rt = FakeRuntime.start();
   const { log, lines } = recorder();
   const store = new MetadataStore({ gracePeriodMs: opts.graceMs ?? 10_000, labelKeys: ["app"] });
@@ -80,7 +82,7 @@ async function setup(opts: { index?: string; graceMs?: number } = {}) {
     store,
     log,
     pluginIndex: opts.index,
-    resolver: new CgroupResolver({ mount: MOUNT }),
+    resolver: opts.resolver ?? new CgroupResolver({ mount: MOUNT }),
     minBackoffMs: 10,
     maxBackoffMs: 50,
   });
@@ -233,6 +235,47 @@ Deno.test("plugin resolves a cgroup that appears shortly after START_CONTAINER",
     const t0 = performance.now();
     assert.ok(await until(() => t.store.lookup(ino) !== undefined, 100), "within 100 ms");
     console.log(`retry found it ${(performance.now() - t0).toFixed(2)} ms after mkdir`);
+  } finally {
+    await t.done();
+  }
+});
+
+/** A resolver that counts its calls per cgroups_path. */
+class CountingResolver extends CgroupResolver {
+  readonly calls = new Map<string, number>();
+  override resolve(cgroupsPath: string | null, pid = 0) {
+    this.calls.set(cgroupsPath ?? "", (this.calls.get(cgroupsPath ?? "") ?? 0) + 1);
+    return super.resolve(cgroupsPath, pid);
+  }
+}
+
+Deno.test("plugin tries a cgroup that is not there yet once per retry tick, not once per budget slot", async () => {
+  const resolver = new CountingResolver({ mount: MOUNT });
+  const t = await setup({ resolver });
+  try {
+    await t.peer.handshake();
+    const a = pod("a");
+    // Created but never started (a container that died at once): its cgroup never appears.
+    const c = container(a, "never", 1, 0, false);
+    const t0 = performance.now();
+    await t.peer.call(
+      "StateChange",
+      nriTypes.StateChangeEvent.encode({
+        event: NriEvent.POST_CREATE_CONTAINER,
+        pod: a.msg,
+        container: c.msg,
+      }).finish(),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const calls = resolver.calls.get(c.path) ?? 0;
+    const elapsed = performance.now() - t0;
+    assert.equal(t.store.getByContainerId(c.msg.id)?.cgroupId, null, "still without a cgroup");
+    // Timers fire no more often than their interval (5 ms): one try per tick, plus the
+    // event's own. Trying while iterating the waiting Map made it hundreds per tick.
+    const most = Math.ceil(elapsed / 5) + 2;
+    console.log(`${calls} tries in ${elapsed.toFixed(0)} ms (at most ${most})`);
+    assert.ok(calls >= 2, `retried (${calls} tries)`);
+    assert.ok(calls <= most, `${calls} tries in ${elapsed.toFixed(0)} ms: more than one a tick`);
   } finally {
     await t.done();
   }
