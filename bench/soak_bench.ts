@@ -9,7 +9,13 @@
  * `deno run -A bench/soak_bench.ts [SECONDS]` runs it alone (default 600 s);
  * `deno task bench --only=soak --soak=120` from bench/main.ts.
  */
-import { COMMANDS, createPod, CriClient, startContainerd } from "../tests/harness/mod.ts";
+import {
+  COMMANDS,
+  createPod,
+  CriClient,
+  removeCgroupTree,
+  startContainerd,
+} from "../tests/harness/mod.ts";
 import { PodperfProcess } from "../tests/e2e/podperf_process.ts";
 
 /** Options of the soak run. */
@@ -94,6 +100,9 @@ export async function benchSoak(opts: SoakOptions = {}): Promise<Record<string, 
         }
         await cri.stopPodSandbox(pod.podId);
         await cri.removePodSandbox(pod.podId);
+        // kubelet removes the pod's cgroup once its sandbox is gone; left behind, 600 empty
+        // cgroups a run would pile up in every hierarchy (and in the agent's cgroup walks).
+        await removeCgroupTree(pod.cgroupParent);
       } catch {
         podErrors++;
       }
@@ -160,7 +169,7 @@ export async function benchSoak(opts: SoakOptions = {}): Promise<Record<string, 
       await podperf.exited();
     }
     cri.close();
-    await ctrd.stop();
+    await ctrd.cleanup();
     await Deno.remove(out, { recursive: true });
   }
   return rows;

@@ -79,6 +79,7 @@ export {
   cgroupMounts,
   DEFAULT_CGROUP_PARENT,
   procCgroup2Path,
+  removeCgroupTree,
 } from "./cgroup.ts";
 export { SANDBOX_COMMAND, SANDBOX_IMAGE } from "./sandbox_image.ts";
 export { RUNTIME_FILES, RuntimeUnavailableError } from "./runtime_files.ts";
