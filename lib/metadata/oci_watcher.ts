@@ -32,6 +32,8 @@ export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [10, 50, 200, 1000, 40
 export const MAX_PENDING_READS = 1024;
 /** Most distinct bad files warned about (each once); older ones may warn again. */
 const MAX_WARNED = 1024;
+/** Most removed bundle ids remembered, so a read that raced their removal does not revive them. */
+const MAX_GONE = 4096;
 
 /** Options of an OciBundleWatcher. */
 export interface OciBundleWatcherOptions {
@@ -104,6 +106,8 @@ export class OciBundleWatcher {
   #targets: Target[] = [];
   #byId = new Map<string, OciPodMeta>();
   #warned = new Set<string>();
+  /** Ids whose bundle directory was seen removed, newest last (bounded: MAX_GONE). */
+  #gone = new Set<string>();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #loops = new Set<Promise<void>>();
   #listeners = new Set<(meta: OciPodMeta) => void>();
@@ -175,6 +179,7 @@ export class OciBundleWatcher {
       return undefined;
     }
     if (this.#closed || this.#inFlight.has(containerId)) return undefined;
+    if (this.#gone.has(containerId)) return undefined; // its bundle was seen removed
     if (this.#inFlight.size + this.#timers.size >= this.maxPendingReads) {
       this.#droppedReads++;
       return undefined;
@@ -250,6 +255,10 @@ export class OciBundleWatcher {
 
   #add(meta: OciPodMeta): void {
     const id = meta.containerId!;
+    // A read that began before its bundle was removed can end after the remove event was
+    // handled, and nothing would ever remove the entry then (an id comes back only with a new
+    // create event, which clears it from #gone).
+    if (this.#gone.has(id)) return;
     if (!this.#byId.has(id) && this.#byId.size >= this.maxEntries) {
       this.#byId.delete(this.#byId.keys().next().value!);
     }
@@ -324,7 +333,13 @@ export class OciBundleWatcher {
           const id = p.slice(slash + 1);
           if (ev.kind === "remove") this.#forget(id);
           else if (ev.kind === "create" || ev.kind === "rename" || ev.kind === "any") {
-            if (await isDir(p)) this.#load(t, id, 0);
+            // Events of a bundle made and removed at once may come merged or late: a path that
+            // is no directory any more is gone; one made again under a removed id (a task
+            // restarted by a non-CRI client) is read anew.
+            if (await isDir(p)) {
+              this.#gone.delete(id);
+              this.#load(t, id, 0);
+            } else this.#forget(id);
           }
         }
       }
@@ -363,6 +378,8 @@ export class OciBundleWatcher {
 
   #forget(id: string): void {
     this.#byId.delete(id);
+    if (this.#gone.size >= MAX_GONE) this.#gone.delete(this.#gone.values().next().value!);
+    this.#gone.add(id);
     for (const [key, timer] of this.#timers) {
       if (key.endsWith(`/${id}`)) {
         clearTimeout(timer);

@@ -177,7 +177,35 @@ Deno.test("OciBundleWatcher forgets a bundle once its directory is removed", () 
     const size = () => w.size;
     while (size() !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.equal(w.size, 1);
+    const reads = w.reads;
     assert.equal(w.lookup(IDS.ctrdContainer), undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(w.reads, reads, "no read of a bundle seen removed");
+    assert.equal(w.size, 1);
+  }));
+
+Deno.test("OciBundleWatcher keeps no bundle whose directory went while it was being read", () =>
+  withWatcher({ crio: false }, async (w, fx) => {
+    // Bundles made and removed within milliseconds, as under pod churn: the remove event may be
+    // handled before a read of the same bundle completes. A runtime never reuses an id, so a
+    // bundle seen removed must not come back (the agent soak leaked ~3% of them).
+    const dir = `${containerdTaskDir(fx.containerdState)}/k8s.io`;
+    const n = 300;
+    for (let i = 0; i < n; i++) {
+      const id = `${i}`.padStart(4, "0").repeat(16);
+      Deno.mkdirSync(`${dir}/${id}`);
+      Deno.writeTextFileSync(`${dir}/${id}/config.json`, ctrdSpec(`churn-${i}`, "c"));
+      if (i % 3 === 0) await new Promise((r) => setTimeout(r, 0));
+      Deno.removeSync(`${dir}/${id}`, { recursive: true });
+      if (i % 2 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    const left = () => [...Deno.readDirSync(dir)].length;
+    const deadline = Date.now() + 10_000;
+    while (w.size !== left() && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 500)); // late reads and retries settle
+    assert.equal(w.size, left(), `${w.size} bundles known, ${left()} on disk`);
   }));
 
 Deno.test("OciBundleWatcher without a watch reads a new bundle on lookup, in the background", () =>
