@@ -42,6 +42,13 @@ function lastPid(): number {
   return Number(Deno.readTextFileSync("/proc/loadavg").trim().split(/\s+/)[4]);
 }
 
+/** CPU time (user + system) of process `pid` so far, in ms (clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10; // utime, stime: fields 14 and 15
+}
+
 /** Pids handed out between two lastPid() readings (pids wrap at pid_max). */
 function pidsBetween(a: number, b: number): number {
   return b >= a ? b - a : b + Number(Deno.readTextFileSync("/proc/sys/kernel/pid_max")) - a;
@@ -118,16 +125,18 @@ export async function benchSoak(opts: SoakOptions = {}): Promise<Record<string, 
       await Promise.all(inFlight);
     })();
     const t0 = performance.now();
-    let pid0 = lastPid(), at0 = t0;
+    let pid0 = lastPid(), at0 = t0, cpu0 = cpuMsOf(podperf.pid);
     for (let t = everyS; t <= seconds; t += everyS) {
       await new Promise((r) => setTimeout(r, Math.max(0, t0 + t * 1000 - performance.now())));
       const m = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-      const now = performance.now(), pid = lastPid();
+      const now = performance.now(), pid = lastPid(), cpu = cpuMsOf(podperf.pid);
       const size = (s: string) => m.get(`podperf_structure_entries{structure="${s}"}`) ?? 0;
       rows.push({
         t_s: t,
         rss_MiB: Number(((m.get("podperf_resident_memory_bytes") ?? 0) / 2 ** 20).toFixed(1)),
         heap_MiB: Number(((m.get("podperf_heap_used_bytes") ?? 0) / 2 ** 20).toFixed(1)),
+        // the agent's process (BPF programs run in the tasks they observe, not here)
+        cpu_pct: Number((100 * (cpu - cpu0) / (now - at0)).toFixed(1)),
         procs_per_s: Math.round(pidsBetween(pid0, pid) / ((now - at0) / 1000)),
         pods_done: pods,
         store: size("metadata_store"),
@@ -146,6 +155,7 @@ export async function benchSoak(opts: SoakOptions = {}): Promise<Record<string, 
       });
       pid0 = pid;
       at0 = now;
+      cpu0 = cpu;
     }
     churning = false;
     await churn;
