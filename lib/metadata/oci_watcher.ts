@@ -33,7 +33,7 @@ export const MAX_PENDING_READS = 1024;
 /** Most distinct bad files warned about (each once); older ones may warn again. */
 const MAX_WARNED = 1024;
 /** Most removed bundle ids remembered, so a read that raced their removal does not revive them. */
-const MAX_GONE = 4096;
+export const MAX_GONE_IDS = 4096;
 
 /** Options of an OciBundleWatcher. */
 export interface OciBundleWatcherOptions {
@@ -53,6 +53,8 @@ export interface OciBundleWatcherOptions {
   readLimits?: OciReadLimits;
   /** Most reads pending at once (default MAX_PENDING_READS); more are dropped and counted. */
   maxPendingReads?: number;
+  /** Most removed ids remembered (default MAX_GONE_IDS); the oldest are forgotten first. */
+  maxGoneIds?: number;
   /** Logger (default lib/log). */
   log?: Pick<typeof defaultLog, "warn" | "debug">;
 }
@@ -96,6 +98,7 @@ export class OciBundleWatcher {
   readonly retryDelaysMs: readonly number[];
   readonly maxEntries: number;
   readonly maxPendingReads: number;
+  readonly maxGoneIds: number;
   /** Resolves once the bundles present at construction have been read. */
   readonly ready: Promise<void>;
   #limits: OciReadLimits;
@@ -106,7 +109,7 @@ export class OciBundleWatcher {
   #targets: Target[] = [];
   #byId = new Map<string, OciPodMeta>();
   #warned = new Set<string>();
-  /** Ids whose bundle directory was seen removed, newest last (bounded: MAX_GONE). */
+  /** Ids whose bundle directory was seen removed, newest last (bounded: maxGoneIds). */
   #gone = new Set<string>();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #loops = new Set<Promise<void>>();
@@ -118,6 +121,7 @@ export class OciBundleWatcher {
     this.retryDelaysMs = opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     this.maxEntries = opts.maxEntries ?? 65_536;
     this.maxPendingReads = opts.maxPendingReads ?? MAX_PENDING_READS;
+    this.maxGoneIds = opts.maxGoneIds ?? MAX_GONE_IDS;
     this.#limits = opts.readLimits ?? {};
     this.#log = opts.log ?? defaultLog;
     for (const task of opts.containerdTaskDirs ?? DEFAULT_CONTAINERD_TASK_DIRS) {
@@ -378,7 +382,7 @@ export class OciBundleWatcher {
 
   #forget(id: string): void {
     this.#byId.delete(id);
-    if (this.#gone.size >= MAX_GONE) this.#gone.delete(this.#gone.values().next().value!);
+    if (this.#gone.size >= this.maxGoneIds) this.#gone.delete(this.#gone.values().next().value!);
     this.#gone.add(id);
     for (const [key, timer] of this.#timers) {
       if (key.endsWith(`/${id}`)) {

@@ -309,6 +309,45 @@ Deno.test("pending bundle reads are bounded; past the bound lookups are dropped 
   }
 });
 
+Deno.test("removed ids are bounded by maxGoneIds (the oldest are forgotten first)", async () => {
+  const fx = makeFixtureLayout();
+  const dir = `${containerdTaskDir(fx.containerdState)}/k8s.io`;
+  const w = new OciBundleWatcher({
+    containerdTaskDirs: [containerdTaskDir(fx.containerdState)],
+    crioContainerDirs: [],
+    maxGoneIds: 2,
+    log: spyLog(),
+  });
+  try {
+    await w.ready;
+    const ids = ["a", "b", "c"].map((x) => x.repeat(64));
+    for (const id of ids) {
+      Deno.mkdirSync(`${dir}/${id}`);
+      Deno.writeTextFileSync(`${dir}/${id}/config.json`, ctrdSpec("p", id.slice(0, 1)));
+      await nextBundle(w, id);
+    }
+    const before = w.size;
+    for (const id of ids) Deno.removeSync(`${dir}/${id}`, { recursive: true });
+    const deadline = Date.now() + 10_000;
+    while (w.size !== before - 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(w.size, before - 3);
+    // The newest two are remembered: no read. The oldest was forgotten: a lookup reads again.
+    let reads = w.reads;
+    w.lookup(ids[2]);
+    w.lookup(ids[1]);
+    assert.equal(w.reads, reads, "remembered ids are not read");
+    reads = w.reads;
+    w.lookup(ids[0]);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(w.reads > reads, "the oldest removed id is no longer remembered");
+  } finally {
+    await w.close();
+    fx.remove();
+  }
+});
+
 Deno.test("known bundles are bounded by maxEntries (the oldest give way)", async () => {
   const fx = makeFixtureLayout();
   const w = new OciBundleWatcher({
