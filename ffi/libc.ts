@@ -23,6 +23,8 @@ const SYMBOLS = {
   },
   setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
   sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
+  // glibc: gives the free pages of every malloc arena back to the kernel
+  malloc_trim: { parameters: ["usize"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened libc symbols. */

@@ -5,6 +5,28 @@
  * (BENCHMARKS.md, sixteenth pass).
  */
 
+import { libc } from "../../ffi/libc.ts";
+
+let trimmable: boolean | undefined;
+
+/**
+ * Gives malloc's free pages back to the kernel (glibc `malloc_trim(0)`, every arena). Freed
+ * blocks otherwise stay in the process: a finished file's scratch, freed, left its Worker arena
+ * and the main heap a little larger at each rotation, ~1 MiB a minute in the agent soak
+ * (BENCHMARKS.md, seventeenth pass). Called once per finished file, so its cost (a walk of the
+ * arenas' free lists) does not matter. False where there is no glibc to ask.
+ */
+export function trimMalloc(): boolean {
+  if (trimmable === false) return false;
+  try {
+    libc().malloc_trim(0n);
+    trimmable = true;
+  } catch {
+    trimmable = false; // no libc.so.6 (musl) or no FFI permission: nothing to trim with
+  }
+  return trimmable;
+}
+
 /** Detaches the buffers of `arrays` (their memory is freed); nothing may use them after. */
 export function release(...arrays: (ArrayBufferView | ArrayBuffer)[]): void {
   for (const a of arrays) {

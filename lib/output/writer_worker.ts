@@ -8,6 +8,7 @@ import { log } from "../log.ts";
 import { OutputConfigError, OutputWriteError } from "./errors.ts";
 import { DEFAULT_ROW_GROUP_AGE_MS, RotatingParquetWriter } from "./rotation.ts";
 import { releaseBatch } from "./row_batch.ts";
+import { trimMalloc } from "./release.ts";
 import { type FromWorker, SHARED, type ToWorker, type WorkerCounters } from "./writer_protocol.ts";
 
 interface Port {
@@ -86,7 +87,10 @@ port.onmessage = (e) => {
         writer = new RotatingParquetWriter({
           ...m.opts,
           extraMetadata: () => extra,
-          onFileClosed: (info) => port.postMessage({ type: "file", info }),
+          onFileClosed: (info) => {
+            port.postMessage({ type: "file", info });
+            trimMalloc();
+          },
         });
         port.postMessage({
           type: "ready",
