@@ -6,6 +6,7 @@
  */
 
 import { libc } from "../../ffi/libc.ts";
+import { log } from "../log.ts";
 
 let trimmable: boolean | undefined;
 
@@ -21,8 +22,10 @@ export function trimMalloc(): boolean {
   try {
     libc().malloc_trim(0n);
     trimmable = true;
-  } catch {
-    trimmable = false; // no libc.so.6 (musl) or no FFI permission: nothing to trim with
+  } catch (e) {
+    // no libc.so.6 (musl) or no FFI permission: said once, and the writer goes on without it
+    trimmable = false;
+    log.warn("cannot give freed memory back (malloc_trim); RSS may creep", { error: String(e) });
   }
   return trimmable;
 }
