@@ -237,6 +237,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   let oci: OciBundleWatcher | null = null;
   let paths: CgroupPathIndex | null = null;
   let resolver: MetadataResolver | null = null;
+  let podSeries: PodSeries | null = null;
   let writer: ParquetSink | null = null;
   let agg: SlotAggregator | null = null;
   let coverage: JoinCoverage | null = null;
@@ -314,6 +315,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         aggregator_open_entries: a?.openEntries ?? 0,
         startup_held_rows: gate?.heldRows ?? 0,
         run_totals: totals?.size ?? 0,
+        pod_series: podSeries?.stats().series ?? 0,
+        pod_series_cgroups: podSeries?.stats().cgroups ?? 0,
         writer_pending_rows: w?.rowsQueued ?? 0,
       },
     };
@@ -368,7 +371,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     else Promise.any(metadataSources).then(onMetadataReady, () => {});
     resolver = new MetadataResolver({ store, oci, paths });
     // Per-pod series expire by the store's view of each container (removed + grace period).
-    const podSeries = opts.listen === undefined ? null : new PodSeries({
+    podSeries = opts.listen === undefined ? null : new PodSeries({
       node: opts.node,
       counters,
       byProcess: opts.podMetrics?.byProcess,

@@ -54,6 +54,8 @@ export interface PodSeriesStats {
   droppedCpuNs: number;
   /** Series removed after their container went away (or idled while unknown). */
   expired: number;
+  /** Cgroups with a shortcut to their series (bounded by the live series' cgroups). */
+  cgroups: number;
   /** append calls that failed (their rows are not counted). */
   errors: number;
 }
@@ -354,7 +356,27 @@ export class PodSeries implements RowSink, MetricsSource {
       }
     }
     this.#expired += n;
+    if (n > 0) this.#forgetDroppedCgroups();
     return n;
+  }
+
+  /**
+   * Drops the cgroup shortcuts that lead only to dropped series. Kept, they held every expired
+   * series (labels, accumulators) alive until the cache's own bound, 4 × maxSeries cgroups:
+   * with a pod a second that is hours of dead series growing the heap (BENCHMARKS.md,
+   * eighteenth pass). A live cgroup's next row rebuilds its shortcut.
+   */
+  #forgetDroppedCgroups(): void {
+    for (const [id, c] of this.#cgroups) {
+      if (c.byComm !== null) {
+        for (const [comm, s] of c.byComm) if (s.dropped) c.byComm.delete(comm);
+        if (c.byComm.size === 0) this.#cgroups.delete(id);
+      } else if (c.series === null || c.series.dropped) {
+        this.#cgroups.delete(id);
+      }
+    }
+    this.#lastCgroupId = -1n;
+    this.#lastCache = undefined;
   }
 
   /** The families with their series, then the sink's own counters. */
@@ -421,6 +443,7 @@ export class PodSeries implements RowSink, MetricsSource {
       droppedRows: this.#droppedRows,
       droppedCpuNs: this.#droppedCpuNs,
       expired: this.#expired,
+      cgroups: this.#cgroups.size,
       errors: this.#errors,
     };
   }

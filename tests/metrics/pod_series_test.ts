@@ -170,6 +170,42 @@ Deno.test("pod series: a removed container's series goes after the grace period,
   assert.equal([...samples(s.renderMetrics(), "podperf_pod_cpu_seconds_total").values()][0], 7e-9);
 });
 
+Deno.test("pod series: expired series leave no cgroup shortcut behind (pods churning for hours)", () => {
+  for (const byProcess of [false, true]) {
+    let now = 0;
+    const removed = new Set<string>();
+    const s = new PodSeries({
+      node: "n",
+      counters: SOFT_ONLY,
+      byProcess,
+      gracePeriodMs: 10_000,
+      liveness: (id) => removed.has(id) ? "removed" : "live",
+      now: () => now,
+    });
+    // a pod a second, each in its own cgroup, removed a second later; one pod lives throughout
+    for (let i = 0; i < 2_000; i++, now += 1_000) {
+      s.append([
+        row({ cgroupId: 1n, podName: "stays", containerId: "stays" }),
+        row({ cgroupId: BigInt(100 + i), podName: `churn-${i}`, containerId: `c${i}` }),
+      ]);
+      if (i > 0) removed.add(`c${i - 1}`);
+    }
+    now += 60_000;
+    removed.add("c1999");
+    s.sweep();
+    s.sweep(now += 11_000);
+    const st = s.stats();
+    assert.equal(st.series, 1, `byProcess ${byProcess}`);
+    assert.equal(st.expired, 2_000);
+    // before: every churned pod's shortcut (and through it its series) stayed until 40,000
+    assert.equal(st.cgroups, 1, `byProcess ${byProcess}: ${st.cgroups} cgroup shortcuts kept`);
+    // the live pod's rows still land in its series, through a rebuilt shortcut
+    s.append([row({ cgroupId: 1n, podName: "stays", containerId: "stays", cpuNs: 5 })]);
+    assert.equal(s.stats().series, 1);
+    assert.equal(s.stats().cgroups, 1);
+  }
+});
+
 Deno.test("pod series: a restarted container (new id, same labels) keeps its series", () => {
   let now = 0;
   const state = new Map<string, ContainerLiveness>([["c1", "removed"], ["c9", "live"]]);
