@@ -37,6 +37,12 @@ function parseMetrics(text: string): Map<string, number> {
   return m;
 }
 
+/** Committed V8 heap of one isolate in a scrape, MiB. */
+function heapMiB(m: Map<string, number>, isolate: string): number {
+  const b = m.get(`podperf_v8_heap_bytes{isolate="${isolate}",kind="committed"}`) ?? 0;
+  return Number((b / 2 ** 20).toFixed(1));
+}
+
 /** Highest pid handed out so far (5th field of /proc/loadavg): the process creation rate. */
 function lastPid(): number {
   return Number(Deno.readTextFileSync("/proc/loadavg").trim().split(/\s+/)[4]);
@@ -135,6 +141,9 @@ export async function benchSoak(opts: SoakOptions = {}): Promise<Record<string, 
         t_s: t,
         rss_MiB: Number(((m.get("podperf_resident_memory_bytes") ?? 0) / 2 ** 20).toFixed(1)),
         heap_MiB: Number(((m.get("podperf_heap_used_bytes") ?? 0) / 2 ** 20).toFixed(1)),
+        // pages each isolate's V8 heap holds (the loop's, the Parquet Worker's)
+        loop_v8_MiB: heapMiB(m, "loop"),
+        writer_v8_MiB: heapMiB(m, "writer"),
         // the agent's process (BPF programs run in the tasks they observe, not here)
         cpu_pct: Number((100 * (cpu - cpu0) / (now - at0)).toFixed(1)),
         procs_per_s: Math.round(pidsBetween(pid0, pid) / ((now - at0) / 1000)),

@@ -3,6 +3,7 @@
  * turned into the periodic stats line, the `/metrics` families and each file's key/value
  * metadata, so the three always say the same thing.
  */
+import type { HeapBytes } from "../output/mod.ts";
 import type { MetricsSource } from "./metrics_source.ts";
 
 /** NRI plugin state as the stats show it (null fields when NRI is off). */
@@ -45,6 +46,11 @@ export interface AgentCounters {
   rssBytes: number;
   /** JavaScript heap in use, bytes (RSS minus this is native: ring, libbpf, buffers). */
   heapUsedBytes: number;
+  /**
+   * Each V8 isolate's heap by name: `loop` (the collector's) and `writer` (the Parquet Worker's,
+   * as it last published it). Their committed pages are most of the RSS that moves.
+   */
+  heaps: Record<string, HeapBytes>;
   /** Seconds since the ring was last drained (liveness). */
   lastDrainAgeS: number;
   /** Drains so far: tells a stats line whether a drain came since the previous one. */
@@ -226,6 +232,16 @@ export class AgentStats implements MetricsSource {
     );
     one("podperf_resident_memory_bytes", "gauge", "Resident set size of the agent.", c.rssBytes);
     one("podperf_heap_used_bytes", "gauge", "JavaScript heap in use.", c.heapUsedBytes);
+    family(
+      "podperf_v8_heap_bytes",
+      "gauge",
+      "V8 heap of each isolate: used, committed (pages held) and external (ArrayBuffer contents).",
+      Object.entries(c.heaps).flatMap(([isolate, h]) =>
+        (["used", "committed", "external"] as const).map((kind) =>
+          `podperf_v8_heap_bytes{isolate="${isolate}",kind="${kind}"} ${fmt(h[`${kind}Bytes`])}`
+        )
+      ),
+    );
     one(
       "podperf_last_drain_age_seconds",
       "gauge",

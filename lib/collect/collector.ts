@@ -17,7 +17,7 @@ import {
   OciBundleWatcher,
 } from "../metadata/mod.ts";
 import { type NriPluginHandle, startNriPlugin } from "../nri/mod.ts";
-import { type ClosedFileInfo, type OutputRow, ParquetSink } from "../output/mod.ts";
+import { type ClosedFileInfo, type HeapBytes, type OutputRow, ParquetSink } from "../output/mod.ts";
 import { packRows } from "../output/row_batch.ts";
 import {
   type CounterSource,
@@ -186,9 +186,13 @@ export interface CollectResult {
 
 const HW = new Set(["cycles", "instructions", "llc_misses"]);
 
-function memory(): { rssBytes: number; heapUsedBytes: number } {
+function memory(): { rssBytes: number; heapUsedBytes: number; loopHeap: HeapBytes } {
   const m = Deno.memoryUsage();
-  return { rssBytes: m.rss, heapUsedBytes: m.heapUsed };
+  return {
+    rssBytes: m.rss,
+    heapUsedBytes: m.heapUsed,
+    loopHeap: { usedBytes: m.heapUsed, committedBytes: m.heapTotal, externalBytes: m.external },
+  };
 }
 
 /** One line describing where each counter comes from, for the start-up log. */
@@ -277,6 +281,9 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   const agentStats = new AgentStats(() => {
     const s = attached ? sampler.stats() : stats;
     const w = writer?.stats();
+    const mem = memory();
+    const heaps: Record<string, HeapBytes> = { loop: mem.loopHeap };
+    if (w) heaps.writer = w.writerHeap;
     const a = agg?.stats();
     const cov = coverage;
     return {
@@ -294,7 +301,9 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
       bytesOnDisk,
       knownCpuNs: cov?.knownCpuNs ?? 0,
       unknownCpuNs: cov?.unknownCpuNs ?? 0,
-      ...memory(),
+      rssBytes: mem.rssBytes,
+      heapUsedBytes: mem.heapUsedBytes,
+      heaps,
       lastDrainAgeS: (performance.now() - lastDrainAt) / 1000,
       drains,
       drainP99S: drainTimes.quantile(0.99),

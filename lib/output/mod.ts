@@ -24,6 +24,7 @@ export { OutputClosedError, OutputConfigError, OutputWriteError } from "./errors
 export {
   DEFAULT_CLOSE_TIMEOUT_MS,
   DEFAULT_MAX_QUEUED_ROWS,
+  type HeapBytes,
   ParquetSink,
   type ParquetSinkOptions,
   type ParquetSinkStats,

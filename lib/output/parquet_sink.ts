@@ -102,6 +102,18 @@ export interface ParquetSinkStats {
   /** Workers started again after one died */
   restarts: number;
   retention: RetentionStats | null;
+  /** the current Worker's V8 heap as it last published it, bytes (0 before its first batch) */
+  writerHeap: HeapBytes;
+}
+
+/** One V8 isolate's heap, bytes. */
+export interface HeapBytes {
+  /** live and not yet collected objects */
+  usedBytes: number;
+  /** pages V8 holds for the heap (what it adds to RSS) */
+  committedBytes: number;
+  /** memory outside the heap that its objects own (ArrayBuffer contents) */
+  externalBytes: number;
 }
 
 /**
@@ -442,6 +454,11 @@ export class ParquetSink implements RowSink {
       healthy: this.#healthy,
       restarts: this.#restarts,
       retention,
+      writerHeap: {
+        usedBytes: this.#read(SHARED.heapUsed),
+        committedBytes: this.#read(SHARED.heapCommitted),
+        externalBytes: this.#read(SHARED.heapExternal),
+      },
     };
   }
 

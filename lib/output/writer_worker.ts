@@ -4,6 +4,7 @@
  * answers NRI. Fed RowBatches (transferred typed arrays) by ParquetSink; speaks only in the
  * messages of writer_protocol.ts.
  */
+import { getHeapStatistics } from "node:v8";
 import { log } from "../log.ts";
 import { OutputConfigError, OutputWriteError } from "./errors.ts";
 import { DEFAULT_ROW_GROUP_AGE_MS, RotatingParquetWriter } from "./rotation.ts";
@@ -51,6 +52,10 @@ function publish(): void {
   put(SHARED.bytesPending, c.bytesPending);
   put(SHARED.filesWritten, c.filesWritten);
   put(SHARED.writeErrors, c.writeErrors);
+  const h = getHeapStatistics(); // no syscall: V8's own accounting
+  put(SHARED.heapUsed, h.used_heap_size);
+  put(SHARED.heapCommitted, h.total_heap_size);
+  put(SHARED.heapExternal, h.external_memory);
   // last: the collector counts a batch as done once these say so
   put(SHARED.rowsDone, rowsDone);
   put(SHARED.batchesDone, batchesDone);

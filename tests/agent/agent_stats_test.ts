@@ -18,6 +18,10 @@ function counters(over: Partial<AgentCounters> = {}): AgentCounters {
     unknownCpuNs: 250,
     rssBytes: 100 << 20,
     heapUsedBytes: 40 << 20,
+    heaps: {
+      loop: { usedBytes: 40 << 20, committedBytes: 48 << 20, externalBytes: 9 << 20 },
+      writer: { usedBytes: 8 << 20, committedBytes: 11 << 20, externalBytes: 6 << 20 },
+    },
     lastDrainAgeS: 0.05,
     drains: 1,
     drainP99S: 0.002,
@@ -59,6 +63,8 @@ Deno.test("agent /metrics text passes promtool's lint, with podperf_ names and u
   assert.match(text, /^podperf_nri_state\{state="backoff"\} 0$/m);
   assert.match(text, /^podperf_structure_entries\{structure="metadata_store"\} 10$/m);
   assert.match(text, /^podperf_resident_memory_bytes 104857600$/m);
+  assert.match(text, /^podperf_v8_heap_bytes\{isolate="loop",kind="committed"\} 50331648$/m);
+  assert.match(text, /^podperf_v8_heap_bytes\{isolate="writer",kind="external"\} 6291456$/m);
 });
 
 Deno.test("without NRI and before any CPU time the families that cannot be known are left out", async () => {

@@ -79,6 +79,28 @@ Deno.test("rows appended reach DuckDB through the Worker, with extra metadata an
   }
 });
 
+Deno.test("the Worker publishes its V8 heap with its progress (for /metrics: no other counter sees it)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { sink } = await openSink(dir, { postIntervalMs: 100 });
+    assert.equal(sink.stats().writerHeap.committedBytes, 0, "nothing before the first batch");
+    sink.append(rows(0, 5_000));
+    const until = performance.now() + 10_000;
+    while (sink.stats().rowsQueued > 0) {
+      assert.ok(performance.now() < until, "the Worker took no batch within 10 s");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const h = sink.stats().writerHeap;
+    // an isolate with the encoder loaded: megabytes, its used part within what it holds
+    assert.ok(h.committedBytes > 1 << 20, `committed ${h.committedBytes}`);
+    assert.ok(h.usedBytes > 0 && h.usedBytes <= h.committedBytes, `used ${h.usedBytes}`);
+    assert.ok(h.externalBytes > 0, `external ${h.externalBytes}`);
+    await sink.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a stalled writer never blocks append: the overflow is dropped and counted, the rest written", async () => {
   const dir = await Deno.makeTempDir();
   try {
