@@ -284,6 +284,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     const mem = memory();
     const heaps: Record<string, HeapBytes> = { loop: mem.loopHeap };
     if (w) heaps.writer = w.writerHeap;
+    const series = podSeries?.stats();
     const a = agg?.stats();
     const cov = coverage;
     return {
@@ -324,8 +325,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         aggregator_open_entries: a?.openEntries ?? 0,
         startup_held_rows: gate?.heldRows ?? 0,
         run_totals: totals?.size ?? 0,
-        pod_series: podSeries?.stats().series ?? 0,
-        pod_series_cgroups: podSeries?.stats().cgroups ?? 0,
+        pod_series: series?.series ?? 0,
+        pod_series_cgroups: series?.cgroups ?? 0,
         writer_pending_rows: w?.rowsQueued ?? 0,
       },
     };
