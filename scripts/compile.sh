@@ -4,7 +4,7 @@
 # download (internet access). V8_FLAGS must equal lib/cli/v8_flags.ts (tests/cli/v8_flags_test.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-V8_FLAGS="--max-semi-space-size=2,--no-allocation-site-pretenuring,--no-memory-reducer"
+V8_FLAGS="--max-semi-space-size=2,--no-allocation-site-pretenuring,--no-memory-reducer,--compact-on-every-full-gc"
 target=${1:-}
 out=${2:-dist/podperf}
 deno=${DENO:-node_modules/deno/deno}

@@ -139,3 +139,34 @@ Deno.test("the V8 flags turn off V8's memory reducer", async () => {
   // measured: 10 lines in each of 3 runs
   assert.ok((await memoryReducerLines("")) > 0, "the memory reducer did not run without the flags");
 });
+
+/**
+ * Old space's committed MiB after a full GC that leaves every page half used: a million small
+ * objects promoted to the old generation, every other one then dropped. `gc()` (`--expose-gc`)
+ * runs full GCs without V8's memory-reducing mode, the kind the agent gets.
+ */
+async function halfUsedOldSpace(flags: string): Promise<{ committed: number; used: number }> {
+  return await runJs([`--v8-flags=${flags ? `${flags},` : ""}--expose-gc`], {
+    "main.js": `import v8 from "node:v8";
+      const old = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === "old_space");
+      let all = [];
+      for (let i = 0; i < 1e6; i++) all.push({ i, a: i + 1, b: null, c: null });
+      gc(); gc();
+      const keep = all.filter((_, i) => i % 2 === 0);
+      all = null;
+      gc(); gc(); gc();
+      const s = old();
+      console.log(JSON.stringify({
+        committed: s.space_size / 2 ** 20, used: s.space_used_size / 2 ** 20, kept: keep.length,
+      }));`,
+  });
+}
+
+Deno.test("the V8 flags compact the old generation at every full GC", async () => {
+  // measured: 29.8 MiB committed for 29.5 used with the flags, 56.5 without (3 runs each)
+  const flagged = await halfUsedOldSpace(V8_FLAGS);
+  assert.ok(flagged.committed < flagged.used * 1.2, JSON.stringify(flagged));
+  // Without them V8 keeps the half-used pages, so the check above can fail.
+  const free = await halfUsedOldSpace("");
+  assert.ok(free.committed > free.used * 1.5, JSON.stringify(free));
+});
