@@ -24,13 +24,13 @@
  * from 70 s on, 1.0–1.2% either way; idle RSS stayed at 96–97 MiB either way (BENCHMARKS.md,
  * fifteenth pass).
  *
- * Compaction on every full GC: without the reducer's GCs, V8 evacuates at a full GC only pages
- * that are mostly free, at most 4 MB of them. Under pod churn the loop's long-lived objects (pods'
- * metadata, series, cache entries) come and go among short-lived ones, and the pages they leave
- * half used were kept: in 20 minutes of the agent soak the loop isolate's heap held 19.4 → 24.0
- * MiB of pages after full GCs that each left ~12 MB live, and RSS rose 126 → 136 MiB (5-minute
- * medians). With the flag, 15.9–16.9 MiB after each full GC, and RSS 123–130 MiB in two soaks of
- * 20 and 25 minutes. The cost is the copy: the loop's full GCs (one every ~2 minutes there) pause
+ * Compaction on every full GC: without the reducer's GCs, V8 evacuates at a full GC only pages that
+ * are mostly free, at most 4 MB of live objects. Under pod churn the loop's long-lived objects
+ * (pods' metadata, series, cache entries) come and go among short-lived ones, and the pages they
+ * leave half used were kept: in 20 minutes of the agent soak the loop isolate's heap held 19.4 →
+ * 24.0 MiB of pages after full GCs that each left ~12 MB live, and RSS rose 126 → 136 MiB (5-minute
+ * medians). With the flag, 15.9–16.9 MiB after each full GC, and RSS 123–130 MiB in two soaks of 20
+ * and 25 minutes. The cost is the copy: the loop's full GCs (one every ~2 minutes there) pause
  * 31–45 ms instead of 2–4 ms (BENCHMARKS.md, nineteenth pass).
  */
 export const V8_FLAGS =
