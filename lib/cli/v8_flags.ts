@@ -29,9 +29,10 @@
  * (pods' metadata, series, cache entries) come and go among short-lived ones, and the pages they
  * leave half used were kept: in 20 minutes of the agent soak the loop isolate's heap held 19.4 →
  * 24.0 MiB of pages after full GCs that each left ~12 MB live, and RSS rose 126 → 136 MiB (5-minute
- * medians). With the flag, 15.9–16.9 MiB after each full GC, and RSS 123–130 MiB in two soaks of 20
- * and 25 minutes. The cost is the copy: the loop's full GCs (one every ~2 minutes there) pause
- * 31–45 ms instead of 2–4 ms (BENCHMARKS.md, nineteenth pass).
+ * medians). With the flag, 15.9–16.9 MiB after each full GC (one traced soak), and RSS 5-minute
+ * medians of 123–130 MiB, peaks 138.5 and 139.2, in two soaks of 20 and 25 minutes. The cost is the
+ * copy: the loop's full GCs (one every ~2 minutes there) pause 31–45 ms instead of 2–4 ms
+ * (BENCHMARKS.md, nineteenth pass).
  */
 export const V8_FLAGS =
   "--max-semi-space-size=2,--no-allocation-site-pretenuring,--no-memory-reducer," +
