@@ -27,5 +27,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libbpf1 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/podperf /usr/local/bin/podperf
+# malloc heaps that grow in large steps (lib/malloc.ts): set at launch, they cover every thread
+ENV GLIBC_TUNABLES=glibc.malloc.top_pad=8388608:glibc.malloc.trim_threshold=8388608:glibc.malloc.mmap_threshold=33554432
 ENTRYPOINT ["/usr/local/bin/podperf"]
 CMD ["collect", "--output", "/var/lib/podperf", "--listen", ":9102"]

@@ -19,6 +19,7 @@ import {
 import { onlineCpus } from "../lib/sampler/cpus.ts";
 import { detectCgroup2Mount } from "../lib/metadata/cgroup_dir.ts";
 import { V8_FLAGS } from "../lib/cli/v8_flags.ts";
+import { GLIBC_TUNABLES } from "../lib/malloc.ts";
 import { BENCH_STOP_ENV, BENCH_STOPS } from "../lib/collect/collector.ts";
 import { perEventWindow } from "./sampler_bench.ts";
 
@@ -202,7 +203,9 @@ async function measureTool(
   const args = argv.map((a) => a.replaceAll("{out}", out));
   // the tool runs in its own cgroup from its first instruction, so all its threads count
   const cg = `${CGROUP2}/podperf-bench-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const child = spawnInCgroup(cg, args, { stderr: "piped" });
+  // podperf with the environment its launch paths give it (lib/malloc.ts)
+  const env = tool === "podperf" ? { GLIBC_TUNABLES } : undefined;
+  const child = spawnInCgroup(cg, args, { stderr: "piped", env });
   const stderr = new Response(child.stderr).text();
   try {
     if (typeof load === "function") {
@@ -542,6 +545,7 @@ export async function benchMemory(
       "warn",
     ],
     cwd: root,
+    env: { GLIBC_TUNABLES },
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -603,7 +607,9 @@ export async function benchStages(
       for (const step of order) {
         const out = await Deno.makeTempDir({ prefix: "podperf-stages-" });
         const cg = `${CGROUP2}/podperf-stages-${Deno.pid}-${step}`;
-        const env: Record<string, string> = step === "parquet" ? {} : { [BENCH_STOP_ENV]: step };
+        const env: Record<string, string> = step === "parquet"
+          ? { GLIBC_TUNABLES }
+          : { GLIBC_TUNABLES, [BENCH_STOP_ENV]: step };
         const args = argv.map((a) => a.replaceAll("{out}", out));
         const run = {
           step,

@@ -7,6 +7,7 @@
  * the node's bill (that is the overhead section).
  */
 import { V8_FLAGS } from "../lib/cli/v8_flags.ts";
+import { GLIBC_TUNABLES } from "../lib/malloc.ts";
 import { schedPipe } from "./loads.ts";
 import {
   CGROUP2,
@@ -51,7 +52,7 @@ export async function benchStartup(
           flags: name,
           cg,
           out,
-          child: spawnInCgroup(cg, [deno, ...args]),
+          child: spawnInCgroup(cg, [deno, ...args], { env: { GLIBC_TUNABLES } }),
           exited: false,
         };
         void run.child.status.then(() => (run.exited = true));

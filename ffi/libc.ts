@@ -25,6 +25,10 @@ const SYMBOLS = {
   sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   // glibc: gives the free pages of every malloc arena back to the kernel
   malloc_trim: { parameters: ["usize"], result: "i32" },
+  // glibc: sets one of malloc's parameters (M_TOP_PAD and the two thresholds)
+  mallopt: { parameters: ["i32", "i32"], result: "i32" },
+  malloc: { parameters: ["usize"], result: "pointer" },
+  free: { parameters: ["pointer"], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The opened libc symbols. */
@@ -61,4 +65,7 @@ export const LIBC = {
   EPOLLET: 1 << 31,
   PRIO_PROCESS: 0,
   SCHED_RR: 2,
+  M_TRIM_THRESHOLD: -1,
+  M_TOP_PAD: -2,
+  M_MMAP_THRESHOLD: -3,
 } as const;

@@ -30,6 +30,7 @@ import {
   Sampler,
 } from "../sampler/mod.ts";
 import { onlineCpus } from "../sampler/cpus.ts";
+import { holdMallocHeadroom } from "../malloc.ts";
 import { agentHealthChecks, outputBytes } from "./health.ts";
 import { type JoinCoverage, SlotJoiner } from "./join.ts";
 import { RunTotals } from "./run_totals.ts";
@@ -217,6 +218,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   // First: on a saturated node the rest of the start-up (and every thread started from here,
   // which inherits the policy) would otherwise wait behind every runnable task.
   const priority = raiseDrainPriority();
+  // Before the writer Worker starts, so that its arena gets the headroom from its first block.
+  const heap = holdMallocHeadroom();
   await Deno.mkdir(opts.outputDir, { recursive: true });
   // files left by an earlier run are queued before this run adds its own
   await opts.upload?.start();
@@ -336,6 +339,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     log.info("counters", { counters: describeCounters(counters) });
     // The drain must not lose the CPU to a saturated node (lib/sampler/priority.ts).
     log.info("drain priority", { ...priority });
+    // ...nor wait on a kernel lock while its heaps grow (lib/malloc.ts).
+    log.info("malloc headroom", { ...heap });
     log.info("ring buffer", {
       bytes: ringBytes,
       sizedFrom: measuredRate === null ? "--ring-size" : "measured record rate",

@@ -9,7 +9,7 @@ import { log } from "../log.ts";
 import { OutputConfigError, OutputWriteError } from "./errors.ts";
 import { DEFAULT_ROW_GROUP_AGE_MS, RotatingParquetWriter } from "./rotation.ts";
 import { releaseBatch } from "./row_batch.ts";
-import { trimMalloc } from "./release.ts";
+import { reserveArena, trimMalloc, WORKER_ARENA_BYTES } from "../malloc.ts";
 import { type FromWorker, SHARED, type ToWorker, type WorkerCounters } from "./writer_protocol.ts";
 
 interface Port {
@@ -88,6 +88,8 @@ port.onmessage = (e) => {
   switch (m.type) {
     case "init":
       shared = new BigInt64Array(m.shared);
+      // before the first file grows this thread's arena under load (lib/malloc.ts)
+      reserveArena(WORKER_ARENA_BYTES);
       try {
         writer = new RotatingParquetWriter({
           ...m.opts,

@@ -5,6 +5,7 @@
  * clock on arrival) and its stdout kept for the summary.
  */
 import { V8_FLAGS } from "../../lib/cli/v8_flags.ts";
+import { GLIBC_TUNABLES } from "../../lib/malloc.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DENO = `${ROOT}node_modules/deno/deno`;
@@ -52,12 +53,15 @@ export class PodperfProcess {
     this.#stderrDone = this.#readStderr(child.stderr);
   }
 
-  /** Starts `podperf collect <args>` (cwd = the repository root), with `env` added. */
+  /**
+   * Starts `podperf collect <args>` (cwd = the repository root) with the malloc tunables of
+   * the launch paths (lib/malloc.ts), and `env` added.
+   */
   static collect(args: string[], env?: Record<string, string>): PodperfProcess {
     const child = new Deno.Command(DENO, {
       args: ["run", "-A", `--v8-flags=${V8_FLAGS}`, `${ROOT}main.ts`, "collect", ...args],
       cwd: ROOT,
-      env,
+      env: { GLIBC_TUNABLES, ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
