@@ -607,9 +607,8 @@ export async function benchStages(
       for (const step of order) {
         const out = await Deno.makeTempDir({ prefix: "podperf-stages-" });
         const cg = `${CGROUP2}/podperf-stages-${Deno.pid}-${step}`;
-        const env: Record<string, string> = step === "parquet"
-          ? { GLIBC_TUNABLES }
-          : { GLIBC_TUNABLES, [BENCH_STOP_ENV]: step };
+        const stop: Record<string, string> = step === "parquet" ? {} : { [BENCH_STOP_ENV]: step };
+        const env: Record<string, string> = { GLIBC_TUNABLES, ...stop };
         const args = argv.map((a) => a.replaceAll("{out}", out));
         const run = {
           step,

@@ -8,7 +8,7 @@
  * kswapd, kcompactd and khugepaged elsewhere) take that anon_vma lock at normal priority, and on
  * a saturated node they lose the CPU while holding it. The drain thread, real-time or not, then
  * waits in `brk` with the map locked, and so does every thread of the agent that changes the
- * map next. Under 64 runnable tasks the drain sat in `brk` for 0.5–1.6 s while kdamond,
+ * map next. Under 64 runnable tasks the drain sat in `brk` for 0.5–1.3 s while kdamond,
  * runnable but not running, held the lock in `rmap_walk_anon`, and the ring overflowed
  * (BENCHMARKS.md, twentieth pass). Memory the heaps keep mapped but never touch costs nothing;
  * what they keep touched and free is bounded by trim_threshold.
@@ -85,16 +85,13 @@ export const WORKER_ARENA_BYTES = 24 << 20;
  * (glibc gives the pages back with madvise), so only its first growth changes the memory map.
  * For the writer Worker, whose arena grows with its first file (17 MiB in a 64-task storm's
  * first 20 s, in 175 `mprotect` calls). The block is never written, so it costs no memory.
- * Not for the main thread: its heap shrinks again with `brk`. False where there is no glibc.
+ * Not for the main thread: its heap shrinks again with `brk`. Without glibc it does nothing
+ * (trimMalloc then says once that malloc cannot be reached).
  */
-export function reserveArena(bytes: number): boolean {
+export function reserveArena(bytes: number): void {
   try {
-    const block = libc().malloc(BigInt(bytes));
-    libc().free(block);
-    return block !== null;
-  } catch {
-    return false;
-  }
+    libc().free(libc().malloc(BigInt(bytes)));
+  } catch { /* no glibc: trimMalloc reports it */ }
 }
 
 let trimmable: boolean | undefined;

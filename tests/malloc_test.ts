@@ -6,6 +6,7 @@ import {
   WORKER_ARENA_BYTES,
 } from "../lib/malloc.ts";
 import { release } from "../lib/output/release.ts";
+import { runScript } from "./helpers/run_script.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -41,15 +42,11 @@ interface HeapRun {
  * Runs a program that trims malloc's main heap to nothing (as the agent does after each file),
  * then allocates 3 MiB in 4 KiB blocks on its main thread (where the drain runs, on that heap),
  * twice, keeping both. `policy`: "agent" asks for the agent's headroom (a no-op where
- * GLIBC_TUNABLES already has it), "glibc" keeps the defaults.
+ * `tunables`, its GLIBC_TUNABLES, already has it), "glibc" keeps the defaults.
  */
-async function heapThroughBursts(policy: "agent" | "glibc", env?: string): Promise<HeapRun> {
-  const dir = await Deno.makeTempDir({ prefix: "podperf-malloc-" });
-  try {
-    const file = `${dir}/main.js`;
-    await Deno.writeTextFile(
-      file,
-      `import { holdMallocHeadroom, trimMalloc } from "${new URL("lib/malloc.ts", ROOT)}";
+async function heapThroughBursts(policy: "agent" | "glibc", tunables = ""): Promise<HeapRun> {
+  const { stdout } = await runScript({
+    "main.js": `import { holdMallocHeadroom, trimMalloc } from "${new URL("lib/malloc.ts", ROOT)}";
       const heapEnd = () => parseInt(Deno.readTextFileSync("/proc/self/maps").split("\\n")
         .find((l) => l.endsWith("[heap]")).split(" ")[0].split("-")[1], 16);
       const burst = () => Array.from({ length: 768 }, () => new Uint8Array(4096).fill(1));
@@ -59,18 +56,8 @@ async function heapThroughBursts(policy: "agent" | "glibc", env?: string): Promi
       const firstEnd = heapEnd();
       const second = burst();
       console.log(JSON.stringify({ source, firstEnd, secondEnd: heapEnd(), kept: first.length + second.length }));`,
-    );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-config", file, policy],
-      env: env === undefined ? {} : { GLIBC_TUNABLES: env },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    return JSON.parse(new TextDecoder().decode(out.stdout));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { args: [policy], env: { GLIBC_TUNABLES: tunables } });
+  return JSON.parse(stdout);
 }
 
 Deno.test("with the agent's malloc settings the drain's heap grows in one step through two bursts", async () => {
@@ -95,11 +82,11 @@ Deno.test("with the agent's malloc settings the drain's heap grows in one step t
 async function workerArenaThroughBurst(
   reserve: boolean,
 ): Promise<{ before: number; after: number }> {
-  const dir = await Deno.makeTempDir({ prefix: "podperf-arena-" });
-  try {
-    await Deno.writeTextFile(
-      `${dir}/worker.js`,
-      `import { reserveArena, WORKER_ARENA_BYTES } from "${new URL("lib/malloc.ts", ROOT)}";
+  const { stdout } = await runScript({
+    "worker.js": `import { reserveArena, WORKER_ARENA_BYTES } from "${new URL(
+      "lib/malloc.ts",
+      ROOT,
+    )}";
       import { release } from "${new URL("lib/output/release.ts", ROOT)}";
       // an address inside the arena this thread's typed arrays come from (4 KiB: not from
       // malloc's per-thread cache, which may hold another arena's blocks)
@@ -116,23 +103,10 @@ async function workerArenaThroughBurst(
       release(...Array.from({ length: 4096 }, () => new Uint8Array(4096).fill(1)));
       const after = end();
       self.postMessage({ before, after });`,
-    );
-    await Deno.writeTextFile(
-      `${dir}/main.js`,
-      `const w = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+    "main.js": `const w = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
       w.onmessage = (e) => { console.log(JSON.stringify(e.data)); w.terminate(); };`,
-    );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-config", `${dir}/main.js`],
-      env: { GLIBC_TUNABLES },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    return JSON.parse(new TextDecoder().decode(out.stdout));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { env: { GLIBC_TUNABLES } });
+  return JSON.parse(stdout);
 }
 
 Deno.test("a Worker's reserved arena goes through a burst without growing its mapping", async () => {

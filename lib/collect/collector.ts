@@ -340,7 +340,8 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     // The drain must not lose the CPU to a saturated node (lib/sampler/priority.ts).
     log.info("drain priority", { ...priority });
     // ...nor wait on a kernel lock while its heaps grow (lib/malloc.ts).
-    log.info("malloc headroom", { ...heap });
+    if (heap.source === "none") log.warn("malloc headroom not set", { ...heap });
+    else log.info("malloc headroom", { ...heap });
     log.info("ring buffer", {
       bytes: ringBytes,
       sizedFrom: measuredRate === null ? "--ring-size" : "measured record rate",

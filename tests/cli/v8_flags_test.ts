@@ -1,32 +1,16 @@
 import assert from "@podperf/assert";
 import { V8_FLAGS } from "../../lib/cli/v8_flags.ts";
 import { ROOT } from "./podperf.ts";
+import { runScript } from "../helpers/run_script.ts";
 
 const read = (path: string) => Deno.readTextFile(`${ROOT}${path}`);
 
-/**
- * Runs `files["main.js"]` (the other files beside it) in a fresh Deno with `flags`; returns
- * what it printed.
- */
+/** Runs `files["main.js"]` in a fresh Deno with `flags`; returns what it printed. */
 async function runJsText(flags: string[], files: Record<string, string>): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "podperf-v8-" });
-  try {
-    for (const [name, text] of Object.entries(files)) {
-      await Deno.writeTextFile(`${dir}/${name}`, text);
-    }
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-config", ...flags, `${dir}/main.js`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, stderr);
-    // V8 warns about an unknown flag and goes on without it.
-    assert.doesNotMatch(stderr, /unrecognized|unknown|Error/i);
-    return new TextDecoder().decode(out.stdout);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const { stdout, stderr } = await runScript(files, { flags });
+  // V8 warns about an unknown flag and goes on without it.
+  assert.doesNotMatch(stderr, /unrecognized|unknown|Error/i);
+  return stdout;
 }
 
 /** `runJsText`, its output parsed as JSON. */
