@@ -142,12 +142,23 @@ export function writeFooterAt(
   footer: FooterBuilder,
   info: FooterInfo,
 ): number {
+  const end = writeFooterUnsynced(file, dataEnd, footer, info);
+  file.syncSync();
+  return end;
+}
+
+// The footer written but not yet durable: close() then waits for the fsync off the thread.
+function writeFooterUnsynced(
+  file: Deno.FsFile,
+  dataEnd: number,
+  footer: FooterBuilder,
+  info: FooterInfo,
+): number {
   file.truncateSync(dataEnd);
   file.seekSync(dataEnd, Deno.SeekMode.Start);
   const out = new ByteWriter(1 << 14);
   footer.write(out, info);
   writeAll(file, out.getBytes());
-  file.syncSync();
   return dataEnd + out.offset;
 }
 
@@ -180,12 +191,30 @@ export function syncDir(dir: string): void {
       d.close();
     }
   } catch (err) {
-    // the file itself is complete and synced; only its directory entry may not survive a crash
-    log.throttled("parquet-dir-fsync", "warn", "parquet directory fsync failed", {
-      dir,
-      error: String(err),
-    });
+    dirSyncFailed(dir, err);
   }
+}
+
+/** syncDir() with the fsync waited for off the calling thread. */
+export async function syncDirAsync(dir: string): Promise<void> {
+  try {
+    const d = await Deno.open(dir, { read: true });
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch (err) {
+    dirSyncFailed(dir, err);
+  }
+}
+
+function dirSyncFailed(dir: string, err: unknown): void {
+  // the file itself is complete and synced; only its directory entry may not survive a crash
+  log.throttled("parquet-dir-fsync", "warn", "parquet directory fsync failed", {
+    dir,
+    error: String(err),
+  });
 }
 
 /** Writes OutputRows to one Parquet file; nothing appears under the final name before close(). */
@@ -209,7 +238,9 @@ export class ParquetFileWriter {
   #dataEnd = 0;
   #flushed: Coverage = emptyCoverage();
   #firstTsNs: bigint | null = null;
-  #state: "open" | "closed" | "failed" = "open";
+  // open → footer (writeFooter) → closed (publishWhenSynced); failed from any of them
+  #state: "open" | "footer" | "closed" | "failed" = "open";
+  #footerEnd = 0;
   readonly #now: () => number;
   /** when the row group being built took its first row (null: none buffered) */
   #groupSince: number | null = null;
@@ -333,27 +364,65 @@ export class ParquetFileWriter {
   }
 
   /**
-   * Flushes the last row group, writes the footer with the coverage (and extra) metadata,
-   * fsyncs the file, publishes it under its final name and fsyncs the directory. Returns what
-   * the file holds. On a failure the file is finished with the row groups on disk and an
-   * OutputWriteError is thrown whose `completed` names it.
+   * Finishes the file: writeFooter(), then publishWhenSynced(). Resolves to what the file holds;
+   * on a failure the file is finished with the row groups on disk and the promise rejects with
+   * an OutputWriteError whose `completed` names it.
    */
-  finishSync(): ClosedFileInfo {
+  // deno-lint-ignore require-await -- async so a throw from writeFooter becomes a rejection
+  async close(): Promise<ClosedFileInfo> {
+    this.writeFooter();
+    return this.publishWhenSynced();
+  }
+
+  /**
+   * Flushes the last row group and writes the footer with the coverage (and extra) metadata,
+   * on the calling thread; no rows can be added after. The file is complete but not yet
+   * durable: publishWhenSynced() does the rest. Throws OutputWriteError on a failure (the file
+   * is then finished with the row groups on disk, see `completed`).
+   */
+  writeFooter(): void {
     if (this.#state !== "open") throw new OutputClosedError(this.path);
-    this.flushRowGroup();
-    let info: ClosedFileInfo;
     try {
-      info = this.#publish(false);
+      // a failed group write finishes the file itself (#finishAfterFailure) and throws that
+      this.flushRowGroup();
+      this.#footerEnd = writeFooterUnsynced(
+        this.#file,
+        this.#dataEnd,
+        this.#footer,
+        this.#footerKv(false),
+      );
+    } catch (err) {
+      // (the state moved inside flushRowGroup, which the compiler cannot see)
+      const failed = (this.#state as string) === "failed";
+      throw failed ? err : this.#finishAfterFailure(err, "finish");
+    }
+    this.#state = "footer";
+    // the wait for the fsync needs none of the scratch; the next file allocates its own
+    this.#release();
+  }
+
+  /**
+   * After writeFooter(): fsyncs the file, publishes it under its final name and fsyncs the
+   * directory, waiting for each fsync off the calling thread. The writer Worker keeps taking
+   * rows meanwhile: on a saturated node an fsync waits seconds for its writeback (BENCHMARKS.md,
+   * twenty-first pass), longer than the Worker's queue lasts. Rejects with OutputWriteError
+   * (the file finished with the row groups on disk, see `completed`) on a failure.
+   */
+  async publishWhenSynced(): Promise<ClosedFileInfo> {
+    if (this.#state !== "footer") throw new OutputClosedError(this.path);
+    this.#state = "closed";
+    let path: string;
+    try {
+      await this.#file.sync();
+      closeQuietly(this.#file);
+      closeQuietly(this.#sidecar);
+      path = publish(this.tmpPath, this.path, this.#owner);
     } catch (err) {
       throw this.#finishAfterFailure(err, "finish");
     }
-    return info;
-  }
-
-  /** finishSync() as a promise: every failure is a rejection. */
-  // deno-lint-ignore require-await -- async so a throw becomes a rejection
-  async close(): Promise<ClosedFileInfo> {
-    return this.finishSync();
+    removeQuietly(this.sidecarPath);
+    await syncDirAsync(dirname(path));
+    return this.#closedInfo(path, this.#footerEnd, false);
   }
 
   /**
@@ -361,7 +430,7 @@ export class ParquetFileWriter {
    * its sidecar for salvage at the next start (shutdown when the writer cannot finish in time).
    */
   abandon(): void {
-    if (this.#state !== "open") return;
+    if (this.#state !== "open" && this.#state !== "footer") return;
     this.#state = "failed";
     closeQuietly(this.#file);
     closeQuietly(this.#sidecar);
@@ -389,18 +458,14 @@ export class ParquetFileWriter {
     return info;
   }
 
-  // Footer at the last recorded row group, fsync, link under the final name, drop the sidecar.
-  #publish(cutShort: boolean): ClosedFileInfo {
+  #footerKv(cutShort: boolean): FooterInfo {
     const kv = this.#footerInfo(this.#flushed);
     if (cutShort) kv.kvMetadata.push({ key: "podperf.salvaged", value: "write-error" });
-    const bytes = writeFooterAt(this.#file, this.#dataEnd, this.#footer, kv);
-    this.#state = "closed";
-    closeQuietly(this.#file);
-    closeQuietly(this.#sidecar);
-    const path = publish(this.tmpPath, this.path, this.#owner);
-    removeQuietly(this.sidecarPath);
-    syncDir(dirname(path));
-    const info: ClosedFileInfo = {
+    return kv;
+  }
+
+  #closedInfo(path: string, bytes: number, cutShort: boolean): ClosedFileInfo {
+    return {
       path,
       rows: this.#footer.numRows,
       bytes,
@@ -409,8 +474,20 @@ export class ParquetFileWriter {
       closedAtMs: Date.now(),
       salvaged: cutShort ? "write-error" : null,
     };
+  }
+
+  // After a failure: footer at the last recorded row group, fsync, link under the final name,
+  // drop the sidecar, all on this thread.
+  #publishCutShort(): ClosedFileInfo {
+    const bytes = writeFooterAt(this.#file, this.#dataEnd, this.#footer, this.#footerKv(true));
+    this.#state = "closed";
+    closeQuietly(this.#file);
+    closeQuietly(this.#sidecar);
+    const path = publish(this.tmpPath, this.path, this.#owner);
+    removeQuietly(this.sidecarPath);
+    syncDir(dirname(path));
     this.#release();
-    return info;
+    return this.#closedInfo(path, bytes, true);
   }
 
   // The scratch of a file that is done (finished, failed or abandoned) is freed at once: the
@@ -430,7 +507,7 @@ export class ParquetFileWriter {
     let completed: ClosedFileInfo | null = null;
     if (this.#footer.rowGroups > 0) {
       try {
-        completed = this.#publish(true);
+        completed = this.#publishCutShort();
       } catch (again) {
         closeQuietly(this.#file);
         closeQuietly(this.#sidecar);

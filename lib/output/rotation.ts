@@ -89,6 +89,12 @@ export class RotatingParquetWriter {
   readonly #lock: OwnerLock;
   readonly #mono: () => number;
   #current: ParquetFileWriter | null = null;
+  /** files whose footer is written, waiting for their fsync and publication, oldest first */
+  #finishing: { rows: number; bytes: number }[] = [];
+  /** the publication chain: each file is published after the one before it */
+  #published: Promise<void> = Promise.resolve();
+  /** failures of files finished in the background, each thrown by a later call */
+  #backgroundErrors: unknown[] = [];
   #currentOffset = 0n;
   #offsetNs: bigint;
   #openedAt = 0;
@@ -124,14 +130,19 @@ export class RotatingParquetWriter {
     return this.#lock.owner;
   }
 
-  /** Rows appended to the current file that are not yet in a completed file. */
+  /** Rows appended that are not yet in a completed file (the current file's and those finishing). */
   get rowsPending(): number {
-    return this.#current?.rows ?? 0;
+    return (this.#current?.rows ?? 0) + this.#finishing.reduce((n, f) => n + f.rows, 0);
   }
 
-  /** Bytes of the file being written so far (0 between files). */
+  /** Bytes on disk of files not yet completed (the current file and those finishing). */
   get bytesPending(): number {
-    return this.#current?.bytes ?? 0;
+    return (this.#current?.bytes ?? 0) + this.#finishing.reduce((n, f) => n + f.bytes, 0);
+  }
+
+  /** Files whose footer is written and whose fsync and publication are awaited. */
+  get filesFinishing(): number {
+    return this.#finishing.length;
   }
 
   /** Final path of the file being written, or null between files. */
@@ -198,42 +209,49 @@ export class RotatingParquetWriter {
    */
   rotateIfDue(): void {
     const file = this.#current;
-    if (!file) return;
-    const now = this.#mono();
-    if (now - this.#openedAt >= this.#opts.maxAgeMs) this.#finish(file);
-    else if (file.groupAgeMs >= (this.#opts.rowGroupAgeMs ?? DEFAULT_ROW_GROUP_AGE_MS)) {
-      try {
-        file.flushRowGroup();
-      } catch (err) {
-        this.#dropOnWriteError(err);
-        throw err;
+    if (file) {
+      const now = this.#mono();
+      if (now - this.#openedAt >= this.#opts.maxAgeMs) this.#finish(file);
+      else if (file.groupAgeMs >= (this.#opts.rowGroupAgeMs ?? DEFAULT_ROW_GROUP_AGE_MS)) {
+        try {
+          file.flushRowGroup();
+        } catch (err) {
+          this.#dropOnWriteError(err);
+          throw err;
+        }
       }
     }
+    this.#throwBackgroundError();
   }
 
-  /** Completes the current file now, whatever its size or age. */
-  // deno-lint-ignore require-await -- async so a failure is a rejection
+  /** Completes the current file now, whatever its size or age, and waits until it is published. */
   async rotate(): Promise<void> {
     if (this.#current) this.#finish(this.#current);
+    await this.settled();
   }
 
-  /** Completes the current file and releases the owner lock. */
-  // deno-lint-ignore require-await -- async so a failure is a rejection
+  /**
+   * Resolves once every file finished so far is published (or has failed); rejects with a
+   * failure of finishing one in the background that no call has thrown yet.
+   */
+  async settled(): Promise<void> {
+    await this.#published;
+    this.#throwBackgroundError();
+  }
+
+  /** Completes the current file, waits until every file is published, releases the owner lock. */
   async close(): Promise<void> {
-    this.closeSync();
-  }
-
-  /** close() for the Worker, which has nothing to await. */
-  closeSync(): void {
     if (this.#closed) return;
     this.#closed = true;
     try {
       if (this.#current) this.#finish(this.#current);
     } finally {
+      await this.#published;
       const tag = `.${this.#lock.owner}.tmp`;
       const left = [...Deno.readDirSync(this.#opts.dir)].some((e) => e.name.endsWith(tag));
       this.#lock.release(left);
     }
+    this.#throwBackgroundError();
   }
 
   /**
@@ -266,17 +284,42 @@ export class RotatingParquetWriter {
     return this.#current;
   }
 
+  // The footer is written now; the fsync and the publication complete in the background, in
+  // order, while rows go to the next file. A failure there is thrown by a later call.
   #finish(file: ParquetFileWriter): void {
-    let info: ClosedFileInfo;
     try {
-      info = file.finishSync();
+      file.writeFooter();
     } catch (err) {
       this.#dropOnWriteError(err);
       throw err;
     } finally {
       this.#current = null;
     }
-    this.#completed(info);
+    const entry = { rows: file.rows, bytes: file.bytes };
+    this.#finishing.push(entry);
+    const synced = file.publishWhenSynced();
+    // handled below once the files before it are published; until then, not "unhandled"
+    synced.catch(() => {});
+    this.#published = this.#published.then(() => synced).then(
+      (info) => {
+        this.#finishing.shift();
+        this.#completed(info);
+      },
+      (err) => {
+        this.#finishing.shift();
+        if (err instanceof OutputWriteError) {
+          this.rowsLost += err.rowsLost;
+          if (err.completed) this.#completed(err.completed);
+        }
+        this.#backgroundErrors.push(err);
+      },
+    ).catch((err) => {
+      this.#backgroundErrors.push(err); // an onFileClosed hook that threw
+    });
+  }
+
+  #throwBackgroundError(): void {
+    if (this.#backgroundErrors.length > 0) throw this.#backgroundErrors.shift();
   }
 
   #completed(info: ClosedFileInfo): void {

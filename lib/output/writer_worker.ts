@@ -67,20 +67,34 @@ function step(what: () => void): void {
   try {
     what();
   } catch (err) {
-    writeErrors++;
-    lastError = (err as Error).message ?? String(err);
-    // the counters travel in the shared array; only the message needs one
-    port.postMessage({ type: "error", lastError });
-    if (err instanceof OutputWriteError) {
-      log.throttled(`parquet-write-${err.code}`, "error", err.message, {
-        path: err.path,
-        code: err.code,
-        rowsLost: err.rowsLost,
-      });
-    } else {
-      log.throttled("parquet-write", "error", "parquet writer failed", { error: lastError });
-    }
+    report(err);
   }
+}
+
+function report(err: unknown): void {
+  writeErrors++;
+  lastError = (err as Error).message ?? String(err);
+  // the counters travel in the shared array; only the message needs one
+  port.postMessage({ type: "error", lastError });
+  if (err instanceof OutputWriteError) {
+    log.throttled(`parquet-write-${err.code}`, "error", err.message, {
+      path: err.path,
+      code: err.code,
+      rowsLost: err.rowsLost,
+    });
+  } else {
+    log.throttled("parquet-write", "error", "parquet writer failed", { error: lastError });
+  }
+}
+
+// The last file's fsync (and any earlier file's still in flight) is awaited here; the sink
+// gives it closeTimeoutMs before it terminates this Worker and leaves the file for salvage.
+async function closeWriter(): Promise<void> {
+  if (writer) {
+    await writer.close().catch(report);
+  }
+  publish();
+  port.postMessage({ type: "closed", counters: counters() });
 }
 
 port.onmessage = (e) => {
@@ -97,6 +111,8 @@ port.onmessage = (e) => {
           onFileClosed: (info) => {
             port.postMessage({ type: "file", info });
             trimMalloc();
+            // published after its fsync, between batches: the counters move now
+            publish();
           },
         });
         port.postMessage({
@@ -154,9 +170,7 @@ port.onmessage = (e) => {
       extra = m.extra;
       armAgeCheck = () => {};
       clearTimeout(ageTimer);
-      if (writer) step(() => writer!.closeSync());
-      publish();
-      port.postMessage({ type: "closed", counters: counters() });
+      void closeWriter();
       break;
   }
 };

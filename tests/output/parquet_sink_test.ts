@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { ClosedFileInfo } from "../../lib/output/parquet_writer.ts";
 import { ParquetSink, type ParquetSinkOptions } from "../../lib/output/parquet_sink.ts";
 import { queryParquet } from "../helpers/duckdb.ts";
+import { slowDisk } from "../helpers/slow_disk.ts";
 import { CONFIG, row } from "./fixtures.ts";
 
 function rows(from: number, n: number) {
@@ -130,6 +131,66 @@ Deno.test("a stalled writer never blocks append: the overflow is dropped and cou
     assert.equal(await countRows(join(dir, "*.parquet")), s.rowsWritten);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a finished file waiting seconds for its fsync does not hold the Worker: later rows are taken meanwhile", async () => {
+  // writeback at 32 KiB/s: the first file's fsync takes seconds, as under a 64-task storm
+  const disk = await slowDisk(32 << 10);
+  if ("unsupported" in disk) {
+    console.log(`not run here: ${disk.unsupported}`);
+    return;
+  }
+  try {
+    const { sink, files } = await openSink(disk.dir, {
+      maxBytes: 64 << 10,
+      rowGroupRows: 1000,
+      postIntervalMs: 10,
+    });
+    // rows that compress poorly, so the first file passes maxBytes within a few batches
+    const noisy = (from: number, n: number) =>
+      Array.from({ length: n }, (_, k) =>
+        row(from + k, {
+          cgroupId: BigInt(from + k) * 2654435761n,
+          comm: `c${((from + k) * 7919) % 100_003}`,
+          cpuNs: (from + k) * 31,
+        }));
+    let appended = 0;
+    while (sink.stats().bytesOnDisk < 64 << 10 && appended < 200_000) {
+      sink.append(noisy(appended, 1000));
+      appended += 1000;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // the file is finished by now or by the next batch; more rows keep coming
+    const t0 = performance.now();
+    for (let i = 0; i < 5; i++) {
+      sink.append(noisy(appended, 1000));
+      appended += 1000;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    while (sink.stats().rowsQueued > 0 && performance.now() - t0 < 10_000) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const caughtUpMs = performance.now() - t0;
+    const published = files.length;
+    // the Worker took every row while no file had been published yet: the fsync was still
+    // waiting, and the Worker was not (it waited in it before: the queue stood still)
+    assert.equal(
+      published,
+      0,
+      `a file was published before the Worker caught up (${caughtUpMs} ms)`,
+    );
+    assert.ok(caughtUpMs < 3000, `the Worker took ${caughtUpMs.toFixed(0)} ms to take the rows`);
+    disk.unthrottle();
+    await sink.close();
+    const s = sink.stats();
+    assert.equal(s.rowsWritten, appended);
+    assert.equal(s.rowsDropped + s.rowsLost, 0);
+    assert.ok(files.length >= 2, `files: ${files.length}`);
+    assert.equal(await countRows(join(disk.dir, "*.parquet")), appended);
+    assert.deepEqual([...Deno.readDirSync(disk.dir)].filter((e) => e.name.startsWith(".")), []);
+  } finally {
+    await disk.remove();
   }
 });
 

@@ -85,11 +85,14 @@ Deno.test("rotates by age on append and on rotateIfDue", async () => {
     assert.equal(out.filesWritten, 0, "a young file must not rotate");
     await sleep(150);
     out.append(row(2)); // goes into the old file, which is then completed
+    assert.equal(out.filesFinishing, 1, "published once its fsync is done");
+    await out.settled();
     assert.equal(out.filesWritten, 1);
     assert.equal(out.rowsWritten, 3);
     out.append(row(3)); // starts the second file
     await sleep(150);
     out.rotateIfDue(); // an idle writer completes it without another append
+    await out.settled();
     assert.equal(out.filesWritten, 2);
     assert.equal(out.rowsWritten, 4);
     await out.close(); // nothing open: no empty file
