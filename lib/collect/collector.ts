@@ -331,6 +331,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
         pod_series: series?.series ?? 0,
         pod_series_cgroups: series?.cgroups ?? 0,
         writer_pending_rows: w?.rowsQueued ?? 0,
+        writer_files_syncing: w?.filesSyncing ?? 0,
       },
     };
   });

@@ -89,6 +89,8 @@ export interface ParquetSinkStats {
   rowsLost: number;
   /** complete files written by this writer */
   files: number;
+  /** files whose footer is written and whose fsync and publication are awaited */
+  filesSyncing: number;
   /** files (and their rows) of writers that died, finished at (re)start; not in the counts above */
   filesSalvaged: number;
   rowsSalvaged: number;
@@ -446,6 +448,7 @@ export class ParquetSink implements RowSink {
       rowsWritten: c.rowsWritten,
       rowsLost: c.rowsLost + this.#abandonedRows,
       files: c.filesWritten,
+      filesSyncing: c.filesSyncing,
       filesSalvaged: this.#salvaged,
       rowsSalvaged: this.#rowsSalvaged,
       bytesOnDisk: (retention?.bytesOnDisk ?? this.#bytesWritten) + c.bytesPending,
@@ -509,6 +512,7 @@ export class ParquetSink implements RowSink {
       rowsPending: this.#read(SHARED.rowsPending),
       bytesPending: this.#read(SHARED.bytesPending),
       filesWritten: this.#read(SHARED.filesWritten),
+      filesSyncing: this.#read(SHARED.filesSyncing),
       writeErrors: this.#read(SHARED.writeErrors),
       lastError: this.#lastError,
     };

@@ -23,6 +23,12 @@ const MONO_INDEX = rowColumnIndex("mono_ns");
  */
 export const DEFAULT_ROW_GROUP_AGE_MS = 30_000;
 
+/**
+ * A finished file published this long after its footer was written is logged (once a minute):
+ * its rows are in no complete file meanwhile, and a disk that slow is the operator's to know.
+ */
+export const SLOW_PUBLISH_MS = 10_000;
+
 /** Options of a RotatingParquetWriter. */
 export interface RotatingOptions {
   /** existing directory the files go to */
@@ -297,12 +303,25 @@ export class RotatingParquetWriter {
     }
     const entry = { rows: file.rows, bytes: file.bytes };
     this.#finishing.push(entry);
+    const footerAt = this.#mono();
     const synced = file.publishWhenSynced();
     // handled below once the files before it are published; until then, not "unhandled"
     synced.catch(() => {});
     this.#published = this.#published.then(() => synced).then(
       (info) => {
         this.#finishing.shift();
+        const waitedMs = Math.round(this.#mono() - footerAt);
+        if (waitedMs >= SLOW_PUBLISH_MS) {
+          log.throttled(
+            "parquet-slow-publish",
+            "warn",
+            "a finished parquet file waited for its fsync",
+            {
+              path: info.path,
+              waitedMs,
+            },
+          );
+        }
         this.#completed(info);
       },
       (err) => {

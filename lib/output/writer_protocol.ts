@@ -28,6 +28,8 @@ export const SHARED = {
   heapUsed: 8,
   heapCommitted: 9,
   heapExternal: 10,
+  // files whose footer is written, waiting for their fsync: a disk that stalls shows here first
+  filesSyncing: 11,
 } as const;
 /** Bytes of that SharedArrayBuffer. */
 export const SHARED_BYTES = 8 * Object.keys(SHARED).length;
@@ -47,6 +49,7 @@ export interface WorkerCounters {
   rowsPending: number;
   bytesPending: number;
   filesWritten: number;
+  filesSyncing: number;
   writeErrors: number;
   lastError: string | null;
 }

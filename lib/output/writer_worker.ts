@@ -36,6 +36,7 @@ function counters(): WorkerCounters {
     rowsPending: writer?.rowsPending ?? 0,
     bytesPending: writer?.bytesPending ?? 0,
     filesWritten: writer?.filesWritten ?? 0,
+    filesSyncing: writer?.filesFinishing ?? 0,
     writeErrors,
     lastError,
   };
@@ -51,6 +52,7 @@ function publish(): void {
   put(SHARED.rowsPending, c.rowsPending);
   put(SHARED.bytesPending, c.bytesPending);
   put(SHARED.filesWritten, c.filesWritten);
+  put(SHARED.filesSyncing, c.filesSyncing);
   put(SHARED.writeErrors, c.writeErrors);
   const h = getHeapStatistics(); // V8's own accounting: no /proc read, unlike Deno.memoryUsage
   put(SHARED.heapUsed, h.used_heap_size);

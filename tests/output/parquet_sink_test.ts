@@ -181,6 +181,8 @@ Deno.test("a finished file waiting seconds for its fsync does not hold the Worke
       `a file was published before the Worker caught up (${caughtUpMs} ms)`,
     );
     assert.ok(caughtUpMs < 3000, `the Worker took ${caughtUpMs.toFixed(0)} ms to take the rows`);
+    // what /metrics shows of it (podperf_structure_entries{structure="writer_files_syncing"})
+    assert.ok(sink.stats().filesSyncing >= 1, `filesSyncing ${sink.stats().filesSyncing}`);
     disk.unthrottle();
     await sink.close();
     const s = sink.stats();

@@ -2,8 +2,9 @@ import assert from "@podperf/assert";
 import { join } from "node:path";
 import { OutputWriteError } from "../../lib/output/errors.ts";
 import { type ClosedFileInfo, ParquetFileWriter } from "../../lib/output/parquet_writer.ts";
-import { fileName, RotatingParquetWriter } from "../../lib/output/rotation.ts";
+import { fileName, RotatingParquetWriter, SLOW_PUBLISH_MS } from "../../lib/output/rotation.ts";
 import { queryParquet } from "../helpers/duckdb.ts";
+import { captureStderr } from "../helpers/stderr.ts";
 import { CONFIG, row } from "./fixtures.ts";
 
 const DENO = Deno.execPath();
@@ -64,6 +65,42 @@ Deno.test("rotates by size: several readable files holding every row, no tmp lef
          FROM read_parquet('${dir}/*.parquet')`,
     );
     assert.deepEqual([d, lo, hi], [3000n, row(0).monoNs, row(2999).monoNs]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a file published long after its footer was written is logged with its wait", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let now = 0;
+    const out = new RotatingParquetWriter({
+      dir,
+      prefix: "p",
+      maxBytes: 1 << 30,
+      maxAgeMs: 1000,
+      metadata: CONFIG,
+      monoNowMs: () => now,
+    });
+    const text = await captureStderr(async () => {
+      out.append(row(0));
+      now = 1000;
+      out.rotateIfDue(); // footer written now; the fsync is awaited from here
+      now += SLOW_PUBLISH_MS - 1; // published just in time
+      await out.settled();
+      out.append(row(1));
+      now += 1000;
+      out.rotateIfDue();
+      now += SLOW_PUBLISH_MS; // this one's publication comes that late
+      await out.close();
+    });
+    const lines = text.split("\n").filter((l) => l.includes("waited for its fsync"));
+    assert.equal(lines.length, 1, text);
+    const line = JSON.parse(lines[0]);
+    assert.equal(line.level, "warn");
+    assert.equal(line.waitedMs, SLOW_PUBLISH_MS);
+    assert.equal(line.path, join(dir, listDir(dir).filter((n) => n.endsWith(".parquet"))[1]));
+    assert.equal(out.filesWritten, 2);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
