@@ -301,8 +301,7 @@ export class RotatingParquetWriter {
     } finally {
       this.#current = null;
     }
-    const entry = { rows: file.rows, bytes: file.bytes };
-    this.#finishing.push(entry);
+    this.#finishing.push({ rows: file.rows, bytes: file.bytes });
     const footerAt = this.#mono();
     const synced = file.publishWhenSynced();
     // handled below once the files before it are published; until then, not "unhandled"
