@@ -273,6 +273,69 @@ Deno.test("SIGKILL mid-run loses at most the row group being built: the next sta
   }
 });
 
+Deno.test("SIGKILL while finished files wait for their fsync: the next start salvages them, at most a row group lost", async () => {
+  const disk = await slowDisk(32 << 10);
+  if ("unsupported" in disk) {
+    console.log(`not run here: ${disk.unsupported}`);
+    return;
+  }
+  try {
+    // files of 16 KiB: several finish, each footer written and its fsync held by the throttle
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./sink_fixture.ts", import.meta.url).pathname,
+        disk.dir,
+        "250",
+        String(16 << 10),
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "", stats: Record<string, number> = {};
+    const until = performance.now() + 20_000;
+    while (!(stats.filesSyncing >= 2) && performance.now() < until) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      text += value;
+      const all = text.trim().split("\n");
+      if (text.endsWith("\n")) stats = JSON.parse(all.at(-1)!);
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    await lines.cancel();
+    assert.ok(stats.filesSyncing >= 2, `files waiting for their fsync: ${stats.filesSyncing}`);
+    disk.unthrottle();
+
+    const salvaged: ClosedFileInfo[] = [];
+    const next = await ParquetSink.open(
+      options(disk.dir, { onFileClosed: (f) => salvaged.push(f) }),
+    );
+    await next.close();
+    // the files that waited finished from their sidecars (and the one being written, when it
+    // had a row group on disk)
+    assert.ok(salvaged.length >= 2, `salvaged ${salvaged.length} files`);
+    for (const f of salvaged) assert.equal(f.salvaged, "writer-died");
+    const total = await countRows(join(disk.dir, "*.parquet"));
+    // every row the killed Worker had taken (published, waiting, or being written), less at
+    // most the row group it was building
+    const known = stats.rowsAppended - stats.rowsQueued - stats.rowsDropped;
+    assert.ok(total >= known - 1000, `${total} rows on disk, ${known} known at the kill`);
+    const [{ n }] = await queryParquet(
+      `SELECT count(DISTINCT mono_ns) AS n FROM read_parquet('${join(disk.dir, "*.parquet")}')`,
+    );
+    assert.equal(Number(n), total, "no row twice");
+    assert.deepEqual(
+      [...Deno.readDirSync(disk.dir)].map((e) => e.name).filter((n) => n.startsWith(".")),
+      [],
+    );
+  } finally {
+    await disk.remove();
+  }
+});
+
 Deno.test("the clock offset is re-measured: a wall-clock step starts a new file with its own offset", async () => {
   const dir = await Deno.makeTempDir();
   try {

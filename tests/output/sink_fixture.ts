@@ -1,7 +1,7 @@
 /**
  * Crash fixture: streams rows through a ParquetSink (1000-row groups) and prints its stats as
  * one JSON line every 100 ms, until killed (SIGKILL: the test's crash) or SIGTERM (close).
- * Usage: sink_fixture.ts <dir> [rowsPerTick]
+ * Usage: sink_fixture.ts <dir> [rowsPerTick] [maxBytes]
  */
 import { ParquetSink } from "../../lib/output/parquet_sink.ts";
 import { CONFIG, row } from "./fixtures.ts";
@@ -9,7 +9,7 @@ import { CONFIG, row } from "./fixtures.ts";
 const sink = await ParquetSink.open({
   dir: Deno.args[0],
   prefix: "podperf-node-a",
-  maxBytes: 1 << 30,
+  maxBytes: Number(Deno.args[2] ?? 1 << 30),
   maxAgeMs: 3_600_000,
   rowGroupRows: 1000,
   metadata: CONFIG,
