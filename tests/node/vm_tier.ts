@@ -190,10 +190,15 @@ Deno.test({
         const since = Math.max(syncedMs, firstMs);
         const unnamed = groups.filter((g) => g.pod_name === null);
         for (const g of unnamed) {
+          // which processes ran unnamed (the runtime's init before the container's own process,
+          // or the container's process itself) says where a late name came from
+          const comms = await queryParquet(`
+            SELECT comm, count(*) AS n FROM read_parquet('${files}')
+            WHERE cgroup_id = ${c.cgroupId} AND pod_name IS NULL GROUP BY ALL ORDER BY 1`);
           console.log(
             `  ${label}: unnamed until ${Number(g.last_ms) - since} ms after ${
               since === syncedMs ? "NRI synchronized" : "its first row"
-            }`,
+            } (${comms.map((r) => `${r.comm} ${r.n} rows`).join(", ")})`,
           );
         }
         const late = unnamed.filter((g) => Number(g.last_ms) > since + 1000);
