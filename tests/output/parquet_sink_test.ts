@@ -27,6 +27,36 @@ function options(dir: string, extra: Partial<ParquetSinkOptions> = {}): ParquetS
   };
 }
 
+/**
+ * Runs sink_fixture.ts with `args`, reads its stats lines until `until` holds (or `timeoutMs`
+ * passes, or it exits), SIGKILLs it and returns the last stats it printed.
+ */
+async function killFixtureWhen(
+  args: string[],
+  until: (stats: Record<string, number>) => boolean,
+  timeoutMs = Infinity,
+): Promise<Record<string, number>> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./sink_fixture.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "", stats: Record<string, number> = {};
+  const deadline = performance.now() + timeoutMs;
+  while (!until(stats) && performance.now() < deadline) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    text += value;
+    const all = text.trim().split("\n");
+    if (text.endsWith("\n")) stats = JSON.parse(all.at(-1)!);
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  await lines.cancel();
+  return stats;
+}
+
 /** Opens a sink on `dir` whose closed files are collected in `files`. */
 async function openSink(dir: string, extra: Partial<ParquetSinkOptions> = {}) {
   const files: ClosedFileInfo[] = [];
@@ -225,23 +255,7 @@ Deno.test("close() returns within its deadline when the Worker is stuck, leaving
 Deno.test("SIGKILL mid-run loses at most the row group being built: the next start salvages the rest", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("./sink_fixture.ts", import.meta.url).pathname, dir],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "", stats: Record<string, number> = {};
-    while (!(stats.rowsAppended >= 5500)) {
-      const { value, done } = await lines.read();
-      if (done) break;
-      text += value;
-      const all = text.trim().split("\n");
-      if (text.endsWith("\n")) stats = JSON.parse(all.at(-1)!);
-    }
-    child.kill("SIGKILL");
-    await child.status;
-    await lines.cancel();
+    const stats = await killFixtureWhen([dir], (s) => s.rowsAppended >= 5500);
     const names = [...Deno.readDirSync(dir)].map((e) => e.name);
     assert.ok(names.some((n) => n.endsWith(".tmp")), `${names}`);
 
@@ -281,31 +295,11 @@ Deno.test("SIGKILL while finished files wait for their fsync: the next start sal
   }
   try {
     // files of 16 KiB: several finish, each footer written and its fsync held by the throttle
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("./sink_fixture.ts", import.meta.url).pathname,
-        disk.dir,
-        "250",
-        String(16 << 10),
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "", stats: Record<string, number> = {};
-    const until = performance.now() + 20_000;
-    while (!(stats.filesSyncing >= 2) && performance.now() < until) {
-      const { value, done } = await lines.read();
-      if (done) break;
-      text += value;
-      const all = text.trim().split("\n");
-      if (text.endsWith("\n")) stats = JSON.parse(all.at(-1)!);
-    }
-    child.kill("SIGKILL");
-    await child.status;
-    await lines.cancel();
+    const stats = await killFixtureWhen(
+      [disk.dir, "250", String(16 << 10)],
+      (s) => s.filesSyncing >= 2,
+      20_000,
+    );
     assert.ok(stats.filesSyncing >= 2, `files waiting for their fsync: ${stats.filesSyncing}`);
     disk.unthrottle();
 
